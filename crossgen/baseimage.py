@@ -1,0 +1,121 @@
+"""Base images: the OS image (pulled, or made from Debian packages) and runtime-deps."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from . import dockerio, templates, ui
+from .errors import DciError
+from .settings import Settings
+
+
+def image_name(settings: Settings, repo: str, suffix: str = "") -> str:
+    """``<prefix><repo>:<major.minor>-<os_tag>[-suffix]``."""
+    channel = ".".join(settings.channel.split(".")[:2])
+    tag = f"{channel}-{settings.os_tag}" + (f"-{suffix}" if suffix else "")
+    return f"{settings.image_prefix}{repo}:{tag}"
+
+
+def runtime_deps_name(settings: Settings) -> str:
+    return image_name(settings, "runtime-deps")
+
+
+def ensure_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) -> str:
+    """Make sure ``settings.base_image`` exists locally; returns its image ID.
+
+    Order: already present -> explicit pull (only with base_pull) -> mmdebstrap + import.
+    """
+    info = dockerio.image_info(api, settings.base_image)
+    if info:
+        return info["Id"]
+    if settings.base_pull:
+        repo, _, tag = settings.base_image.rpartition(":")
+        try:
+            log(f"pulling {settings.base_image}")
+            api.pull(repo or settings.base_image, tag=tag or "latest")
+            info = dockerio.image_info(api, settings.base_image)
+            if info:
+                return info["Id"]
+        except docker.errors.APIError as exc:
+            log(f"pull failed ({str(exc)[:120]}); building from Debian packages instead")
+    return build_os_image(api, settings, log=log)
+
+
+DOCKER_CLEAN = (
+    'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb '
+    '/var/cache/apt/*.bin || true"; }; APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+    '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; }; '
+    'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";'
+)
+
+
+def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) -> str:
+    """mmdebstrap a minbase root file system (docs and man pages left out, as in -slim) and import it."""
+    if not shutil.which("mmdebstrap"):
+        raise DciError("mmdebstrap", "not installed", "run scripts/bootstrap.sh (installs it) or apt-get install mmdebstrap")
+    tmpdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=_ensure(settings.build_dir / "tmp")))
+    tar = tmpdir / "rootfs.tar"
+    cmd = [
+        "mmdebstrap", "--variant=minbase", "--quiet",
+        "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+        "--dpkgopt=path-exclude=/usr/share/info/*",
+        "--dpkgopt=path-exclude=/usr/share/locale/*",
+        "--aptopt=Acquire::Retries \"3\"",
+        # As Debian's official container images: no .deb files or package caches kept after apt runs.
+        "--customize-hook=printf '%s\\n' " + shlex.quote(DOCKER_CLEAN) + " > \"$1/etc/apt/apt.conf.d/docker-clean\"",
+        "--customize-hook=rm -rf \"$1\"/var/cache/apt/*.bin \"$1\"/var/lib/apt/lists/*",
+        settings.debian_suite, str(tar),
+    ]
+    log_path = _ensure(settings.build_dir / "logs") / f"mmdebstrap-{settings.debian_suite}.log"
+    ui.step(f"Building {settings.base_image} from Debian packages (mmdebstrap {settings.debian_suite} minbase)")
+    start = time.monotonic()
+    try:
+        with open(log_path, "w") as logf:
+            proc = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            tail = log_path.read_text(errors="replace").splitlines()[-8:]
+            raise DciError(
+                f"base image {settings.base_image}",
+                f"mmdebstrap {settings.debian_suite} failed (exit {proc.returncode}): " + " | ".join(tail),
+                f"see {log_path}; is the Debian archive reachable?",
+            )
+        repo, _, tag = settings.base_image.rpartition(":")
+        with open(tar, "rb") as f:
+            api.import_image_from_data(
+                f.read(), repository=repo or settings.base_image, tag=tag or "latest",
+                changes=[
+                    f'LABEL {dockerio.LABEL_PROJECT}="{dockerio.PROJECT}"',
+                    f'LABEL {dockerio.label("role")}="os"',
+                    f'LABEL {dockerio.label("debian-suite")}="{settings.debian_suite}"',
+                    'CMD ["bash"]',
+                ],
+            )
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    info = dockerio.image_info(api, settings.base_image)
+    if not info:
+        raise DciError(f"base image {settings.base_image}", "import did not produce the image", f"see {log_path}")
+    ui.info(f"[green]built[/] {settings.base_image} in {time.monotonic() - start:.0f} s ({info['Size'] / 1e6:.0f} MB)")
+    return info["Id"]
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runtime_deps_dockerfile(settings: Settings) -> str:
+    return templates.render(
+        settings.project_root / "docker", "runtime-deps",
+        base_image=settings.base_image, packages=list(settings.runtime_deps_packages),
+    )

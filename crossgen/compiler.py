@@ -1,0 +1,211 @@
+"""Run Crossgen2 on a version bubble inside a container and cache the result.
+
+Inputs go into the container through the archive API (no bind mounts), a response file
+drives the compiler, and /work/out comes back the same way. The output folder mirrors the
+dotnet root: component stubs at their framework paths, the composite in its framework folder.
+A result is keyed by a hash of the Crossgen2 pack, the arguments and every input file; an
+unchanged rerun reuses it without starting a container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from . import archives, dockerio, r2r, templates, ui
+from .bubbles import Bubble
+from .cache import atomic_write_text
+from .errors import DciError
+from .images import ImageSpec, build_image
+from .layout import DotnetRoot
+from .settings import Settings
+
+IN = "/work/in"
+OUT = "/work/out"
+RECORD = "record.json"
+
+
+@dataclass(frozen=True)
+class Crossgen2:
+    version: str
+    pack: Path
+    pack_sha512: str
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    bubble: str
+    out_dir: Path          # overlay for the dotnet root
+    record: dict
+    reused: bool
+
+    @property
+    def composite_path(self) -> Path:
+        return self.out_dir / self.record["composite"]["path"]
+
+
+def crossgen2_image_spec(settings: Settings, cg: Crossgen2, base_image: str, host_rid: str) -> ImageSpec:
+    docker_dir = settings.project_root / "docker"
+    dockerfile = templates.render(docker_dir, "crossgen2", base_image=base_image, crossgen2_version=cg.version, host_rid=host_rid)
+    script = (docker_dir / "crossgen2-run.sh").read_text()
+
+    def stage(ctx: Path) -> None:
+        archives.extract_zip(cg.pack, ctx / "crossgen2", select=lambda n: n[len("tools/"):] if n.startswith("tools/") else None)
+        if not (ctx / "crossgen2" / "crossgen2").is_file():
+            raise DciError(str(cg.pack), "no tools/crossgen2 executable in the Crossgen2 pack", "use a .NET 8+ Crossgen2 pack (single-file compiler)")
+        (ctx / "crossgen2-run.sh").write_text(script)
+
+    return ImageSpec(
+        key="crossgen2", ref=f"{settings.image_prefix}crossgen2:{cg.version}", dockerfile=dockerfile, base=base_image,
+        inputs={"pack_sha512": cg.pack_sha512, "script": script}, stage=stage,
+        labels={dockerio.label("role"): "crossgen2", dockerio.label("crossgen2-version"): cg.version},
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def managed_assemblies(folder: Path) -> list[Path]:
+    """Managed .dll files of a framework folder (native libraries and data files left out)."""
+    return sorted(p for p in folder.glob("*.dll") if r2r.is_managed(p))
+
+
+def crossgen_arguments(settings: Settings, bubble: Bubble, inputs: list[str], references: list[str]) -> list[str]:
+    """The response-file lines (one option per line, ``--name:value`` form)."""
+    args = ["--composite"]
+    if settings.crossgen.inputbubble:
+        args.append("--inputbubble")
+        if references:
+            # Keep the bubble to the inputs: references are compiled against, not joined.
+            args += [f"--inputbubbleref:{p}" for p in inputs]
+    args += ["-O", f"--targetos:{settings.target_os}", f"--targetarch:{settings.target_arch}"]
+    if settings.crossgen.parallelism:
+        args.append(f"--parallelism:{settings.crossgen.parallelism}")
+    args += list(settings.crossgen.extra_args)
+    args += [f"--compositerootpath:{IN}", f"--out:{OUT}/{bubble.composite_name}"]
+    args += [f"--reference:{p}" for p in references]
+    args += inputs
+    return args
+
+
+def compile_bubble(
+    api: docker.APIClient,
+    settings: Settings,
+    bubble: Bubble,
+    root: DotnetRoot,
+    cg: Crossgen2,
+    *,
+    force: bool = False,
+) -> CompileResult:
+    """Compile ``bubble`` from the frameworks in ``root``; reuse a cached identical result."""
+    dotnet = root.path
+    files: list[tuple[str, Path]] = []  # (path relative to the dotnet root, file)
+    for fw in bubble.inputs:
+        folder = root.framework_dir(fw)
+        found = managed_assemblies(folder)
+        if not found:
+            raise DciError(str(folder), f"no managed assemblies for bubble {bubble.name}", "run `invoke download` first")
+        files += [(p.relative_to(dotnet).as_posix(), p) for p in found]
+    refs: list[tuple[str, Path]] = []
+    for fw in bubble.references:
+        refs += [(p.relative_to(dotnet).as_posix(), p) for p in managed_assemblies(root.framework_dir(fw))]
+
+    inputs = [f"{IN}/{rel}" for rel, _ in files]
+    references = [f"{IN}/{rel}" for rel, _ in refs]
+    args = crossgen_arguments(settings, bubble, inputs, references)
+    described = {
+        "bubble": bubble.name,
+        "crossgen2_pack_sha512": cg.pack_sha512,
+        "arguments": args,
+        "inputs": {rel: _sha256(p) for rel, p in files},
+        "references": {rel: _sha256(p) for rel, p in refs},
+        "format": 1,
+    }
+    key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    final = settings.build_dir / "crossgen" / bubble.name / key[:16]
+    if not force and (final / RECORD).is_file():
+        record = json.loads((final / RECORD).read_text())
+        ui.info(f"[green]reused[/] {bubble.name} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
+        return CompileResult(bubble.name, final / "out", record, True)
+
+    composite_rel = (root.framework_dir(bubble.composite_framework) / bubble.composite_name).relative_to(dotnet).as_posix()
+    ui.step(f"Crossgen2 {cg.version}: bubble {bubble.name} ({len(files)} inputs, {len(refs)} references) in {cg.image}")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for rel, p in files + refs:
+            tf.add(str(p), arcname=rel)
+        rsp = ("\n".join(args) + "\n").encode()
+        ti = tarfile.TarInfo("crossgen.rsp")
+        ti.size = len(rsp)
+        tf.addfile(ti, io.BytesIO(rsp))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=final.parent))
+    try:
+        def show(line: str) -> None:
+            if not line.startswith("DCI_PEAK_MEMORY_BYTES="):
+                ui.detail(line)
+
+        started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        result = dockerio.run(
+            api, cg.image, [f"{IN}/crossgen.rsp"], network_mode="none",
+            put=[(IN, buf.getvalue())], get=[(OUT, tmp)], timeout=3600, stream_output=show,
+            labels={dockerio.label("role"): "crossgen2-run", dockerio.label("bubble"): bubble.name},
+        )
+        if result.exit_code != 0:
+            tail = " | ".join(result.output.strip().splitlines()[-6:])
+            raise DciError(f"bubble {bubble.name}", f"Crossgen2 exited with {result.exit_code}: {tail}", "see the compiler output above; check the extra arguments")
+        m = re.search(r"DCI_PEAK_MEMORY_BYTES=(\d+)", result.output)
+        peak = int(m.group(1)) if m else None
+        out = tmp / "out"
+        produced = out / bubble.composite_name
+        if not produced.is_file():
+            raise DciError(f"bubble {bubble.name}", f"Crossgen2 wrote no {bubble.composite_name}", "see the compiler output above")
+        (out / composite_rel).parent.mkdir(parents=True, exist_ok=True)
+        produced.rename(out / composite_rel)
+        outputs = {p.relative_to(out).as_posix(): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
+        missing = [rel for rel, _ in files if rel not in outputs]
+        if missing:
+            raise DciError(f"bubble {bubble.name}", f"no component stub for {len(missing)} inputs (e.g. {missing[0]})", "the composite root or output layout is wrong")
+        for p in out.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        record = {
+            **{k: v for k, v in described.items() if k not in ("inputs", "references")},
+            "key": key,
+            "crossgen2_version": cg.version,
+            "crossgen2_image": cg.image,
+            "started_at": started,
+            "seconds": round(result.seconds, 2),
+            "peak_memory_bytes": peak,
+            "inputs": [{"path": rel, "size": p.stat().st_size, "sha256": described["inputs"][rel]} for rel, p in files],
+            "references": [{"path": rel, "sha256": described["references"][rel]} for rel, _ in refs],
+            "composite": {"path": composite_rel, "size": outputs[composite_rel]},
+            "outputs": outputs,
+            "input_bytes": sum(p.stat().st_size for _, p in files),
+            "output_bytes": sum(outputs.values()),
+        }
+        atomic_write_text(tmp / RECORD, json.dumps(record, indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    mem = f", peak memory {peak / 2**30:.2f} GiB" if peak else ""
+    ui.info(f"[green]compiled[/] {bubble.name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}")
+    return CompileResult(bubble.name, final / "out", record, False)

@@ -1,0 +1,86 @@
+"""Build one image from a template and a staged context, skipping it when up to date.
+
+An image is up to date when an image with its tag exists and carries the same
+``input-digest`` label: a hash of the rendered Dockerfile, the base image ID and a description
+of every input (layout keys, Crossgen2 output keys, sample digests). The context is only staged
+when a build is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import docker
+
+from . import dockerio, ui
+from .errors import DciError
+
+
+@dataclass
+class ImageSpec:
+    key: str                       # short unique name, e.g. "runtime-composite"
+    ref: str                       # repository:tag
+    dockerfile: str                # rendered Dockerfile text
+    base: str                      # the FROM image reference (must exist locally)
+    inputs: dict                   # what goes into the context, described (for the digest)
+    stage: Callable[[Path], None] | None = None  # fills the context folder
+    labels: dict[str, str] = field(default_factory=dict)
+    network_mode: str = "none"     # "host" for builds whose RUN steps use the package archive
+
+
+@dataclass
+class BuildOutcome:
+    key: str
+    ref: str
+    image_id: str
+    size: int
+    seconds: float
+    skipped: bool
+
+
+def input_digest(spec: ImageSpec, base_id: str) -> str:
+    doc = {"dockerfile": spec.dockerfile, "base_id": base_id, "inputs": spec.inputs, "labels": spec.labels}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def build_image(
+    api: docker.APIClient,
+    spec: ImageSpec,
+    contexts_dir: Path,
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = ui.detail,
+) -> BuildOutcome:
+    base_info = dockerio.image_info(api, spec.base)
+    if not base_info:
+        raise DciError(f"image {spec.ref}", f"its base image {spec.base} is not present locally (no implicit pulls)", "build the base first (invoke build-all builds in dependency order)")
+    digest = input_digest(spec, base_info["Id"])
+    existing = dockerio.image_info(api, spec.ref)
+    if not force and existing and dockerio.image_labels(existing).get(dockerio.label("input-digest")) == digest:
+        return BuildOutcome(spec.key, spec.ref, existing["Id"], int(existing["Size"]), 0.0, True)
+
+    context = contexts_dir / spec.key
+    if context.exists():
+        shutil.rmtree(context)
+    context.mkdir(parents=True)
+    try:
+        (context / "Dockerfile").write_text(spec.dockerfile)
+        if spec.stage:
+            spec.stage(context)
+        labels = {**spec.labels, dockerio.label("input-digest"): digest, dockerio.label("image-key"): spec.key}
+        ui.step(f"Building {spec.ref}")
+        start = time.monotonic()
+        image_id = dockerio.build(api, context, spec.ref, labels=labels, network_mode=spec.network_mode, log=log)
+        seconds = time.monotonic() - start
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+    info = dockerio.image_info(api, image_id) or {}
+    size = int(info.get("Size", 0))
+    ui.info(f"[green]built[/] {spec.ref} in {seconds:.1f} s ({size / 1e6:.1f} MB)")
+    return BuildOutcome(spec.key, spec.ref, image_id, size, seconds, False)

@@ -1,0 +1,184 @@
+"""NuGet: read the package sources the way the NuGet client does, and talk to a v3 feed.
+
+Configuration files, from the most to the least specific (the most specific wins; a
+``<clear/>`` drops every source from less specific files):
+
+1. ``nuget.config`` / ``NuGet.config`` / ``NuGet.Config`` in the working folder and each parent;
+2. the user file ``~/.nuget/NuGet/NuGet.Config``;
+3. machine-wide files ``/etc/opt/NuGet/Config/*.config`` (``$NUGET_COMMON_APPLICATION_DATA``).
+
+An explicit config file (``--nuget-config``) replaces all of these, as ``--configfile`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from packaging.version import InvalidVersion, Version
+
+from . import http
+from .cache import Cache, CachedFile
+from .errors import DciError
+
+CONFIG_NAMES = ("nuget.config", "NuGet.config", "NuGet.Config")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    enabled: bool = True
+    origin: str = ""
+
+    @property
+    def is_http_v3(self) -> bool:
+        return self.url.startswith(("http://", "https://")) and self.url.rstrip("/").endswith(".json")
+
+
+def config_files(start: Path, home: Path | None = None, machine_dir: Path | None = None) -> list[Path]:
+    """NuGet configuration files in priority order (most specific first)."""
+    files: list[Path] = []
+    folder = Path(start).resolve()
+    for d in [folder, *folder.parents]:
+        for name in CONFIG_NAMES:
+            f = d / name
+            if f.is_file() and f not in files:
+                files.append(f)
+                break
+    home = Path(home) if home else Path.home()
+    for name in ("NuGet.Config", "nuget.config", "NuGet.config"):
+        user = home / ".nuget" / "NuGet" / name
+        if user.is_file():
+            if user not in files:
+                files.append(user)
+            break
+    if machine_dir is None:
+        common = os.environ.get("NUGET_COMMON_APPLICATION_DATA")
+        machine_dir = Path(common) / "NuGet" / "Config" if common else Path("/etc/opt/NuGet/Config")
+    if machine_dir.is_dir():
+        files.extend(sorted(machine_dir.glob("*.config")))
+    return files
+
+
+def read_sources(files: list[Path]) -> list[Source]:
+    """Merge ``packageSources`` of config files given most specific first."""
+    sources: dict[str, Source] = {}
+    disabled: set[str] = set()
+    for f in reversed(files):  # least specific first, so later files override
+        try:
+            root = ET.parse(f).getroot()
+        except (ET.ParseError, OSError) as exc:
+            raise DciError(str(f), f"not a readable NuGet configuration ({exc})", "fix or remove the file") from None
+        ps = root.find("packageSources")
+        if ps is not None:
+            for el in ps:
+                if el.tag == "clear":
+                    sources.clear()
+                elif el.tag == "add" and el.get("key") and el.get("value"):
+                    value = el.get("value", "")
+                    if not value.startswith(("http://", "https://")) and not os.path.isabs(value):
+                        value = str((f.parent / value).resolve())
+                    sources[el.get("key", "")] = Source(el.get("key", ""), value, True, str(f))
+                elif el.tag == "remove" and el.get("key"):
+                    sources.pop(el.get("key", ""), None)
+        dps = root.find("disabledPackageSources")
+        if dps is not None:
+            for el in dps:
+                if el.tag == "clear":
+                    disabled.clear()
+                elif el.tag == "add" and el.get("key") and (el.get("value") or "").lower() == "true":
+                    disabled.add(el.get("key", ""))
+    return [Source(s.name, s.url, s.name not in disabled, s.origin) for s in sources.values()]
+
+
+def configured_sources(explicit: Path | None = None, start: Path | None = None) -> list[Source]:
+    if explicit:
+        if not Path(explicit).is_file():
+            raise DciError(str(explicit), "NuGet configuration file not found", "give an existing NuGet.Config path")
+        return read_sources([Path(explicit)])
+    return read_sources(config_files(start or Path.cwd()))
+
+
+class Feed:
+    """A NuGet v3 feed: service index -> PackageBaseAddress (flat container)."""
+
+    def __init__(self, session: requests.Session, index_url: str, *, retries: int = http.RETRIES) -> None:
+        self.session = session
+        self.index_url = index_url
+        self.retries = retries
+        index = http.get_json(session, index_url, retries=retries)
+        bases = [
+            r.get("@id")
+            for r in index.get("resources", [])
+            if str(r.get("@type", "")).startswith("PackageBaseAddress/3.0.0")
+        ]
+        if not bases:
+            raise DciError(index_url, "the service index has no PackageBaseAddress/3.0.0 resource", "use a NuGet v3 feed")
+        self.base = bases[0].rstrip("/") + "/"
+
+    def versions(self, package_id: str) -> list[str]:
+        url = f"{self.base}{package_id.lower()}/index.json"
+        try:
+            data = http.get_json(self.session, url, retries=self.retries)
+        except DciError as exc:
+            if "HTTP 404" in exc.cause:
+                return []
+            raise
+        return list(data.get("versions", []))
+
+    def nupkg_url(self, package_id: str, version: str) -> str:
+        pid, ver = package_id.lower(), version.lower()
+        return f"{self.base}{pid}/{ver}/{pid}.{ver}.nupkg"
+
+    def download(self, cache: Cache, package_id: str, version: str, *, sha512: str | None = None) -> CachedFile:
+        return http.fetch(
+            self.session, self.nupkg_url(package_id, version), cache, sha512=sha512,
+            label=f"{package_id} {version}", retries=self.retries,
+        )
+
+
+def open_feed(session: requests.Session, sources: list[Source], *, retries: int = http.RETRIES) -> Feed:
+    """The first enabled HTTP v3 source whose service index answers."""
+    problems = []
+    for s in sources:
+        if not s.enabled:
+            problems.append(f"{s.name}: disabled")
+            continue
+        if not s.is_http_v3:
+            problems.append(f"{s.name}: {s.url} is not a NuGet v3 HTTP feed")
+            continue
+        try:
+            return Feed(session, s.url, retries=retries)
+        except DciError as exc:
+            problems.append(f"{s.name}: {exc}")
+    raise DciError(
+        "NuGet sources",
+        "no usable feed (" + ("; ".join(problems) or "none configured") + ")",
+        "add a v3 feed to NuGet.Config or pass --nuget-config",
+    )
+
+
+def release_versions(versions: list[str], channel: str) -> list[Version]:
+    """Stable versions matching a channel (``10.0``) or an exact version, sorted ascending."""
+    out = []
+    for v in versions:
+        try:
+            pv = Version(v)
+        except InvalidVersion:
+            continue
+        if pv.is_prerelease:
+            continue
+        if _matches_channel(pv, channel):
+            out.append(pv)
+    return sorted(out)
+
+
+def _matches_channel(v: Version, channel: str) -> bool:
+    parts = channel.split(".")
+    if len(parts) == 2:
+        return f"{v.major}.{v.minor}" == channel
+    return str(v) == channel

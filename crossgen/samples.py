@@ -1,0 +1,82 @@
+"""Build the sample apps (samples/<name>) with the local .NET SDK; cached by source digest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ui
+from .errors import DciError
+from .settings import Settings
+
+SAMPLES = ("hello", "web")
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    path: Path        # published folder
+    digest: str
+
+    @property
+    def dll(self) -> str:
+        return f"{self.name}.dll"
+
+
+def source_digest(src: Path, extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode())
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and not {"bin", "obj"} & set(p.relative_to(src).parts):
+            h.update(p.relative_to(src).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def dotnet_cli(settings: Settings) -> str:
+    if settings.dotnet_root and (settings.dotnet_root / "dotnet").is_file():
+        return str(settings.dotnet_root / "dotnet")
+    exe = shutil.which("dotnet")
+    if not exe:
+        raise DciError("dotnet SDK", "not found", "install a .NET SDK or set dci.dotnet_root")
+    return exe
+
+
+def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None) -> Sample:
+    """``dotnet publish`` samples/<name> (framework-dependent, or self-contained for a RID)."""
+    src = settings.project_root / "samples" / name
+    if not (src / f"{name}.csproj").is_file():
+        raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(SAMPLES)}")
+    mode = f"sc-{self_contained_rid}" if self_contained_rid else "fd"
+    digest = source_digest(src, mode)
+    out = settings.build_dir / "samples" / f"{name}-{mode}-{digest}"
+    if (out / f"{name}.dll").is_file():
+        return Sample(name, out, digest)
+    work = settings.build_dir / "samples" / "src"
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out.parent))
+    srccopy = work / f"{name}-{mode}"
+    shutil.rmtree(srccopy, ignore_errors=True)
+    shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))
+    cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo", "-p:UseAppHost=false"]
+    if self_contained_rid:
+        cmd += ["-r", self_contained_rid, "--self-contained", "true"]
+    ui.step(f"Publishing sample {name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
+    start = time.monotonic()
+    env = {**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        if proc.returncode != 0:
+            tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
+            raise DciError(f"sample {name}", f"dotnet publish failed: {tail}", "run the command by hand to see the full output")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ui.detail(f"published {name} in {time.monotonic() - start:.1f} s -> {out}")
+    return Sample(name, out, digest)

@@ -1,0 +1,102 @@
+"""Settings for one run, read from the invoke configuration (invoke.yaml + task flags)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import DciError
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/dotnet-composite-images, else ~/.cache/dotnet-composite-images."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dotnet-composite-images"
+
+
+def default_dotnet_root() -> Path | None:
+    """DOTNET_ROOT, else the folder of the real `dotnet` executable on PATH."""
+    env = os.environ.get("DOTNET_ROOT")
+    if env:
+        return Path(env)
+    exe = shutil.which("dotnet")
+    if exe:
+        return Path(exe).resolve().parent
+    return None
+
+
+@dataclass(frozen=True)
+class CrossgenOptions:
+    inputbubble: bool = True
+    parallelism: int = 0
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    channel: str = "10.0"
+    rid: str = "linux-x64"
+    image_prefix: str = "dotnet-composite/"
+    os_tag: str = "trixie-slim"
+    base_image: str = "debian:trixie-slim"
+    debian_suite: str = "trixie"
+    base_pull: bool = False
+    runtime_deps_packages: tuple[str, ...] = ()
+    build_dir: Path = Path("build")
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    nuget_config: Path | None = None
+    dotnet_root: Path | None = None
+    crossgen: CrossgenOptions = CrossgenOptions()
+
+    @property
+    def target_os(self) -> str:
+        return self.rid.split("-")[0].replace("musl", "")
+
+    @property
+    def target_arch(self) -> str:
+        return self.rid.rsplit("-", 1)[1]
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """Return a copy with the non-None keyword arguments applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
+    """Build Settings from the ``dci`` section of the invoke configuration."""
+    dci = dict(config.get("dci", {}) or {})
+    cg = dict(dci.pop("crossgen", {}) or {})
+    root = Path(project_root)
+
+    def path_or_none(value: Any) -> Path | None:
+        return Path(value).expanduser() if value else None
+
+    build_dir = Path(dci.get("build_dir") or "build").expanduser()
+    if not build_dir.is_absolute():
+        build_dir = root / build_dir
+    rid = str(dci.get("rid", "linux-x64"))
+    if "-" not in rid:
+        raise DciError(f"rid {rid!r}", "not a runtime identifier", "use a RID such as linux-x64")
+    return Settings(
+        project_root=root,
+        channel=str(dci.get("channel", "10.0")),
+        rid=rid,
+        image_prefix=str(dci.get("image_prefix", "dotnet-composite/")),
+        os_tag=str(dci.get("os_tag", "trixie-slim")),
+        base_image=str(dci.get("base_image", "debian:trixie-slim")),
+        debian_suite=str(dci.get("debian_suite", "trixie")),
+        base_pull=bool(dci.get("base_pull", False)),
+        runtime_deps_packages=tuple(dci.get("runtime_deps_packages") or ()),
+        build_dir=build_dir,
+        cache_dir=path_or_none(dci.get("cache_dir")) or default_cache_dir(),
+        nuget_config=path_or_none(dci.get("nuget_config")),
+        dotnet_root=path_or_none(dci.get("dotnet_root")) or default_dotnet_root(),
+        crossgen=CrossgenOptions(
+            inputbubble=bool(cg.get("inputbubble", True)),
+            parallelism=int(cg.get("parallelism", 0) or 0),
+            extra_args=tuple(str(a) for a in (cg.get("extra_args") or ())),
+        ),
+    )

@@ -1,0 +1,17 @@
+// Console sample: does a little real work (collections, LINQ, JSON, text), then reports what
+// ran it and how many methods the JIT had to compile (far fewer when ReadyToRun code is used).
+using System.Diagnostics;
+using System.Runtime;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+var words = "the quick brown fox jumps over the lazy dog".Split(' ');
+var counts = words.GroupBy(w => w.Length).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
+var json = JsonSerializer.Serialize(counts);
+var culture = System.Globalization.CultureInfo.GetCultureInfo("de-DE");
+var text = string.Create(culture, $"{1234567.891:N2}");
+
+Console.WriteLine($"Hello from {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.RuntimeIdentifier}");
+Console.WriteLine($"work: {json} {text}");
+Console.WriteLine($"startup-ms: {(DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds:F1}");
+Console.WriteLine($"jit-methods: {System.Runtime.JitInfo.GetCompiledMethodCount()}");

@@ -1,0 +1,198 @@
+"""Invoke tasks: a thin layer over the `crossgen` package. `invoke --list` shows them all."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from invoke import Exit, task
+
+from crossgen import dockerio, pipeline, ui
+from crossgen.acquire import acquire
+from crossgen.cache import Cache
+from crossgen.errors import DciError
+from crossgen.http import new_session
+from crossgen.settings import Settings, from_config
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _settings(c, **overrides) -> Settings:
+    return from_config(c.config, ROOT).with_overrides(**overrides)
+
+
+def friendly(func):
+    """Turn DciError into a red one-line message and exit code 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DciError as exc:
+            ui.console.print(f"[bold red]error:[/] {exc}")
+            raise Exit(code=1) from None
+
+    return wrapper
+
+
+CHANNEL_HELP = "'.NET channel (10.0) or exact version (10.0.15); default from invoke.yaml"
+
+
+@task(help={"force": "rebuild runtime-deps even when up to date"})
+@friendly
+def base_image(c, force=False):
+    """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image."""
+    s = _settings(c)
+    api = dockerio.connect()
+    acquired = acquire(s, new_session(), Cache(s.cache_dir), components=("runtime",))
+    for o in pipeline.base_images(api, s, acquired, force=force):
+        ui.info(f"{o.ref}: {o.size / 1e6:.1f} MB ({'up to date' if o.skipped else f'built in {o.seconds:.0f} s'})")
+
+
+@task(help={"channel": CHANNEL_HELP})
+@friendly
+def download(c, channel=None):
+    """Download (cached, SHA-512 verified) the runtime, ASP.NET Core and Crossgen2 packs and lay out a dotnet root."""
+    s = _settings(c, channel=channel)
+    a = acquire(s, new_session(), Cache(s.cache_dir))
+    for comp in a.components.values():
+        ui.info(f"{comp.package_id} {comp.version}  sha512:{comp.sha512[:16]}...  {comp.size / 1e6:.1f} MB  ({comp.source})")
+
+
+@task(
+    help={
+        "bubble": "version bubble to compile: runtime | aspnet | aspnet-composed",
+        "channel": CHANNEL_HELP,
+        "inputbubble": "compile the bubble with --inputbubble (default on; --no-inputbubble to turn off)",
+        "extra": "extra Crossgen2 argument, e.g. --extra=--instruction-set:x86-64-v3 (repeatable)",
+        "parallelism": "Crossgen2 --parallelism (0 = its default)",
+        "force": "compile even when an identical result is cached",
+    },
+    iterable=["extra"],
+)
+@friendly
+def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False):
+    """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
+    from dataclasses import replace
+
+    s = _settings(c, channel=channel)
+    s = replace(s, crossgen=replace(
+        s.crossgen,
+        inputbubble=s.crossgen.inputbubble if inputbubble is None else inputbubble,
+        parallelism=s.crossgen.parallelism if parallelism is None else int(parallelism),
+        extra_args=s.crossgen.extra_args + tuple(extra or ()),
+    ))
+    from crossgen.bubbles import get_bubble
+
+    get_bubble(bubble)  # fail fast on a bad name
+    api = dockerio.connect()
+    acquired = acquire(s, new_session(), Cache(s.cache_dir))
+    results, _ = pipeline.compile_named(api, s, acquired, (bubble,), force=force)
+    r = results[bubble]
+    ui.info(f"{bubble}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)")
+
+
+def _print_outcomes(outcomes):
+    from rich.table import Table
+
+    t = Table(title="images")
+    for col in ("image", "size (MB)", "build (s)", "status"):
+        t.add_column(col, justify="right" if "(" in col else "left")
+    for o in outcomes:
+        t.add_row(o.ref, f"{o.size / 1e6:.1f}", f"{o.seconds:.1f}", "up to date" if o.skipped else "built")
+    ui.console.print(t)
+
+
+@task(help={"variant": "variant number or name (e.g. 2 or runtime-composite)", "channel": CHANNEL_HELP, "force": "rebuild even when up to date"})
+@friendly
+def build(c, variant, channel=None, force=False):
+    """Build the images of one variant (and what they stand on)."""
+    from crossgen.variants import find_variant
+
+    s = _settings(c, channel=channel)
+    v = find_variant(str(variant))
+    outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), selected=[v], force=force)
+    _print_outcomes(outcomes)
+
+
+@task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date"})
+@friendly
+def build_all(c, channel=None, force=False):
+    """Build every image of every variant in dependency order; print sizes and build times."""
+    s = _settings(c, channel=channel)
+    outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), force=force)
+    _print_outcomes(outcomes)
+
+
+@task(help={"image": "image to verify (repeatable); default: every image from the last build-all"}, iterable=["image"])
+@friendly
+def verify(c, image=None):
+    """Check that images run and are what they claim (runtimes, console app, composite structure)."""
+    s = _settings(c)
+    checks = pipeline.verify_images(dockerio.connect(), s, list(image or []) or None)
+    from rich.table import Table
+
+    t = Table(title="verify")
+    for col in ("image", "check", "result", "detail"):
+        t.add_column(col)
+    for ch in checks:
+        t.add_row(ch.image, ch.name, "[green]PASS[/]" if ch.passed else "[red]FAIL[/]", ch.detail[:100])
+    ui.console.print(t)
+    failed = [ch for ch in checks if not ch.passed]
+    ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.build_dir / 'verify' / 'verify.json'}")
+    if failed:
+        raise Exit(code=1)
+
+
+@task(help={"target": "an image reference or a folder (e.g. a dotnet root)", "json_out": "print JSON instead of a table"})
+@friendly
+def inspect(c, target, json_out=False):
+    """Classify every PE file of an image's /usr/share/dotnet or of a folder: IL-only, R2R, component of X, composite."""
+    from crossgen import r2r, verify as v
+
+    if Path(target).exists():
+        infos = r2r.classify_tree(target)
+    else:
+        infos = v.image_structure(dockerio.connect(), target)
+    if json_out:
+        print(json.dumps([i.to_dict() for i in infos], indent=1))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{target}")
+    for col in ("file", "kind", "owner composite", "target"):
+        t.add_column(col)
+    for i in infos:
+        t.add_row(i.path, i.kind.value, i.owner_composite or "", i.target or "")
+    ui.console.print(t)
+    ui.info(json.dumps(r2r.summarize(infos)))
+
+
+@task(help={"cache": "also delete the download cache", "build_dir": "also delete the build/ folder"})
+@friendly
+def clean(c, cache=False, build_dir=False):
+    """Remove every container and image this project created (found by label); optionally the caches."""
+    import shutil
+
+    s = _settings(c)
+    api = dockerio.connect()
+    flt = {"label": f"{dockerio.LABEL_PROJECT}={dockerio.PROJECT}"}
+    containers = api.containers(all=True, filters=flt)
+    for ct in containers:
+        api.remove_container(ct["Id"], force=True)
+    images = api.images(filters=flt)
+    removed = 0
+    for img in sorted(images, key=lambda i: i["Created"], reverse=True):
+        try:
+            api.remove_image(img["Id"], force=True)
+            removed += 1
+        except Exception as exc:  # an image still used as a parent is removed with its child
+            ui.detail(f"{img['Id'][:19]}: {str(exc)[:100]}")
+    ui.info(f"removed {len(containers)} containers, {removed} images")
+    if cache:
+        freed = Cache(s.cache_dir).clear()
+        ui.info(f"removed the download cache {s.cache_dir} ({freed / 1e6:.0f} MB)")
+    if build_dir and s.build_dir.exists():
+        shutil.rmtree(s.build_dir)
+        ui.info(f"removed {s.build_dir}")
