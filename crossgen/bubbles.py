@@ -30,6 +30,10 @@ BUBBLES: dict[str, Bubble] = {
             "aspnet-composed", "Microsoft.AspNetCore.App as a second composite over the runtime composite",
             (ASPNETCORE,), (NETCORE,), "aspnetcore-r2r.dll", ASPNETCORE,
         ),
+        Bubble(
+            "app", "a self-contained app and its frameworks as one composite (<app>.r2r.dll)",
+            (), (), "<app>.r2r.dll", "",
+        ),
     )
 }
 

@@ -73,6 +73,22 @@ def crossgen2_image_spec(settings: Settings, cg: Crossgen2, base_image: str, hos
     )
 
 
+def extract_mibc(runtime_pack: Path, dest_dir: Path) -> Path | None:
+    """The runtime pack's optimization profile (tools/*.mibc), extracted once; None if absent."""
+    target = dest_dir / "StandardOptimizationData.mibc"
+    if not target.is_file():
+        tmp = dest_dir / ".mibc-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        got = archives.extract_zip(runtime_pack, tmp, select=lambda n: n.rsplit("/", 1)[-1] if n == "tools/StandardOptimizationData.mibc" else None)
+        if not got:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        (tmp / got[0]).rename(target)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -86,7 +102,10 @@ def managed_assemblies(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.dll") if r2r.is_managed(p))
 
 
-def crossgen_arguments(settings: Settings, bubble: Bubble, inputs: list[str], references: list[str]) -> list[str]:
+MIBC = f"{IN}/profile/StandardOptimizationData.mibc"
+
+
+def crossgen_arguments(settings: Settings, composite_name: str, inputs: list[str], references: list[str], *, mibc: bool = False) -> list[str]:
     """The response-file lines (one option per line, ``--name:value`` form)."""
     args = ["--composite"]
     if settings.crossgen.inputbubble:
@@ -95,42 +114,75 @@ def crossgen_arguments(settings: Settings, bubble: Bubble, inputs: list[str], re
             # Keep the bubble to the inputs: references are compiled against, not joined.
             args += [f"--inputbubbleref:{p}" for p in inputs]
     args += ["-O", f"--targetos:{settings.target_os}", f"--targetarch:{settings.target_arch}"]
+    if settings.crossgen.instruction_set:
+        args.append(f"--instruction-set:{settings.crossgen.instruction_set}")
+    if mibc:
+        args.append(f"--mibc:{MIBC}")
     if settings.crossgen.parallelism:
         args.append(f"--parallelism:{settings.crossgen.parallelism}")
     args += list(settings.crossgen.extra_args)
-    args += [f"--compositerootpath:{IN}", f"--out:{OUT}/{bubble.composite_name}"]
+    args += [f"--compositerootpath:{IN}", f"--out:{OUT}/{composite_name}"]
     args += [f"--reference:{p}" for p in references]
     args += inputs
     return args
+
+
+def framework_inputs(bubble: Bubble, root: DotnetRoot) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], str]:
+    """(inputs, references, composite path), paths relative to the dotnet root."""
+    dotnet = root.path
+    files: list[tuple[str, Path]] = []
+    for fw in bubble.inputs:
+        folder = root.framework_dir(fw)
+        found = managed_assemblies(folder)
+        if not found:
+            raise DciError(str(folder), f"no managed assemblies for bubble {name}", "run `invoke download` first")
+        files += [(p.relative_to(dotnet).as_posix(), p) for p in found]
+    refs: list[tuple[str, Path]] = []
+    for fw in bubble.references:
+        refs += [(p.relative_to(dotnet).as_posix(), p) for p in managed_assemblies(root.framework_dir(fw))]
+    composite_rel = (root.framework_dir(bubble.composite_framework) / bubble.composite_name).relative_to(dotnet).as_posix()
+    return files, refs, composite_rel
+
+
+def app_inputs(app_dir: Path, app_name: str) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], str]:
+    """A self-contained app folder: every managed assembly (app + framework) is an input."""
+    files = [(p.name, p) for p in managed_assemblies(app_dir)]
+    if not any(rel == f"{app_name}.dll" for rel, _ in files):
+        raise DciError(str(app_dir), f"no {app_name}.dll in the published app", "publish the app self-contained first")
+    return files, [], f"{app_name}.r2r.dll"
 
 
 def compile_bubble(
     api: docker.APIClient,
     settings: Settings,
     bubble: Bubble,
-    root: DotnetRoot,
+    root: DotnetRoot | None,
     cg: Crossgen2,
     *,
     force: bool = False,
+    app_dir: Path | None = None,
+    app_name: str | None = None,
+    mibc: Path | None = None,
 ) -> CompileResult:
-    """Compile ``bubble`` from the frameworks in ``root``; reuse a cached identical result."""
-    dotnet = root.path
-    files: list[tuple[str, Path]] = []  # (path relative to the dotnet root, file)
-    for fw in bubble.inputs:
-        folder = root.framework_dir(fw)
-        found = managed_assemblies(folder)
-        if not found:
-            raise DciError(str(folder), f"no managed assemblies for bubble {bubble.name}", "run `invoke download` first")
-        files += [(p.relative_to(dotnet).as_posix(), p) for p in found]
-    refs: list[tuple[str, Path]] = []
-    for fw in bubble.references:
-        refs += [(p.relative_to(dotnet).as_posix(), p) for p in managed_assemblies(root.framework_dir(fw))]
-
+    """Compile ``bubble`` (frameworks of ``root``, or the self-contained app in ``app_dir``);
+    reuse a cached identical result. The result folder is an overlay for the dotnet root (or
+    for the app folder)."""
+    if app_dir is not None:
+        assert app_name
+        files, refs, composite_rel = app_inputs(app_dir, app_name)
+        name = f"{bubble.name}-{app_name}"
+        composite_name = composite_rel
+    else:
+        assert root is not None
+        files, refs, composite_rel = framework_inputs(bubble, root)
+        name = bubble.name
+        composite_name = bubble.composite_name
     inputs = [f"{IN}/{rel}" for rel, _ in files]
     references = [f"{IN}/{rel}" for rel, _ in refs]
-    args = crossgen_arguments(settings, bubble, inputs, references)
+    args = crossgen_arguments(settings, composite_name, inputs, references, mibc=mibc is not None)
     described = {
-        "bubble": bubble.name,
+        "mibc_sha256": _sha256(mibc) if mibc else None,
+        "bubble": name,
         "crossgen2_pack_sha512": cg.pack_sha512,
         "arguments": args,
         "inputs": {rel: _sha256(p) for rel, p in files},
@@ -138,18 +190,19 @@ def compile_bubble(
         "format": 1,
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
-    final = settings.build_dir / "crossgen" / bubble.name / key[:16]
+    final = settings.build_dir / "crossgen" / name / key[:16]
     if not force and (final / RECORD).is_file():
         record = json.loads((final / RECORD).read_text())
-        ui.info(f"[green]reused[/] {bubble.name} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
-        return CompileResult(bubble.name, final / "out", record, True)
+        ui.info(f"[green]reused[/] {name} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
+        return CompileResult(name, final / "out", record, True)
 
-    composite_rel = (root.framework_dir(bubble.composite_framework) / bubble.composite_name).relative_to(dotnet).as_posix()
-    ui.step(f"Crossgen2 {cg.version}: bubble {bubble.name} ({len(files)} inputs, {len(refs)} references) in {cg.image}")
+    ui.step(f"Crossgen2 {cg.version}: bubble {name} ({len(files)} inputs, {len(refs)} references) in {cg.image}")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for rel, p in files + refs:
             tf.add(str(p), arcname=rel)
+        if mibc:
+            tf.add(str(mibc), arcname=MIBC[len(IN) + 1:])
         rsp = ("\n".join(args) + "\n").encode()
         ti = tarfile.TarInfo("crossgen.rsp")
         ti.size = len(rsp)
@@ -165,23 +218,24 @@ def compile_bubble(
         result = dockerio.run(
             api, cg.image, [f"{IN}/crossgen.rsp"], network_mode="none",
             put=[(IN, buf.getvalue())], get=[(OUT, tmp)], timeout=3600, stream_output=show,
-            labels={dockerio.label("role"): "crossgen2-run", dockerio.label("bubble"): bubble.name},
+            labels={dockerio.label("role"): "crossgen2-run", dockerio.label("bubble"): name},
         )
         if result.exit_code != 0:
             tail = " | ".join(result.output.strip().splitlines()[-6:])
-            raise DciError(f"bubble {bubble.name}", f"Crossgen2 exited with {result.exit_code}: {tail}", "see the compiler output above; check the extra arguments")
+            raise DciError(f"bubble {name}", f"Crossgen2 exited with {result.exit_code}: {tail}", "see the compiler output above; check the extra arguments")
         m = re.search(r"DCI_PEAK_MEMORY_BYTES=(\d+)", result.output)
         peak = int(m.group(1)) if m else None
         out = tmp / "out"
-        produced = out / bubble.composite_name
+        produced = out / composite_name
         if not produced.is_file():
-            raise DciError(f"bubble {bubble.name}", f"Crossgen2 wrote no {bubble.composite_name}", "see the compiler output above")
-        (out / composite_rel).parent.mkdir(parents=True, exist_ok=True)
-        produced.rename(out / composite_rel)
+            raise DciError(f"bubble {name}", f"Crossgen2 wrote no {composite_name}", "see the compiler output above")
+        if composite_rel != composite_name:
+            (out / composite_rel).parent.mkdir(parents=True, exist_ok=True)
+            produced.rename(out / composite_rel)
         outputs = {p.relative_to(out).as_posix(): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
         missing = [rel for rel, _ in files if rel not in outputs]
         if missing:
-            raise DciError(f"bubble {bubble.name}", f"no component stub for {len(missing)} inputs (e.g. {missing[0]})", "the composite root or output layout is wrong")
+            raise DciError(f"bubble {name}", f"no component stub for {len(missing)} inputs (e.g. {missing[0]})", "the composite root or output layout is wrong")
         for p in out.rglob("*"):
             p.chmod(0o755 if p.is_dir() else 0o644)
         record = {
@@ -207,5 +261,5 @@ def compile_bubble(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     mem = f", peak memory {peak / 2**30:.2f} GiB" if peak else ""
-    ui.info(f"[green]compiled[/] {bubble.name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}")
-    return CompileResult(bubble.name, final / "out", record, False)
+    ui.info(f"[green]compiled[/] {name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}")
+    return CompileResult(name, final / "out", record, False)

@@ -14,9 +14,9 @@ from . import baseimage, dockerio, ui, variants, verify
 from .acquire import Acquired, acquire, host_rid
 from .bubbles import get_bubble
 from .cache import Cache, atomic_write_text
-from .compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec
+from .compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
 from .images import BuildOutcome, build_image
-from .samples import publish
+from .samples import SAMPLES, Sample, publish
 from .settings import Settings
 
 
@@ -37,13 +37,53 @@ def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired
     return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), outcome
 
 
-def compile_named(api, settings: Settings, acquired: Acquired, names: tuple[str, ...], *, force: bool = False) -> tuple[dict[str, CompileResult], list[BuildOutcome]]:
+def compile_named(
+    api, settings: Settings, acquired: Acquired, names: tuple[str, ...], *, force: bool = False,
+    apps: dict[str, tuple[Sample, Sample]] | None = None,
+) -> tuple[dict[str, CompileResult], list[BuildOutcome]]:
+    """Compile the named bubbles (``app`` = one app bubble per sample in ``apps``)."""
     outcomes = base_images(api, settings, acquired)
     cg, cg_outcome = crossgen2_tool(api, settings, acquired)
     outcomes.append(cg_outcome)
     assert acquired.dotnet_root is not None
-    results = {n: compile_bubble(api, settings, get_bubble(n), acquired.dotnet_root, cg, force=force) for n in names}
+    mibc = optimization_profile(settings, acquired)
+    results: dict[str, CompileResult] = {}
+    for n in names:
+        bubble = get_bubble(n)
+        if n == "app":
+            for app_name, (_, sc) in (apps or publish_samples(settings, acquired)).items():
+                results[f"app-{app_name}"] = compile_bubble(
+                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc)
+        else:
+            results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc)
     return results, outcomes
+
+
+def optimization_profile(settings: Settings, acquired: Acquired) -> Path | None:
+    """The runtime pack's StandardOptimizationData.mibc when ``crossgen.mibc`` is on."""
+    if not settings.crossgen.mibc:
+        return None
+    runtime = acquired.components.get("runtime")
+    if runtime is None or not _is_zip(Path(runtime.path)):
+        ui.detail("no runtime pack (nupkg) among the acquired bits: compiling without the MIBC profile")
+        return None
+    return extract_mibc(Path(runtime.path), settings.build_dir / "profile" / acquired.version)
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def publish_samples(settings: Settings, acquired: Acquired) -> dict[str, tuple[Sample, Sample]]:
+    """Each sample published framework-dependent and self-contained (on the acquired version)."""
+    return {
+        name: (publish(settings, name), publish(settings, name, self_contained_rid=settings.rid, runtime_version=acquired.version))
+        for name in SAMPLES
+    }
 
 
 def build_variants(
@@ -55,14 +95,19 @@ def build_variants(
     selected: list[variants.Variant] | None = None,
     force: bool = False,
 ) -> list[BuildOutcome]:
+    """Build the selected variants (default all) in dependency order; writes build/build-all.json."""
     start = time.monotonic()
     acquired = acquire(settings, session, cache)
     chosen = selected or list(variants.VARIANTS)
     bubbles = tuple(dict.fromkeys(b for v in chosen for b in v.bubbles))
-    compiled, outcomes = compile_named(api, settings, acquired, bubbles)
+    apps = publish_samples(settings, acquired) if any(v.number == 5 for v in chosen) else {}
+    compiled, outcomes = compile_named(api, settings, acquired, bubbles, apps=apps)
     contexts = settings.build_dir / "contexts"
+    # Variant 5's framework-dependent comparison apps stand on the baseline images.
+    if any(v.number == 5 for v in chosen) and not any(v.number == 1 for v in chosen):
+        chosen = [variants.VARIANTS[0], *chosen]
     for v in chosen:
-        for spec in variants.specs_for(settings, acquired, v, compiled):
+        for spec in variants.specs_for(settings, acquired, v, compiled, apps):
             if any(o.ref == spec.ref for o in outcomes):
                 continue
             outcomes.append(build_image(api, spec, contexts, force=force))
@@ -72,7 +117,10 @@ def build_variants(
         "seconds": round(total, 1),
         "dotnet_version": acquired.version,
         "images": [asdict(o) for o in outcomes],
-        "bubbles": {n: {k: c.record[k] for k in ("key", "seconds", "peak_memory_bytes", "composite", "input_bytes", "output_bytes")} | {"reused": c.reused} for n, c in compiled.items()},
+        "bubbles": {
+            n: {k: c.record[k] for k in ("key", "seconds", "peak_memory_bytes", "composite", "input_bytes", "output_bytes")} | {"reused": c.reused}
+            for n, c in compiled.items()
+        },
     }
     atomic_write_text(settings.build_dir / "build-all.json", json.dumps(record, indent=2))
     built = sum(1 for o in outcomes if not o.skipped)

@@ -46,12 +46,22 @@ def dotnet_cli(settings: Settings) -> str:
     return exe
 
 
-def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None) -> Sample:
-    """``dotnet publish`` samples/<name> (framework-dependent, or self-contained for a RID)."""
+PIN_VERSIONS = """<Project>
+  <!-- Written by dotnet-composite-images: self-contained publish takes the runtime packs of this exact version. -->
+  <ItemGroup>
+    <KnownFrameworkReference Update="Microsoft.NETCore.App;Microsoft.AspNetCore.App" LatestRuntimeFrameworkVersion="{version}" />
+  </ItemGroup>
+</Project>
+"""
+
+
+def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> Sample:
+    """``dotnet publish`` samples/<name>: framework-dependent (IL only, no apphost), or
+    self-contained for a RID with the runtime packs of ``runtime_version``."""
     src = settings.project_root / "samples" / name
     if not (src / f"{name}.csproj").is_file():
         raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(SAMPLES)}")
-    mode = f"sc-{self_contained_rid}" if self_contained_rid else "fd"
+    mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
     digest = source_digest(src, mode)
     out = settings.build_dir / "samples" / f"{name}-{mode}-{digest}"
     if (out / f"{name}.dll").is_file():
@@ -62,9 +72,13 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     srccopy = work / f"{name}-{mode}"
     shutil.rmtree(srccopy, ignore_errors=True)
     shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))
-    cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo", "-p:UseAppHost=false"]
+    cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
     if self_contained_rid:
         cmd += ["-r", self_contained_rid, "--self-contained", "true"]
+        if runtime_version:
+            (srccopy / "Directory.Build.targets").write_text(PIN_VERSIONS.format(version=runtime_version))
+    else:
+        cmd += ["-p:UseAppHost=false"]
     ui.step(f"Publishing sample {name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
     start = time.monotonic()
     env = {**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}

@@ -1,0 +1,34 @@
+"""Shared set-up for the end-to-end tests: one real build of every variant per session.
+
+Images are tagged with the prefix ``dci-test/`` and built into ``build/test`` so that the test
+suite never touches a user's own images or build folder; downloads share the user's cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke.config import Config
+
+from crossgen import dockerio, pipeline
+from crossgen.cache import Cache
+from crossgen.http import new_session
+from crossgen.settings import Settings, from_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PREFIX = "dci-test/"
+
+
+def e2e_settings(**overrides) -> Settings:
+    """The project's defaults (invoke.yaml) with the test image prefix and build folder."""
+    config = Config(project_location=str(ROOT))
+    config.load_project()
+    config["dci"]["image_prefix"] = TEST_PREFIX
+    config["dci"]["build_dir"] = str(ROOT / "build" / "test")
+    return from_config(config, ROOT).with_overrides(**overrides)
+
+
+def build_everything(settings: Settings):
+    api = dockerio.connect()
+    outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir))
+    return api, outcomes

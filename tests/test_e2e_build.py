@@ -1,0 +1,204 @@
+"""End to end: real NuGet feed, real Crossgen2 in containers, real Docker builds and containers.
+
+One session-wide build of all five variants (cold on a new machine: several minutes), then
+checks on what it produced, then a second build that must reuse everything.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+
+import pytest
+
+from crossgen import dockerio, r2r, verify
+from tests.pipeline_support import TEST_PREFIX, build_everything, e2e_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+TAG = "10.0-trixie-slim"
+EXPECTED = {
+    "runtime-deps": f"{TEST_PREFIX}runtime-deps:{TAG}",
+    "runtime-no-composite": f"{TEST_PREFIX}runtime:{TAG}-no-composite",
+    "aspnet-no-composite": f"{TEST_PREFIX}aspnet:{TAG}-no-composite",
+    "sdk-no-composite": f"{TEST_PREFIX}sdk:{TAG}-no-composite",
+    "runtime-composite": f"{TEST_PREFIX}runtime:{TAG}-composite",
+    "aspnet-runtime-composite": f"{TEST_PREFIX}aspnet:{TAG}-runtime-composite",
+    "sdk-runtime-composite": f"{TEST_PREFIX}sdk:{TAG}-runtime-composite",
+    "aspnet-composite": f"{TEST_PREFIX}aspnet:{TAG}-composite",
+    "sdk-aspnet-composite": f"{TEST_PREFIX}sdk:{TAG}-aspnet-composite",
+    "aspnet-composed-composite": f"{TEST_PREFIX}aspnet:{TAG}-composed-composite",
+    "sdk-aspnet-composed-composite": f"{TEST_PREFIX}sdk:{TAG}-aspnet-composed-composite",
+    "sample-hello-no-composite": f"{TEST_PREFIX}sample-hello:{TAG}-no-composite",
+    "sample-hello-composite": f"{TEST_PREFIX}sample-hello:{TAG}-composite",
+    "sample-web-no-composite": f"{TEST_PREFIX}sample-web:{TAG}-no-composite",
+    "sample-web-composite": f"{TEST_PREFIX}sample-web:{TAG}-composite",
+}
+
+
+@pytest.fixture(scope="module")
+def built():
+    settings = e2e_settings()
+    api, outcomes = build_everything(settings)
+    return settings, api, {o.key: o for o in outcomes}
+
+
+def test_every_image_of_every_variant_is_built(built):
+    _, api, outcomes = built
+    refs = {o.ref for o in outcomes.values()}
+    missing = [ref for ref in EXPECTED.values() if ref not in refs]
+    assert not missing
+    for ref in EXPECTED.values():
+        labels = dockerio.image_labels(dockerio.image_info(api, ref))
+        assert labels[dockerio.LABEL_PROJECT] == dockerio.PROJECT
+        assert labels[dockerio.label("input-digest")]
+
+
+def test_images_carry_provenance_labels(built):
+    _, api, _ = built
+    labels = dockerio.image_labels(dockerio.image_info(api, EXPECTED["aspnet-composed-composite"]))
+    assert labels[dockerio.label("variant")] == "4"
+    assert labels[dockerio.label("bubble")] == "runtime,aspnet-composed"
+    assert labels[dockerio.label("dotnet-version")].startswith("10.0.")
+    args = json.loads(labels[dockerio.label("crossgen2-args")])
+    assert "--composite" in args["runtime"] and "--inputbubble" in args["runtime"]
+    assert any(a.startswith("--inputbubbleref:") for a in args["aspnet-composed"])
+    assert labels[dockerio.label("crossgen2-version")] == labels[dockerio.label("dotnet-version")]
+
+
+def test_layers_are_shared_along_each_chain(built):
+    """aspnet builds on runtime and sdk on aspnet: every lower layer is reused, not copied."""
+    _, api, _ = built
+
+    def layers(ref):
+        return dockerio.image_info(api, ref)["RootFS"]["Layers"]
+
+    for lower, upper in [
+        ("runtime-deps", "runtime-no-composite"),
+        ("runtime-no-composite", "aspnet-no-composite"),
+        ("aspnet-no-composite", "sdk-no-composite"),
+        ("runtime-composite", "aspnet-runtime-composite"),
+        ("runtime-composite", "aspnet-composed-composite"),
+        ("runtime-deps", "aspnet-composite"),
+        ("runtime-deps", "sample-web-composite"),
+    ]:
+        low, up = layers(EXPECTED[lower]), layers(EXPECTED[upper])
+        assert up[: len(low)] == low, (lower, upper)
+        assert len(up) > len(low)
+
+
+@pytest.mark.parametrize("key", [k for k in EXPECTED if k.startswith(("runtime-", "aspnet-", "sdk-")) and k != "runtime-deps"])
+def test_every_framework_image_starts(built, key):
+    _, api, _ = built
+    res = dockerio.run(api, EXPECTED[key], ["dotnet", "--info"], timeout=120)
+    assert res.exit_code == 0, res.output
+    assert "Microsoft.NETCore.App 10.0." in res.output
+    if key.startswith(("aspnet", "sdk")):
+        assert "Microsoft.AspNetCore.App 10.0." in res.output
+    if key.startswith("sdk"):
+        assert ".NET SDK" in res.output
+
+
+def test_console_app_images_start(built):
+    _, api, _ = built
+    for key in ("sample-hello-no-composite", "sample-hello-composite"):
+        res = dockerio.run(api, EXPECTED[key], None, timeout=120)
+        assert res.exit_code == 0, res.output
+        assert "Hello from .NET 10.0." in res.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, deadline: float) -> str:
+    delay = 0.1
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+@pytest.mark.parametrize("key", ["sample-web-no-composite", "sample-web-composite"])
+def test_web_app_images_answer_http(built, key):
+    _, api, _ = built
+    port = _free_port()
+    container = api.create_container(
+        EXPECTED[key], environment={"ASPNETCORE_HTTP_PORTS": "", "ASPNETCORE_URLS": f"http://127.0.0.1:{port}"},
+        host_config=api.create_host_config(network_mode="host"), labels={dockerio.LABEL_PROJECT: dockerio.PROJECT},
+    )
+    try:
+        api.start(container)
+        body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 30)
+        assert "Hello from .NET 10.0." in body
+    finally:
+        api.remove_container(container, force=True)
+
+
+@pytest.mark.parametrize(
+    "key,expect",
+    [
+        ("aspnet-no-composite", {"Microsoft.NETCore.App": None, "Microsoft.AspNetCore.App": None}),
+        ("aspnet-runtime-composite", {"Microsoft.NETCore.App": "framework-r2r.dll", "Microsoft.AspNetCore.App": None}),
+        ("aspnet-composite", {"Microsoft.NETCore.App": "framework-aspnet-r2r.dll", "Microsoft.AspNetCore.App": "framework-aspnet-r2r.dll"}),
+        ("aspnet-composed-composite", {"Microsoft.NETCore.App": "framework-r2r.dll", "Microsoft.AspNetCore.App": "aspnetcore-r2r.dll"}),
+    ],
+)
+def test_each_variant_has_the_promised_composite_structure(built, key, expect):
+    _, api, _ = built
+    infos = verify.image_structure(api, EXPECTED[key])
+    check = verify.check_structure(infos, EXPECTED[key], expect)
+    assert check.passed, check.detail
+
+
+def test_self_contained_app_is_one_composite(built):
+    settings, api, _ = built
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dockerio.copy_out(api, EXPECTED["sample-web-composite"], "/app", Path(tmp))
+        infos = r2r.classify_tree(Path(tmp) / "app")
+    kinds = r2r.summarize(infos)
+    assert kinds.get("composite") == 1
+    assert set(kinds["owners"]) == {"web.r2r.dll"}
+    components = [i for i in infos if i.kind == r2r.Kind.COMPONENT]
+    assert any(i.path == "web.dll" for i in components)
+    assert any(i.path == "System.Private.CoreLib.dll" for i in components)
+    assert any(i.path == "Microsoft.AspNetCore.Server.Kestrel.Core.dll" for i in components)
+
+
+def test_bubble_records_describe_inputs_and_timing(built):
+    settings, _, _ = built
+    record = json.loads((settings.build_dir / "build-all.json").read_text())
+    assert set(record["bubbles"]) == {"runtime", "aspnet", "aspnet-composed", "app-hello", "app-web"}
+    for name, b in record["bubbles"].items():
+        assert b["composite"]["size"] > 1_000_000, name
+        assert b["seconds"] > 0
+        folder = settings.build_dir / "crossgen" / name / b["key"][:16]
+        full = json.loads((folder / "record.json").read_text())
+        assert full["crossgen2_version"].startswith("10.0.")
+        assert all(len(i["sha256"]) == 64 for i in full["inputs"])
+        assert (folder / "out" / full["composite"]["path"]).is_file()
+
+
+def test_second_build_reuses_everything(built):
+    """Nothing changed: no Crossgen2 run, no image rebuilt."""
+    settings, _, _ = built
+    start = time.monotonic()
+    _, outcomes = build_everything(settings)
+    elapsed = time.monotonic() - start
+    rebuilt = [o.ref for o in outcomes if not o.skipped]
+    assert not rebuilt
+    record = json.loads((settings.build_dir / "build-all.json").read_text())
+    assert all(b["reused"] for b in record["bubbles"].values())
+    print(f"warm build of {len(outcomes)} images: {elapsed:.1f} s")

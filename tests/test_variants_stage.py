@@ -1,0 +1,242 @@
+"""Unit tests (no Docker): Crossgen2 arguments, staging layouts and each variant's Dockerfile."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from crossgen import dockerio
+from crossgen.acquire import Acquired, Component
+from crossgen.bubbles import BUBBLES, get_bubble
+from crossgen.compiler import CompileResult, crossgen_arguments, framework_inputs
+from crossgen.errors import DciError
+from crossgen.layout import ASPNETCORE, NETCORE, DotnetRoot
+from crossgen.samples import Sample
+from crossgen.stage import stage_dotnet
+from crossgen.variants import VARIANTS, find_variant, specs_for
+from tests.pipeline_support import e2e_settings
+
+V = "10.0.15"
+
+
+def fake_root(tmp_path: Path) -> DotnetRoot:
+    """A small dotnet root with real files (contents are placeholders, layout is the real one)."""
+    root = tmp_path / "layout" / "dotnet"
+    for fw, names in ((NETCORE, ["System.Private.CoreLib.dll", "System.Runtime.dll", "libcoreclr.so"]),
+                      (ASPNETCORE, ["Microsoft.AspNetCore.dll"])):
+        d = root / "shared" / fw / V
+        d.mkdir(parents=True)
+        for n in names:
+            (d / n).write_text(f"original {n}")
+    (root / "host" / "fxr" / V).mkdir(parents=True)
+    (root / "host" / "fxr" / V / "libhostfxr.so").write_text("fxr")
+    (root / "dotnet").write_text("host")
+    return DotnetRoot(root, V, V)
+
+
+def fake_compiled(tmp_path: Path, bubble: str, composite_rel: str, stubs: list[str]) -> CompileResult:
+    out = tmp_path / "cg" / bubble
+    for rel in stubs + [composite_rel]:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(f"compiled {rel}")
+    record = {"key": f"{bubble}-key" * 4, "arguments": ["--composite", "--inputbubble", "-O", "/work/in/x.dll"],
+              "composite": {"path": composite_rel, "size": 1}, "crossgen2_version": V}
+    return CompileResult(bubble, out, record, False)
+
+
+def fake_acquired(root: DotnetRoot) -> Acquired:
+    a = Acquired(version=V, rid="linux-x64", dotnet_root=root)
+    for name in ("runtime", "aspnetcore", "crossgen2"):
+        a.components[name] = Component(name, f"pkg.{name}", V, "nuget", f"https://feed/{name}", "ab" * 64, 1, "/x")
+    return a
+
+
+# -- Crossgen2 arguments ------------------------------------------------------------------
+
+def test_arguments_runtime_bubble_defaults():
+    s = e2e_settings()
+    args = crossgen_arguments(s, "framework-r2r.dll", ["/work/in/a.dll", "/work/in/b.dll"], [])
+    assert args[0] == "--composite"
+    assert "--inputbubble" in args and "-O" in args
+    assert "--targetos:linux" in args and "--targetarch:x64" in args
+    assert "--out:/work/out/framework-r2r.dll" in args
+    assert "--compositerootpath:/work/in" in args
+    assert args[-2:] == ["/work/in/a.dll", "/work/in/b.dll"]
+    assert not any(a.startswith(("--inputbubbleref", "--reference")) for a in args)
+    for bogus in ("--input-bubble", "--targetvr", "--compositeimage"):
+        assert not any(a.startswith(bogus) for a in args)
+
+
+def test_arguments_options_are_honoured():
+    s = e2e_settings()
+    s = replace(s, crossgen=replace(s.crossgen, inputbubble=False, parallelism=3, extra_args=("--Os",), instruction_set="x86-64-v3"))
+    args = crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], ["/work/in/r.dll"], mibc=True)
+    assert "--inputbubble" not in args
+    assert "--parallelism:3" in args and "--Os" in args
+    assert "--instruction-set:x86-64-v3" in args
+    assert any(a.startswith("--mibc:") for a in args)
+    assert "--reference:/work/in/r.dll" in args
+    assert not any(a.startswith("--inputbubbleref") for a in args)
+
+
+def test_composed_bubble_keeps_references_out_of_the_bubble():
+    s = e2e_settings()
+    args = crossgen_arguments(s, "aspnetcore-r2r.dll", ["/work/in/asp.dll"], ["/work/in/rt.dll"])
+    assert "--inputbubble" in args
+    assert "--inputbubbleref:/work/in/asp.dll" in args
+    assert "--inputbubbleref:/work/in/rt.dll" not in args
+
+
+def test_unknown_bubble_names_the_choices():
+    with pytest.raises(DciError) as exc:
+        get_bubble("everything")
+    assert "runtime" in str(exc.value) and "aspnet-composed" in str(exc.value)
+
+
+def test_framework_inputs_places_composites_per_bubble():
+    """Real framework folder (the installed SDK's): inputs are its managed assemblies only."""
+    installed = Path("/usr/share/dotnet")
+    ver = sorted(p.name for p in (installed / "shared" / NETCORE).iterdir())[-1]
+    aver = sorted(p.name for p in (installed / "shared" / ASPNETCORE).iterdir())[-1]
+    root = DotnetRoot(installed, ver, aver)
+    files, refs, composite = framework_inputs(BUBBLES["runtime"], root)
+    names = {Path(rel).name for rel, _ in files}
+    assert "System.Private.CoreLib.dll" in names and not any(n.endswith(".so") for n in names)
+    assert composite == f"shared/{NETCORE}/{ver}/framework-r2r.dll" and refs == []
+    files, refs, composite = framework_inputs(BUBBLES["aspnet"], root)
+    assert {rel.split("/")[1] for rel, _ in files} == {NETCORE, ASPNETCORE}
+    assert composite.startswith(f"shared/{NETCORE}/")
+    files, refs, composite = framework_inputs(BUBBLES["aspnet-composed"], root)
+    assert all(rel.split("/")[1] == ASPNETCORE for rel, _ in files)
+    assert refs and all(rel.split("/")[1] == NETCORE for rel, _ in refs)
+    assert composite == f"shared/{ASPNETCORE}/{aver}/aspnetcore-r2r.dll"
+
+
+# -- staging --------------------------------------------------------------------------------
+
+def test_stage_runtime_composite_overlay(tmp_path):
+    root = fake_root(tmp_path)
+    fx = f"shared/{NETCORE}/{V}"
+    c = fake_compiled(tmp_path, "runtime", f"{fx}/framework-r2r.dll", [f"{fx}/System.Private.CoreLib.dll", f"{fx}/System.Runtime.dll"])
+    ctx = tmp_path / "ctx"
+    stage_dotnet(ctx, root, frameworks=(NETCORE,), host=True, overlays=(c.out_dir,))
+    d = ctx / "dotnet"
+    assert (d / "dotnet").read_text() == "host"
+    assert (d / "host/fxr" / V / "libhostfxr.so").is_file()
+    assert (d / fx / "framework-r2r.dll").read_text() == f"compiled {fx}/framework-r2r.dll"
+    assert (d / fx / "System.Runtime.dll").read_text().startswith("compiled")
+    assert (d / fx / "libcoreclr.so").read_text() == "original libcoreclr.so"
+    assert not (d / "shared" / ASPNETCORE).exists()
+    # the layout itself is untouched (staging hard-links, and never writes through a link)
+    assert (root.path / fx / "System.Runtime.dll").read_text() == "original System.Runtime.dll"
+
+
+def test_stage_aspnet_only_layer_takes_only_its_part_of_an_overlay(tmp_path):
+    root = fake_root(tmp_path)
+    afx, fx = f"shared/{ASPNETCORE}/{V}", f"shared/{NETCORE}/{V}"
+    c = fake_compiled(tmp_path, "aspnet", f"{fx}/framework-aspnet-r2r.dll", [f"{afx}/Microsoft.AspNetCore.dll", f"{fx}/System.Runtime.dll"])
+    ctx = tmp_path / "ctx"
+    stage_dotnet(ctx, root, frameworks=(ASPNETCORE,), host=False, overlays=(c.out_dir,))
+    d = ctx / "dotnet"
+    assert sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()) == [f"{afx}/Microsoft.AspNetCore.dll"]
+    assert (d / afx / "Microsoft.AspNetCore.dll").read_text().startswith("compiled")
+
+
+# -- Dockerfiles per variant -------------------------------------------------------------------
+
+def _dockerfile_from(text: str) -> str:
+    return next(line.split()[1] for line in text.splitlines() if line.startswith("FROM "))
+
+
+@pytest.fixture
+def all_specs(tmp_path):
+    s = e2e_settings()
+    root = fake_root(tmp_path)
+    acquired = fake_acquired(root)
+    fx, afx = f"shared/{NETCORE}/{V}", f"shared/{ASPNETCORE}/{V}"
+    compiled = {
+        "runtime": fake_compiled(tmp_path, "runtime", f"{fx}/framework-r2r.dll", []),
+        "aspnet": fake_compiled(tmp_path, "aspnet", f"{fx}/framework-aspnet-r2r.dll", []),
+        "aspnet-composed": fake_compiled(tmp_path, "aspnet-composed", f"{afx}/aspnetcore-r2r.dll", []),
+        "app-hello": fake_compiled(tmp_path, "app-hello", "hello.r2r.dll", []),
+        "app-web": fake_compiled(tmp_path, "app-web", "web.r2r.dll", []),
+    }
+    apps = {n: (Sample(n, tmp_path / f"{n}-fd", "d1"), Sample(n, tmp_path / f"{n}-sc", "d2")) for n in ("hello", "web")}
+    return s, {v.number: specs_for(s, acquired, v, compiled, apps) for v in VARIANTS}
+
+
+def test_variant_images_stand_on_the_right_bases(all_specs):
+    s, specs = all_specs
+    p, t = s.image_prefix, "10.0-trixie-slim"
+    deps = f"{p}runtime-deps:{t}"
+    got = {n: [(sp.ref, _dockerfile_from(sp.dockerfile)) for sp in sps] for n, sps in specs.items()}
+    assert got[1] == [
+        (f"{p}runtime:{t}-no-composite", deps),
+        (f"{p}aspnet:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
+        (f"{p}sdk:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
+    ]
+    assert got[2] == [
+        (f"{p}runtime:{t}-composite", deps),
+        (f"{p}aspnet:{t}-runtime-composite", f"{p}runtime:{t}-composite"),
+        (f"{p}sdk:{t}-runtime-composite", f"{p}aspnet:{t}-runtime-composite"),
+    ]
+    assert got[3] == [(f"{p}aspnet:{t}-composite", deps), (f"{p}sdk:{t}-aspnet-composite", f"{p}aspnet:{t}-composite")]
+    assert got[4][1:] == [
+        (f"{p}aspnet:{t}-composed-composite", f"{p}runtime:{t}-composite"),
+        (f"{p}sdk:{t}-aspnet-composed-composite", f"{p}aspnet:{t}-composed-composite"),
+    ]
+    assert got[4][0] == got[2][0]  # the composed variant reuses variant 2's runtime image
+    assert got[5] == [
+        (f"{p}sample-hello:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
+        (f"{p}sample-hello:{t}-composite", deps),
+        (f"{p}sample-web:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
+        (f"{p}sample-web:{t}-composite", deps),
+    ]
+    for sps in specs.values():
+        for sp in sps:
+            assert sp.base == _dockerfile_from(sp.dockerfile)
+
+
+def test_dockerfiles_set_the_official_environment(all_specs):
+    _, specs = all_specs
+    rt, asp, sdk = specs[1]
+    assert f"DOTNET_VERSION={V}" in rt.dockerfile and "ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet" in rt.dockerfile
+    assert f"ASPNET_VERSION={V}" in asp.dockerfile and "DOTNET_VERSION" not in asp.dockerfile
+    assert "DOTNET_SDK_VERSION=" in sdk.dockerfile
+    full = specs[3][0].dockerfile
+    assert f"DOTNET_VERSION={V}" in full and f"ASPNET_VERSION={V}" in full and "/usr/bin/dotnet" in full
+    hello_sc = specs[5][1].dockerfile
+    assert 'ENTRYPOINT ["/app/hello"]' in hello_sc and "USER $APP_UID" in hello_sc
+    assert 'ENTRYPOINT ["dotnet", "/app/hello.dll"]' in specs[5][0].dockerfile
+
+
+def test_labels_name_variant_bubble_and_crossgen(all_specs):
+    _, specs = all_specs
+    labels = specs[4][1].labels
+    assert labels[dockerio.label("variant")] == "4"
+    assert labels[dockerio.label("bubble")] == "runtime,aspnet-composed"
+    assert json.loads(labels[dockerio.label("crossgen2-args")])["runtime"] == ["--composite", "--inputbubble", "-O"]
+    assert dockerio.label("bubble") not in specs[1][0].labels
+
+
+def test_input_digest_changes_with_inputs(all_specs):
+    from crossgen.images import input_digest
+
+    _, specs = all_specs
+    spec = specs[2][0]
+    d1 = input_digest(spec, "sha256:base")
+    assert d1 == input_digest(spec, "sha256:base")
+    assert d1 != input_digest(spec, "sha256:other-base")
+    assert d1 != input_digest(replace(spec, inputs={**spec.inputs, "crossgen": ["changed"]}), "sha256:base")
+    assert d1 != input_digest(replace(spec, dockerfile=spec.dockerfile + "\n# changed"), "sha256:base")
+
+
+def test_variants_are_found_by_number_or_name():
+    assert find_variant("3").name == "aspnet-composite"
+    assert find_variant("aspnet-composed-composite").number == 4
+    with pytest.raises(DciError) as exc:
+        find_variant("7")
+    assert "no-composite" in str(exc.value)
