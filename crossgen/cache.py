@@ -16,14 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import ui
+from .errors import DciError
 
 CHUNK = 1 << 20
+_SHA512_HEX = re.compile(r"[0-9a-f]{128}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class Cache:
     # -- paths ------------------------------------------------------------------------
     def blob_path(self, sha512: str) -> Path:
         sha512 = sha512.lower()
+        if not _SHA512_HEX.fullmatch(sha512):  # it names a path: never let it leave the cache
+            raise DciError(f"checksum {sha512[:40]!r}", "not a SHA-512 (128 hex digits)", "check where the checksum came from")
         return self.root / "sha512" / sha512[:2] / sha512
 
     def _url_record(self, url: str) -> Path:
@@ -90,9 +95,10 @@ class Cache:
     # -- lookups ----------------------------------------------------------------------
     def sha512_for_url(self, url: str) -> str | None:
         try:
-            return json.loads(self._url_record(url).read_text())["sha512"]
-        except (OSError, ValueError, KeyError):
+            sha = json.loads(self._url_record(url).read_text())["sha512"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
+        return sha.lower() if isinstance(sha, str) and _SHA512_HEX.fullmatch(sha.lower()) else None
 
     def get(self, sha512: str, url: str = "") -> CachedFile | None:
         """The cached file with this SHA-512, verified; None when absent or corrupted."""

@@ -60,21 +60,27 @@ def _check_status(url: str, resp: requests.Response) -> None:
         )
 
 
-def get_json(session: requests.Session, url: str, *, timeout=TIMEOUT, retries: int = RETRIES) -> Any:
+def get_json(
+    session: requests.Session, url: str, *, timeout=TIMEOUT, retries: int = RETRIES, backoff: float = BACKOFF
+) -> Any:
     """GET a JSON document, retrying on timeouts, refused connections and 5xx."""
 
     def attempt():
         try:
             resp = session.get(url, timeout=timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Retryable(type(exc).__name__) from None
         _check_status(url, resp)
+        announced = resp.headers.get("Content-Length", "")
+        received = resp.raw.tell() if resp.raw is not None else None  # bytes on the wire (before gzip)
+        if announced.isdigit() and received is not None and received < int(announced):
+            raise _Retryable(f"body cut off: {received} of {announced} bytes")
         try:
             return resp.json()
         except ValueError:
             raise DciError(url, "the answer is not JSON", "check the URL (is it the right kind of endpoint?)") from None
 
-    return _with_retries(url, attempt, retries=retries)
+    return _with_retries(url, attempt, retries=retries, backoff=backoff)
 
 
 def fetch(
@@ -86,6 +92,7 @@ def fetch(
     label: str | None = None,
     timeout=TIMEOUT,
     retries: int = RETRIES,
+    backoff: float = BACKOFF,
 ) -> CachedFile:
     """Return the file at ``url`` from the cache, downloading it when absent.
 
@@ -105,7 +112,8 @@ def fetch(
             h = hashlib.sha512()
             size = 0
             try:
-                with session.get(url, stream=True, timeout=timeout) as resp:
+                # identity: Content-Length must count the bytes we hash and keep (no gzip by a CDN)
+                with session.get(url, stream=True, timeout=timeout, headers={"Accept-Encoding": "identity"}) as resp:
                     _check_status(url, resp)
                     expected_len = int(resp.headers.get("Content-Length") or 0) or None
                     with open(tmp, "wb") as out, ui.download_progress() as progress:
@@ -139,4 +147,4 @@ def fetch(
         finally:
             tmp.unlink(missing_ok=True)
 
-    return _with_retries(url, attempt, retries=retries)
+    return _with_retries(url, attempt, retries=retries, backoff=backoff)

@@ -4,8 +4,13 @@ Configuration files, from the most to the least specific (the most specific wins
 ``<clear/>`` drops every source from less specific files):
 
 1. ``nuget.config`` / ``NuGet.config`` / ``NuGet.Config`` in the working folder and each parent;
-2. the user file ``~/.nuget/NuGet/NuGet.Config``;
+2. the user file ``~/.nuget/NuGet/NuGet.Config``, then ``~/.nuget/NuGet/config/*.config``
+   (home is ``$DOTNET_CLI_HOME`` when set, as for the dotnet CLI);
 3. machine-wide files ``/etc/opt/NuGet/Config/*.config`` (``$NUGET_COMMON_APPLICATION_DATA``).
+
+Sources are listed closest file first (a key redefined by a closer file moves with it), as
+the client's PackageSourceProvider orders them; a source named in ``disabledPackageSources``
+is disabled whatever the entry's value.
 
 An explicit config file (``--nuget-config``) replaces all of these, as ``--configfile`` does.
 """
@@ -49,25 +54,34 @@ def config_files(start: Path, home: Path | None = None, machine_dir: Path | None
             if f.is_file() and f not in files:
                 files.append(f)
                 break
-    home = Path(home) if home else Path.home()
+    home = Path(home) if home else Path(os.environ.get("DOTNET_CLI_HOME") or Path.home())
+    user_dir = home / ".nuget" / "NuGet"
     for name in ("NuGet.Config", "nuget.config", "NuGet.config"):
-        user = home / ".nuget" / "NuGet" / name
+        user = user_dir / name
         if user.is_file():
             if user not in files:
                 files.append(user)
             break
+    files.extend(f for f in _config_glob(user_dir / "config") if f.name != "NuGet.Config" and f not in files)
     if machine_dir is None:
         common = os.environ.get("NUGET_COMMON_APPLICATION_DATA")
         machine_dir = Path(common) / "NuGet" / "Config" if common else Path("/etc/opt/NuGet/Config")
-    if machine_dir.is_dir():
-        files.extend(sorted(machine_dir.glob("*.config")))
+    files.extend(_config_glob(Path(machine_dir)))
     return files
+
+
+def _config_glob(folder: Path) -> list[Path]:
+    """``*.config`` and ``*.Config`` files of a folder (not its subfolders), sorted."""
+    if not folder.is_dir():
+        return []
+    return sorted({f for pattern in ("*.config", "*.Config") for f in folder.glob(pattern) if f.is_file()})
 
 
 def read_sources(files: list[Path]) -> list[Source]:
     """Merge ``packageSources`` of config files given most specific first."""
     sources: dict[str, Source] = {}
     disabled: set[str] = set()
+    rank = {str(f): i for i, f in enumerate(files)}
     for f in reversed(files):  # least specific first, so later files override
         try:
             root = ET.parse(f).getroot()
@@ -82,6 +96,7 @@ def read_sources(files: list[Path]) -> list[Source]:
                     value = el.get("value", "")
                     if not value.startswith(("http://", "https://")) and not os.path.isabs(value):
                         value = str((f.parent / value).resolve())
+                    sources.pop(el.get("key", ""), None)  # a redefined key moves to its new file
                     sources[el.get("key", "")] = Source(el.get("key", ""), value, True, str(f))
                 elif el.tag == "remove" and el.get("key"):
                     sources.pop(el.get("key", ""), None)
@@ -90,9 +105,10 @@ def read_sources(files: list[Path]) -> list[Source]:
             for el in dps:
                 if el.tag == "clear":
                     disabled.clear()
-                elif el.tag == "add" and el.get("key") and (el.get("value") or "").lower() == "true":
+                elif el.tag == "add" and el.get("key"):  # the client looks at the key only
                     disabled.add(el.get("key", ""))
-    return [Source(s.name, s.url, s.name not in disabled, s.origin) for s in sources.values()]
+    ordered = sorted(sources.values(), key=lambda s: rank[s.origin])  # stable: file order kept
+    return [Source(s.name, s.url, s.name not in disabled, s.origin) for s in ordered]
 
 
 def configured_sources(explicit: Path | None = None, start: Path | None = None) -> list[Source]:
@@ -106,11 +122,14 @@ def configured_sources(explicit: Path | None = None, start: Path | None = None) 
 class Feed:
     """A NuGet v3 feed: service index -> PackageBaseAddress (flat container)."""
 
-    def __init__(self, session: requests.Session, index_url: str, *, retries: int = http.RETRIES) -> None:
+    def __init__(
+        self, session: requests.Session, index_url: str, *, retries: int = http.RETRIES, backoff: float = http.BACKOFF
+    ) -> None:
         self.session = session
         self.index_url = index_url
         self.retries = retries
-        index = http.get_json(session, index_url, retries=retries)
+        self.backoff = backoff
+        index = http.get_json(session, index_url, retries=retries, backoff=backoff)
         bases = [
             r.get("@id")
             for r in index.get("resources", [])
@@ -123,7 +142,7 @@ class Feed:
     def versions(self, package_id: str) -> list[str]:
         url = f"{self.base}{package_id.lower()}/index.json"
         try:
-            data = http.get_json(self.session, url, retries=self.retries)
+            data = http.get_json(self.session, url, retries=self.retries, backoff=self.backoff)
         except DciError as exc:
             if "HTTP 404" in exc.cause:
                 return []
@@ -137,11 +156,13 @@ class Feed:
     def download(self, cache: Cache, package_id: str, version: str, *, sha512: str | None = None) -> CachedFile:
         return http.fetch(
             self.session, self.nupkg_url(package_id, version), cache, sha512=sha512,
-            label=f"{package_id} {version}", retries=self.retries,
+            label=f"{package_id} {version}", retries=self.retries, backoff=self.backoff,
         )
 
 
-def open_feed(session: requests.Session, sources: list[Source], *, retries: int = http.RETRIES) -> Feed:
+def open_feed(
+    session: requests.Session, sources: list[Source], *, retries: int = http.RETRIES, backoff: float = http.BACKOFF
+) -> Feed:
     """The first enabled HTTP v3 source whose service index answers."""
     problems = []
     for s in sources:
@@ -152,7 +173,7 @@ def open_feed(session: requests.Session, sources: list[Source], *, retries: int 
             problems.append(f"{s.name}: {s.url} is not a NuGet v3 HTTP feed")
             continue
         try:
-            return Feed(session, s.url, retries=retries)
+            return Feed(session, s.url, retries=retries, backoff=backoff)
         except DciError as exc:
             problems.append(f"{s.name}: {exc}")
     raise DciError(
