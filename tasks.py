@@ -50,14 +50,46 @@ def base_image(c, force=False):
         ui.info(f"{o.ref}: {o.size / 1e6:.1f} MB ({'up to date' if o.skipped else f'built in {o.seconds:.0f} s'})")
 
 
-@task(help={"channel": CHANNEL_HELP})
+SOURCE_HELPS = {
+    "source": "auto | official | nuget | local, or an order such as nuget,local (default from invoke.yaml: dci.source)",
+    "base_url": "official release metadata base URL or mirror (default https://builds.dotnet.microsoft.com/dotnet)",
+    "local_path": "source local: a dotnet layout (e.g. /usr/share/dotnet) or a folder of official tarballs",
+}
+
+
+def _source_overrides(source=None, base_url=None, local_path=None, locked=False) -> dict:
+    return {
+        "source": source,
+        "release_base_url": base_url,
+        "local_path": Path(local_path).expanduser().resolve() if local_path else None,
+        "locked": True if locked else None,
+    }
+
+
+@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "locked": "use exactly what the lock file says (dci.lock_file)"})
 @friendly
-def download(c, channel=None):
-    """Download (cached, SHA-512 verified) the runtime, ASP.NET Core and Crossgen2 packs and lay out a dotnet root."""
-    s = _settings(c, channel=channel)
+def download(c, channel=None, source=None, base_url=None, local_path=None, locked=False):
+    """Download (cached, SHA-512 verified) the runtime, ASP.NET Core and Crossgen2 and lay out a dotnet root."""
+    s = _settings(c, channel=channel, **_source_overrides(source, base_url, local_path, locked))
     a = acquire(s, new_session(), Cache(s.cache_dir))
     for comp in a.components.values():
         ui.info(f"{comp.package_id} {comp.version}  sha512:{comp.sha512[:16]}...  {comp.size / 1e6:.1f} MB  ({comp.source})")
+
+
+@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "path": "where to write the lock file (default dci.lock_file)"})
+@friendly
+def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None):
+    """Resolve and download, then write the lock file (component, version, source, URL, SHA-512) for --locked builds."""
+    from crossgen import lockfile
+
+    s = _settings(c, channel=channel, **_source_overrides(source, base_url, local_path))
+    if path:
+        s = s.with_overrides(lock_file=Path(path).expanduser().resolve())
+    a = acquire(s, new_session(), Cache(s.cache_dir))
+    lockfile.write(s.lock_file, a, s)
+    for comp in a.components.values():
+        ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
+    ui.info(f"[green]wrote[/] {s.lock_file}; build with `invoke build-all --locked`")
 
 
 @task(
@@ -104,43 +136,61 @@ def _print_outcomes(outcomes):
     ui.console.print(t)
 
 
-@task(help={"variant": "variant number or name (e.g. 2 or runtime-composite)", "channel": CHANNEL_HELP, "force": "rebuild even when up to date"})
+@task(help={"variant": "variant number or name (e.g. 2 or runtime-composite)", "channel": CHANNEL_HELP, "force": "rebuild even when up to date",
+            "locked": "use exactly what the lock file says (dci.lock_file); fail on any difference"})
 @friendly
-def build(c, variant, channel=None, force=False):
+def build(c, variant, channel=None, force=False, locked=False):
     """Build the images of one variant (and what they stand on)."""
     from crossgen.variants import find_variant
 
-    s = _settings(c, channel=channel)
+    s = _settings(c, channel=channel, locked=True if locked else None)
     v = find_variant(str(variant))
     outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), selected=[v], force=force)
     _print_outcomes(outcomes)
 
 
-@task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date"})
+@task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date",
+            "locked": "use exactly what the lock file says (dci.lock_file); fail on any difference"})
 @friendly
-def build_all(c, channel=None, force=False):
+def build_all(c, channel=None, force=False, locked=False):
     """Build every image of every variant in dependency order; print sizes and build times."""
-    s = _settings(c, channel=channel)
+    s = _settings(c, channel=channel, locked=True if locked else None)
     outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), force=force)
     _print_outcomes(outcomes)
 
 
-@task(help={"image": "image to verify (repeatable); default: every image from the last build-all"}, iterable=["image"])
+@task(
+    help={
+        "image": "image to verify (repeatable); default: every image from the last build-all",
+        "app": "a published app folder: report which of its assemblies collide with the composite of --image",
+    },
+    iterable=["image"],
+)
 @friendly
-def verify(c, image=None):
-    """Check that images run and are what they claim (runtimes, console app, composite structure)."""
-    s = _settings(c)
-    checks = pipeline.verify_images(dockerio.connect(), s, list(image or []) or None)
+def verify(c, image=None, app=None):
+    """Prove each image works and is what it claims: structure, runs, R2R used, conventions; or --app compatibility."""
     from rich.table import Table
 
+    s = _settings(c)
+    api = dockerio.connect()
+    if app:
+        if not image or len(image) != 1:
+            raise DciError("--app", "needs exactly one --image to compare with", "e.g. invoke verify --app bin/publish --image dotnet-composite/aspnet:10.0-trixie-slim-composite")
+        if not Path(app).is_dir():
+            raise DciError(f"--app {app}", "not a folder", "give the folder that `dotnet publish` wrote")
+        checks = [pipeline.check_app(api, s, Path(app), image[0])]
+        for h in checks[0].data["collisions"]:
+            ui.info(f"  {h['assembly']}: app {h['app_version'][0] or '?'} vs framework {h['framework_version'][0] or '?'} in {h['composite']} -> {'COLLIDES (MVID mismatch at run time)' if h['app_copy_loaded'] else 'shadowed by the framework (ok)'}")
+    else:
+        checks = pipeline.verify_images(api, s, list(image or []) or None)
     t = Table(title="verify")
     for col in ("image", "check", "result", "detail"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for ch in checks:
-        t.add_row(ch.image, ch.name, "[green]PASS[/]" if ch.passed else "[red]FAIL[/]", ch.detail[:100])
+        t.add_row(ch.image.removeprefix(s.image_prefix), ch.name, "[green]PASS[/]" if ch.passed else "[red]FAIL[/]", ch.detail[:160])
     ui.console.print(t)
     failed = [ch for ch in checks if not ch.passed]
-    ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.build_dir / 'verify' / 'verify.json'}")
+    ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.build_dir / 'verify'}")
     if failed:
         raise Exit(code=1)
 
@@ -196,3 +246,30 @@ def clean(c, cache=False, build_dir=False):
     if build_dir and s.build_dir.exists():
         shutil.rmtree(s.build_dir)
         ui.info(f"removed {s.build_dir}")
+
+
+@task(help={
+    "runs": "startup runs per image and mode (default 10; after one warm-up round)",
+    "registry": "push to a local registry for compressed sizes (--no-registry skips it: no compressed/pull figures)",
+    "startup": "measure startup (--no-startup skips it)",
+    "warm_build": "run and time a warm build-all first (--no-warm-build uses the images as they are)",
+    "images": "comma-separated image keys or patterns, e.g. 'runtime-*,aspnet-*,sample-*' (default: every image of build-all)",
+    "fresh_registry": "empty the registry storage first (every layer is compressed and uploaded again)",
+    "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
+    "charts": "draw the PNG charts (--no-charts skips them)",
+})
+@friendly
+def report(c, runs=10, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True):
+    """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
+    from crossgen import report as rep
+
+    s = _settings(c)
+    opts = rep.ReportOptions(
+        runs=int(runs), registry=registry, startup=startup, warm_build=warm_build,
+        images=tuple(p.strip() for p in images.split(",") if p.strip()), fresh_registry=fresh_registry,
+        readme=readme, charts=charts,
+    )
+    r = rep.run(dockerio.connect(), s, opts)
+    rep.print_headline(r)
+    out = s.build_dir / "report"
+    ui.info(f"report: {out / 'report.json'}, {out / 'report.md'}" + "".join(f", {p}" for p in r.get("charts", [])) + f" ({r['seconds']:.0f} s)")

@@ -9,6 +9,7 @@ unchanged rerun reuses it without starting a container.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import json
@@ -127,17 +128,27 @@ def crossgen_arguments(settings: Settings, composite_name: str, inputs: list[str
     return args
 
 
-def framework_inputs(bubble: Bubble, root: DotnetRoot) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], str]:
-    """(inputs, references, composite path), paths relative to the dotnet root."""
+def is_excluded(path: Path, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(path.stem, pat) for pat in patterns)
+
+
+def framework_inputs(
+    bubble: Bubble, root: DotnetRoot, exclude: tuple[str, ...] = ()
+) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], str]:
+    """(inputs, references, composite path), paths relative to the dotnet root.
+
+    Assemblies matching ``exclude`` stay out of the composite: they become references.
+    """
     dotnet = root.path
     files: list[tuple[str, Path]] = []
+    refs: list[tuple[str, Path]] = []
     for fw in bubble.inputs:
         folder = root.framework_dir(fw)
         found = managed_assemblies(folder)
         if not found:
-            raise DciError(str(folder), f"no managed assemblies for bubble {name}", "run `invoke download` first")
-        files += [(p.relative_to(dotnet).as_posix(), p) for p in found]
-    refs: list[tuple[str, Path]] = []
+            raise DciError(str(folder), f"no managed assemblies for bubble {bubble.name}", "run `invoke download` first")
+        for p in found:
+            (refs if is_excluded(p, exclude) else files).append((p.relative_to(dotnet).as_posix(), p))
     for fw in bubble.references:
         refs += [(p.relative_to(dotnet).as_posix(), p) for p in managed_assemblies(root.framework_dir(fw))]
     composite_rel = (root.framework_dir(bubble.composite_framework) / bubble.composite_name).relative_to(dotnet).as_posix()
@@ -174,7 +185,7 @@ def compile_bubble(
         composite_name = composite_rel
     else:
         assert root is not None
-        files, refs, composite_rel = framework_inputs(bubble, root)
+        files, refs, composite_rel = framework_inputs(bubble, root, settings.crossgen.exclude.get(bubble.name, ()))
         name = bubble.name
         composite_name = bubble.composite_name
     inputs = [f"{IN}/{rel}" for rel, _ in files]
@@ -249,6 +260,7 @@ def compile_bubble(
             "inputs": [{"path": rel, "size": p.stat().st_size, "sha256": described["inputs"][rel]} for rel, p in files],
             "references": [{"path": rel, "sha256": described["references"][rel]} for rel, _ in refs],
             "composite": {"path": composite_rel, "size": outputs[composite_rel]},
+            "excluded": [rel for rel, _ in refs if not any(rel.startswith(f"shared/{fw}/") for fw in bubble.references)],
             "outputs": outputs,
             "input_bytes": sum(p.stat().st_size for _, p in files),
             "output_bytes": sum(outputs.values()),

@@ -231,6 +231,11 @@ def run(
             pass
 
 
+def containers_with_label(api: docker.APIClient, key: str, value: str) -> list[dict]:
+    """Containers (running or not) carrying label ``key=value``."""
+    return api.containers(all=True, filters={"label": f"{key}={value}"})
+
+
 def copy_out(api: docker.APIClient, image: str, path: str, dest: Path) -> None:
     """Copy ``path`` out of an image (through a created, never started container)."""
     container = api.create_container(image, command=["true"], labels={LABEL_PROJECT: PROJECT}, network_disabled=True)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import docker
 import requests
 
-from . import baseimage, dockerio, ui, variants, verify
+from . import baseimage, dockerio, r2r, ui, variants, verify
 from .acquire import Acquired, acquire, host_rid
 from .bubbles import get_bubble
 from .cache import Cache, atomic_write_text
@@ -129,26 +130,69 @@ def build_variants(
 
 
 def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | None = None) -> list[verify.Check]:
-    """Verify every project image of the current settings (or those named)."""
-    hello = publish(settings, "hello")
+    """Verify every image of the last build-all (or those named); writes build/verify/verify.json.
+
+    SDK images are checked first: they build and publish the samples offline, and what they
+    publish is what the runtime/aspnet images of the same variant then run. Baselines come
+    before composites so that each composite's JIT count can be compared with its baseline.
+    """
+    targets = refs or [o["ref"] for o in _built_images(settings) if o["key"] not in ("os", "runtime-deps", "crossgen2")]
+    claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != 1, c.variant))
+    host_samples = {n: publish(settings, n) for n in ("hello", "web")}
+    sdk_samples: dict[int, dict[str, Sample]] = {}
+    baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
-    targets = refs or [o["ref"] for o in _built_images(settings) if o["key"].startswith(("runtime-no", "runtime-comp"))]
-    for ref in targets:
-        ui.step(f"Verifying {ref}")
-        labels = dockerio.image_labels(dockerio.image_info(api, ref))
-        checks.append(verify.check_list_runtimes(api, ref))
-        checks.append(verify.check_console(api, ref, hello))
-        composites = json.loads(labels.get(dockerio.label("composites"), "{}"))
-        expect = {"Microsoft.NETCore.App": None}
-        if "runtime" in composites:
-            expect["Microsoft.NETCore.App"] = composites["runtime"].rsplit("/", 1)[-1]
-        infos = verify.image_structure(api, ref)
-        checks.append(verify.check_structure(infos, ref, expect))
-        for c in checks[-3:]:
-            ui.info(f"    {'[green]PASS[/]' if c.passed else '[red]FAIL[/]'} {c.name}: {c.detail}")
-    out = settings.build_dir / "verify" / "verify.json"
-    atomic_write_text(out, json.dumps([c.to_dict() for c in checks], indent=2))
+    work = settings.build_dir / "verify"
+
+    def add(check: verify.Check) -> None:
+        checks.append(check)
+        ui.info(f"    {'[green]PASS[/]' if check.passed else '[red]FAIL[/]'} {check.name}: {check.detail[:150]}")
+
+    for claim in claims:
+        ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant})")
+        add(verify.verify_structure(api, claim) if claim.role != "sdk" else _sdk_structure(api, claim))
+        add(verify.check_conventions(api, claim))
+        if claim.role == "app":
+            web = claim.app == "web"
+            sample = None
+            key = (f"app-{claim.app}", claim.app or "")
+        else:
+            add(verify.check_list_runtimes(api, claim))
+            web = claim.role == "aspnet"
+            if claim.role == "sdk":
+                check, built = verify.sdk_build_samples(api, claim.ref, settings.project_root / "samples", ("hello", "web"), work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"))
+                add(check)
+                sdk_samples[claim.variant] = built
+            name = "web" if web else "hello"
+            sample = sdk_samples.get(claim.variant, {}).get(name) or host_samples[name]
+            key = (claim.role, name)
+        run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
+        if sample is not None:
+            run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
+        add(run)
+        on, off = verify.jit_counts(api, claim.ref, sample, web)
+        composite = bool(claim.composites)
+        if not composite:
+            baseline_jit.setdefault(key, on)
+        add(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite))
+    atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
+
+
+def _sdk_structure(api: docker.APIClient, claim: verify.Claim) -> verify.Check:
+    """SDK images: the shared frameworks as their ASP.NET base promises (only shared/ is copied out)."""
+    folder = verify.copy_tree_out(api, claim.ref, f"{verify.DOTNET}/shared")
+    try:
+        infos = [replace(i, path=f"shared/{i.path}") for i in r2r.classify_tree(folder)]
+        return verify.check_structure(infos, claim.ref, claim.expected_owners(), root=folder.parent, excluded=claim.excluded)
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def check_app(api: docker.APIClient, settings: Settings, app_dir: Path, ref: str) -> verify.Check:
+    check = verify.check_app_compat(api, ref, app_dir)
+    atomic_write_text(settings.build_dir / "verify" / "app-compat.json", json.dumps(check.to_dict(), indent=2))
+    return check
 
 
 def _built_images(settings: Settings) -> list[dict]:

@@ -63,6 +63,9 @@ def _labels(settings: Settings, acquired: Acquired, variant: Variant | None, ima
             {c.bubble: [a for a in c.record["arguments"] if a.startswith("-")] for c in compiled}, sort_keys=True
         )
         labels[dockerio.label("composites")] = json.dumps({c.bubble: c.record["composite"]["path"] for c in compiled}, sort_keys=True)
+        labels[dockerio.label("excluded")] = json.dumps(
+            {c.bubble: sorted(r.rsplit("/", 1)[-1] for r in c.record.get("excluded", [])) for c in compiled if c.record.get("excluded")}, sort_keys=True
+        )
         labels[dockerio.label("crossgen-keys")] = json.dumps({c.bubble: c.record["key"][:16] for c in compiled}, sort_keys=True)
     return labels
 

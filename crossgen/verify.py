@@ -1,21 +1,33 @@
-"""Checks that a built image works and is what it claims to be."""
+"""Checks that an image works and is exactly what it claims to be.
+
+What an image claims is read from its labels (role, variant, composites per bubble). Every
+check returns a :class:`Check` naming the image, the check and the reason; nothing here raises
+for a failing image.
+"""
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shutil
+import socket
 import tempfile
+import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import docker
 
 from . import dockerio, r2r
-from .layout import NETCORE
+from .bubbles import BUBBLES
+from .layout import ASPNETCORE, NETCORE
 from .samples import Sample
 
 DOTNET = "/usr/share/dotnet"
+APP_UID = "1654"
+CORELIB = "System.Private.CoreLib.dll"
 
 
 @dataclass
@@ -30,84 +42,427 @@ class Check:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What an image says it is (from its labels)."""
+
+    ref: str
+    role: str                       # runtime | aspnet | sdk | app
+    variant: int
+    composites: dict[str, str]      # bubble -> composite path (relative to dotnet root or app folder)
+    app: str | None = None
+    self_contained: bool = False
+    dotnet_version: str | None = None
+    excluded: frozenset[str] = frozenset()  # assembly file names kept out of the composites
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        if self.role == "runtime" or (self.role == "app" and self.app != "web"):
+            return (NETCORE,)
+        return (NETCORE, ASPNETCORE)
+
+    def expected_owners(self) -> dict[str, str | None]:
+        """Framework folder -> the composite its assemblies must be components of (None: plain)."""
+        owners: dict[str, str | None] = {fw: None for fw in self.frameworks}
+        for bubble, path in self.composites.items():
+            b = BUBBLES.get(bubble)
+            for fw in b.inputs if b else ():
+                if fw in owners:
+                    owners[fw] = posixpath.basename(path)
+        return owners
+
+
+def claim_of(api: docker.APIClient, ref: str) -> Claim:
+    info = dockerio.image_info(api, ref)
+    if not info:
+        from .errors import DciError
+
+        raise DciError(f"image {ref}", "not found locally", "build it first (invoke build-all) or check the name")
+    labels = dockerio.image_labels(info)
+    lab = lambda k, d="": labels.get(dockerio.label(k), d)  # noqa: E731
+    composites = json.loads(lab("composites", "{}") or "{}")
+    excluded = frozenset(n for names in json.loads(lab("excluded", "{}") or "{}").values() for n in names)
+    return Claim(
+        ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
+        app=lab("app") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
+        excluded=excluded,
+    )
+
+
 def image_env(api: docker.APIClient, ref: str) -> dict[str, str]:
     info = dockerio.image_info(api, ref) or {}
     env = (info.get("Config") or {}).get("Env") or []
     return dict(e.split("=", 1) for e in env if "=" in e)
 
 
-def check_list_runtimes(api: docker.APIClient, ref: str) -> Check:
-    env = image_env(api, ref)
-    want = env.get("DOTNET_VERSION")
-    res = dockerio.run(api, ref, ["dotnet", "--list-runtimes"], timeout=120)
-    found = re.findall(r"^(\S+) (\S+) \[", res.output, re.M)
-    ok = res.exit_code == 0 and want is not None and (NETCORE, want) in found
-    asp = env.get("ASPNET_VERSION")
-    if asp:
-        ok = ok and ("Microsoft.AspNetCore.App", asp) in found
-    return Check(ref, "list-runtimes", ok, f"{', '.join(f'{a} {b}' for a, b in found) or res.output.strip()[:200]} (DOTNET_VERSION={want})", {"runtimes": found})
+# -- 1. structure --------------------------------------------------------------------------
+
+def copy_tree_out(api: docker.APIClient, ref: str, path: str) -> Path:
+    """Copy ``path`` out of an image into a new temporary folder (caller removes it)."""
+    tmp = Path(tempfile.mkdtemp(prefix="dci-verify-"))
+    try:
+        dockerio.copy_out(api, ref, path, tmp)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp / posixpath.basename(path)
 
 
-def _app_tar(sample: Sample) -> bytes:
-    return dockerio.tar_directory(sample.path, arcname=f"app/{sample.name}")
+def image_structure(api: docker.APIClient, ref: str, path: str = DOTNET) -> list[r2r.PeInfo]:
+    folder = copy_tree_out(api, ref, path)
+    try:
+        return r2r.classify_tree(folder)
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
-def run_console(api: docker.APIClient, ref: str, sample: Sample, *, env: dict[str, str] | None = None) -> dockerio.RunResult:
-    return dockerio.run(
-        api, ref, ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"], environment=env,
-        put=[("/tmp", _app_tar(sample))], timeout=120,
-    )
+def check_structure(
+    infos: list[r2r.PeInfo], ref: str, expect: dict[str, str | None], *, root: Path | None = None,
+    excluded: frozenset[str] = frozenset(),
+) -> Check:
+    """Every managed assembly of each framework folder in ``expect`` must be a component of the
+    named composite (or, for None, no component at all); each named composite must exist where
+    the runtime looks for it; no composite may exist that nobody claims.
 
+    The runtime looks for a composite in the folder of the first component that asks for it,
+    and caches it by name for the process: a composite in the NETCore.App folder that also owns
+    System.Private.CoreLib (always loaded first) serves components in other folders too.
+    With ``root`` (the copied-out folder) each component's MVID is checked against the
+    composite's component table. Assemblies named in ``excluded`` were kept out of the
+    composites on purpose and must be plain (not components).
+    """
+    problems: list[str] = []
+    composites = {i.path: i for i in infos if i.kind == r2r.Kind.COMPOSITE}
+    corelib = next((i for i in infos if i.path.endswith("/" + CORELIB) or i.path == CORELIB), None)
+    netcore_dir = posixpath.dirname(corelib.path) if corelib else None
+    mvid_tables: dict[str, dict[str, str]] = {}
+    for fw, owner in expect.items():
+        members = [
+            i for i in infos
+            if (i.path.startswith(f"shared/{fw}/") if fw != "." else "/" not in i.path)
+            and i.kind in (r2r.Kind.COMPONENT, r2r.Kind.R2R, r2r.Kind.IL_ONLY)
+        ]
+        if not members:
+            problems.append(f"{fw}: no managed assemblies found")
+            continue
+        if owner is None:
+            bad = [i.path for i in members if i.kind == r2r.Kind.COMPONENT]
+            if bad:
+                problems.append(f"{fw}: {len(bad)} component stubs where plain assemblies were expected (e.g. {bad[0]} -> {next(i.owner_composite for i in members if i.kind == r2r.Kind.COMPONENT)})")
+            continue
+        kept_out = [i for i in members if posixpath.basename(i.path) in excluded]
+        if any(i.kind == r2r.Kind.COMPONENT for i in kept_out):
+            problems.append(f"{fw}: assemblies excluded from the composite are components anyway")
+        members = [i for i in members if posixpath.basename(i.path) not in excluded]
+        bad = [i for i in members if i.kind != r2r.Kind.COMPONENT or i.owner_composite != owner]
+        if bad:
+            b = bad[0]
+            problems.append(f"{fw}: {len(bad)} of {len(members)} assemblies are not components of {owner} (e.g. {b.path}: {b.kind.value}{' of ' + b.owner_composite if b.owner_composite else ''})")
+        folder = posixpath.dirname(members[0].path)
+        here = f"{folder}/{owner}" if folder else owner
+        beside_corelib = f"{netcore_dir}/{owner}" if netcore_dir else None
+        found = here if here in composites else None
+        if not found and beside_corelib in composites and corelib is not None and corelib.owner_composite == owner:
+            found = beside_corelib
+        if not found:
+            problems.append(f"{fw}: composite {owner} is missing from {folder or '.'} (the runtime fails fast without it)")
+            continue
+        if root is not None:
+            if found not in mvid_tables:
+                mvid_tables[found] = {n.lower(): m for n, m in r2r.composite_components(root / found)}
+            table = mvid_tables[found]
+            wrong = [i.path for i in members if i.kind == r2r.Kind.COMPONENT and i.mvid and table.get(Path(i.path).stem.lower()) not in (None, i.mvid)]
+            if wrong:
+                problems.append(f"{fw}: {len(wrong)} components whose MVID differs from the one recorded in {owner} (e.g. {wrong[0]})")
+    claimed = {o for o in expect.values() if o}
+    stray = [p for p in composites if posixpath.basename(p) not in claimed]
+    if stray:
+        problems.append(f"unexpected composite images: {', '.join(stray)}")
+    summary = r2r.summarize(infos)
+    detail = "; ".join(problems) if problems else json.dumps(summary, sort_keys=True)
+    return Check(ref, "structure", not problems, detail, {"summary": summary, "expected": expect})
+
+
+def verify_structure(api: docker.APIClient, claim: Claim) -> Check:
+    if claim.role == "app":
+        path, expect = "/app", {".": (f"{claim.app}.r2r.dll" if claim.composites else None)}
+    else:
+        path, expect = DOTNET, claim.expected_owners()
+    folder = copy_tree_out(api, claim.ref, path)
+    try:
+        infos = r2r.classify_tree(folder)
+        check = check_structure(infos, claim.ref, expect, root=folder, excluded=claim.excluded)
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    if claim.role == "app" and not claim.self_contained:
+        app_dll = next((i for i in infos if i.path == f"{claim.app}.dll"), None)
+        if not app_dll or app_dll.kind != r2r.Kind.IL_ONLY:
+            check.passed = False
+            check.detail = f"{claim.app}.dll should be IL-only in a framework-dependent image; " + check.detail
+    return check
+
+
+# -- 2. runs ---------------------------------------------------------------------------------
 
 def parse_jit(output: str) -> int | None:
     m = re.search(r"jit-methods: (\d+)", output)
     return int(m.group(1)) if m else None
 
 
-def check_console(api: docker.APIClient, ref: str, sample: Sample) -> Check:
-    res = run_console(api, ref, sample)
-    ok = res.exit_code == 0 and "Hello from .NET" in res.output
-    jit = parse_jit(res.output)
-    first = res.output.strip().splitlines()[0] if res.output.strip() else ""
-    return Check(ref, "console-runs", ok, f"exit {res.exit_code}: {first[:120]} (jit methods {jit})", {"jit_methods": jit, "output": res.output[-2000:]})
+def _app_tar(sample_dir: Path, name: str) -> bytes:
+    return dockerio.tar_directory(sample_dir, arcname=f"app/{name}")
 
 
-def image_structure(api: docker.APIClient, ref: str) -> list[r2r.PeInfo]:
-    tmp = Path(tempfile.mkdtemp(prefix="dci-inspect-"))
+def run_console(api: docker.APIClient, ref: str, sample: Sample | None, *, env: dict[str, str] | None = None) -> dockerio.RunResult:
+    """Run the console sample: framework-dependent from /tmp/app, or the image's own entry point."""
+    if sample is None:
+        return dockerio.run(api, ref, None, environment=env, timeout=120)
+    return dockerio.run(
+        api, ref, ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"], environment=env,
+        put=[("/tmp", _app_tar(sample.path, sample.name))], timeout=120,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, *, deadline: float) -> str:
+    """GET with back-off until ``deadline`` (monotonic seconds)."""
+    delay = 0.05
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as resp:
+                if resp.status == 200:
+                    return resp.read().decode("utf-8", "replace")
+        except OSError:
+            pass
+        if time.monotonic() + delay > deadline:
+            raise TimeoutError(f"no HTTP 200 from {url}")
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+@dataclass
+class WebResult:
+    answered: bool
+    body: str
+    logs: str
+    seconds: float
+
+
+def serve_web(
+    api: docker.APIClient, ref: str, sample: Sample | None, *, env: dict[str, str] | None = None,
+    path: str = "/jit", timeout: float = 40,
+) -> WebResult:
+    """Start the web sample (host network, 127.0.0.1:free port), GET ``path``, always remove the container."""
+    port = free_port()
+    environment = {"ASPNETCORE_HTTP_PORTS": "", "ASPNETCORE_URLS": f"http://127.0.0.1:{port}", **(env or {})}
+    command = ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"] if sample else None
+    container = api.create_container(
+        ref, command=command, environment=environment,
+        host_config=api.create_host_config(network_mode="host"),
+        labels={dockerio.LABEL_PROJECT: dockerio.PROJECT, dockerio.label("role"): "verify"},
+    )
+    start = time.monotonic()
     try:
-        dockerio.copy_out(api, ref, DOTNET, tmp)
-        return r2r.classify_tree(tmp / "dotnet")
+        if sample:
+            api.put_archive(container, "/tmp", _app_tar(sample.path, sample.name))
+        api.start(container)
+        try:
+            body = http_get(f"http://127.0.0.1:{port}{path}", deadline=start + timeout)
+            answered = True
+        except TimeoutError:
+            body, answered = "", False
+        logs = api.logs(container).decode("utf-8", "replace")
+        return WebResult(answered, body, logs, time.monotonic() - start)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        api.remove_container(container, force=True)
 
 
-def check_structure(infos: list[r2r.PeInfo], ref: str, expect: dict[str, str | None]) -> Check:
-    """``expect`` maps a framework folder name to the composite its assemblies must belong to
-    (None: plain R2R/IL, no component). Every named composite must exist in that folder."""
-    problems: list[str] = []
-    by_path = {i.path: i for i in infos}
-    composites = {i.path: i for i in infos if i.kind == r2r.Kind.COMPOSITE}
-    for fw, owner in expect.items():
-        members = [i for i in infos if i.path.startswith(f"shared/{fw}/") and i.kind != r2r.Kind.COMPOSITE and i.kind != r2r.Kind.NOT_MANAGED]
-        if not members:
-            problems.append(f"{fw}: no managed assemblies")
+def check_console(api: docker.APIClient, ref: str, sample: Sample | None, *, name: str = "console-runs") -> Check:
+    on = run_console(api, ref, sample)
+    ok = on.exit_code == 0 and "Hello from .NET" in on.output
+    first = on.output.strip().splitlines()[0] if on.output.strip() else ""
+    return Check(ref, name, ok, f"exit {on.exit_code}: {first[:100]}", {"jit_methods": parse_jit(on.output), "output": on.output[-1500:]})
+
+
+def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: str = "web-answers", timeout: float = 40) -> Check:
+    res = serve_web(api, ref, sample, timeout=timeout)
+    ok = res.answered and parse_jit(res.body) is not None
+    detail = f"HTTP 200 in {res.seconds:.1f} s: {res.body.strip().splitlines()[0] if res.body.strip() else ''}" if res.answered else f"no HTTP 200 within the time limit; logs: {res.logs.strip()[-300:]}"
+    return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:]})
+
+
+def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool) -> tuple[int | None, int | None]:
+    """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0)."""
+    counts = []
+    for env in ({}, {"DOTNET_ReadyToRun": "0"}):
+        if web:
+            counts.append(parse_jit(serve_web(api, ref, sample, env=env).body))
+        else:
+            counts.append(parse_jit(run_console(api, ref, sample, env=env).output))
+    return counts[0], counts[1]
+
+
+def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool) -> Check:
+    """R2R code must be used (far fewer JIT-compiled methods than with R2R disabled), and a
+    composite image must not JIT more than the baseline image for the same sample."""
+    problems = []
+    if on is None or off is None:
+        problems.append("the sample did not report its JIT count")
+    else:
+        if not on * 2 < off:
+            problems.append(f"{on} methods JIT-compiled with ReadyToRun vs {off} without: R2R code is not (much) used")
+        if composite and baseline is not None and on > baseline:
+            problems.append(f"composite JIT-compiles {on} methods, more than the baseline's {baseline}")
+    detail = f"jit {on} with R2R, {off} with DOTNET_ReadyToRun=0" + (f", baseline {baseline}" if baseline is not None else "")
+    return Check(ref, "r2r-used", not problems, "; ".join(problems) or detail, {"jit_r2r": on, "jit_no_r2r": off, "jit_baseline": baseline})
+
+
+def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tuple[str, ...], out: Path) -> tuple[Check, dict[str, Sample]]:
+    """In the SDK image, offline (network none): `dotnet new console` + build, and publish each
+    sample; the published samples are copied out to ``out`` for the runtime/aspnet checks."""
+    buf = dockerio.tar_directory(sources, arcname="src")
+    script = (
+        "set -e; cd /tmp; export HOME=/tmp DOTNET_CLI_TELEMETRY_OPTOUT=1 NUGET_PACKAGES=/tmp/nuget;"
+        " dotnet new console -o /tmp/newapp --no-update-check >/dev/null; dotnet build /tmp/newapp -nologo -v q -p:NuGetAudit=false;"
+        + "".join(
+            f" dotnet publish /tmp/src/{n}/{n}.csproj -c Release -o /tmp/out/{n} -nologo -v q -p:UseAppHost=false -p:NuGetAudit=false;"
+            for n in names
+        )
+        + " dotnet /tmp/newapp/bin/Debug/net*/newapp.dll"
+    )
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    res = dockerio.run(
+        api, ref, ["sh", "-c", script], network_mode="none", put=[("/tmp", buf)], get=[("/tmp/out", out)], timeout=900,
+    )
+    built = {n: Sample(n, out / "out" / n, f"sdk:{ref}") for n in names if (out / "out" / n / f"{n}.dll").is_file()}
+    ok = res.exit_code == 0 and "Hello, World!" in res.output and len(built) == len(names)
+    detail = (f"offline: dotnet new console + build ran, published {', '.join(built)} in {res.seconds:.0f} s" if ok
+              else f"exit {res.exit_code}: {res.output.strip()[-400:]}")
+    return Check(ref, "sdk-builds", ok, detail, {"published": sorted(built), "seconds": round(res.seconds, 1)}), built
+
+
+# -- 4. conventions ----------------------------------------------------------------------------
+
+def check_list_runtimes(api: docker.APIClient, claim: Claim) -> Check:
+    env = image_env(api, claim.ref)
+    want = env.get("DOTNET_VERSION")
+    res = dockerio.run(api, claim.ref, ["dotnet", "--list-runtimes"], timeout=120)
+    found = re.findall(r"^(\S+) (\S+) \[", res.output, re.M)
+    problems = []
+    if res.exit_code != 0:
+        problems.append(f"exit {res.exit_code}: {res.output.strip()[:200]}")
+    if not want or (NETCORE, want) not in found:
+        problems.append(f"DOTNET_VERSION={want} not among the runtimes")
+    if claim.dotnet_version and want != claim.dotnet_version:
+        problems.append(f"DOTNET_VERSION={want} but the label says {claim.dotnet_version}")
+    if ASPNETCORE in claim.frameworks:
+        asp = env.get("ASPNET_VERSION")
+        if not asp or (ASPNETCORE, asp) not in found:
+            problems.append(f"ASPNET_VERSION={asp} not among the runtimes")
+    detail = "; ".join(problems) or ", ".join(f"{a} {b}" for a, b in found)
+    return Check(claim.ref, "list-runtimes", not problems, detail, {"runtimes": found})
+
+
+def check_conventions(api: docker.APIClient, claim: Claim) -> Check:
+    """Environment, the non-root `app` user, no world-writable files without the sticky bit."""
+    env = image_env(api, claim.ref)
+    problems = []
+    for key, want in (("DOTNET_RUNNING_IN_CONTAINER", "true"), ("APP_UID", APP_UID), ("ASPNETCORE_HTTP_PORTS", "8080")):
+        if env.get(key) != want:
+            problems.append(f"{key}={env.get(key)!r} (want {want!r})")
+    script = (
+        "echo uid=$(id -u) app=$(id -u app 2>/dev/null);"
+        " find / -xdev \\( -type f -o -type d \\) -perm -0002 ! -perm -1000 2>/dev/null | head -20 | sed 's/^/ww: /'"
+    )
+    res = dockerio.run(api, claim.ref, ["sh", "-c", script], entrypoint=[], timeout=120)
+    m = re.search(r"uid=(\d+) app=(\d*)", res.output)
+    if not m:
+        problems.append(f"could not read users: {res.output.strip()[:200]}")
+    else:
+        uid, app_uid = m.groups()
+        if app_uid != APP_UID:
+            problems.append(f"user app has UID {app_uid or 'none'} (want {APP_UID})")
+        if claim.role == "app" and uid != APP_UID:
+            problems.append(f"app image runs as UID {uid} (want the non-root app user {APP_UID})")
+    ww = [line[4:] for line in res.output.splitlines() if line.startswith("ww: ")]
+    if ww:
+        problems.append(f"world-writable without sticky bit: {', '.join(ww[:5])}")
+    detail = "; ".join(problems) or f"env ok, user app={APP_UID}, default uid {m.group(1) if m else '?'}, no world-writable files"
+    return Check(claim.ref, "conventions", not problems, detail, {"world_writable": ww})
+
+
+# -- 5. app compatibility ------------------------------------------------------------------------
+
+def _deps_runtime_assemblies(deps_json: Path) -> dict[str, tuple[str, str]]:
+    """dll file name (lower case) -> (assemblyVersion, fileVersion) from a .deps.json."""
+    data = json.loads(deps_json.read_text())
+    out: dict[str, tuple[str, str]] = {}
+    for target in (data.get("targets") or {}).values():
+        for lib in target.values():
+            for path, meta in (lib.get("runtime") or {}).items():
+                out[posixpath.basename(path).lower()] = ((meta or {}).get("assemblyVersion", ""), (meta or {}).get("fileVersion", ""))
+    return out
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text or "0"))
+
+
+def app_collisions(app_dir: Path, dotnet_root: Path) -> list[dict]:
+    """Assemblies of a published app that would replace a composite component of the image.
+
+    The host takes the app's copy of a framework assembly when its (assembly version, file
+    version) is higher than the framework's; a composite then refuses it (MVID mismatch).
+    """
+    components: dict[str, tuple[str, str, str]] = {}  # name -> (composite path, mvid, framework dir)
+    for info in r2r.classify_tree(dotnet_root):
+        if info.kind == r2r.Kind.COMPOSITE:
+            for name, mvid in r2r.composite_components(dotnet_root / info.path):
+                components[name.lower()] = (info.path, mvid, posixpath.dirname(info.path))
+    fw_versions: dict[str, tuple[str, str]] = {}
+    for deps in dotnet_root.glob("shared/*/*/*.deps.json"):
+        fw_versions.update(_deps_runtime_assemblies(deps))
+    app_deps = next(iter(sorted(app_dir.glob("*.deps.json"))), None)
+    app_versions = _deps_runtime_assemblies(app_deps) if app_deps else {}
+    found = []
+    for path in sorted(app_dir.rglob("*.dll")):
+        name = path.stem.lower()
+        if name not in components or not r2r.is_managed(path):
             continue
-        if owner is None:
-            bad = [i.path for i in members if i.kind == r2r.Kind.COMPONENT]
-            if bad:
-                problems.append(f"{fw}: {len(bad)} component stubs where plain assemblies were expected (e.g. {bad[0]})")
+        composite, comp_mvid, _ = components[name]
+        mvid = r2r.read_mvid(path)
+        if mvid == comp_mvid:
             continue
-        bad = [i for i in members if i.kind != r2r.Kind.COMPONENT or i.owner_composite != owner]
-        if bad:
-            problems.append(f"{fw}: {len(bad)} of {len(members)} assemblies are not components of {owner} (e.g. {bad[0].path}: {bad[0].kind.value} {bad[0].owner_composite or ''})")
-        folder = members[0].path.rsplit("/", 1)[0]
-        comp = by_path.get(f"{folder}/{owner}")
-        if not comp or comp.kind != r2r.Kind.COMPOSITE:
-            problems.append(f"{fw}: composite {owner} missing from {folder}")
-    expected_names = {o for o in expect.values() if o}
-    stray = [p for p in composites if p.rsplit("/", 1)[-1] not in expected_names]
-    if stray:
-        problems.append(f"unexpected composite images: {', '.join(stray)}")
-    summary = r2r.summarize(infos)
-    detail = "; ".join(problems) if problems else json.dumps({k: v for k, v in summary.items()}, sort_keys=True)
-    return Check(ref, "structure", not problems, detail, {"summary": summary})
+        app_v = app_versions.get(path.name.lower(), ("", ""))
+        fw_v = fw_versions.get(path.name.lower(), ("", ""))
+        wins = (_version_tuple(app_v[0]), _version_tuple(app_v[1])) > (_version_tuple(fw_v[0]), _version_tuple(fw_v[1]))
+        found.append({
+            "assembly": path.name, "app_version": app_v, "framework_version": fw_v, "composite": composite,
+            "app_mvid": mvid, "composite_mvid": comp_mvid, "app_copy_loaded": wins or not app_v[0],
+        })
+    return found
+
+
+def check_app_compat(api: docker.APIClient, ref: str, app_dir: Path) -> Check:
+    root = copy_tree_out(api, ref, DOTNET)
+    try:
+        hits = app_collisions(app_dir, root)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+    fatal = [h for h in hits if h["app_copy_loaded"]]
+    if fatal:
+        detail = "; ".join(
+            f"{h['assembly']} {h['app_version'][0] or '?'} (app) replaces the component in {posixpath.basename(h['composite'])} "
+            f"({h['framework_version'][0]}): the runtime will stop with 'MVID mismatch'"
+            for h in fatal
+        )
+    else:
+        detail = f"no collisions ({len(hits)} app copies of framework assemblies, all shadowed by the framework)" if hits else "no collisions"
+    return Check(ref, "app-compat", not fatal, detail, {"collisions": hits, "app": str(app_dir)})

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from crossgen import dockerio, r2r, verify
-from tests.pipeline_support import TEST_PREFIX, build_everything, e2e_settings
+from tests.pipeline_support import TEST_PREFIX, build_everything
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
@@ -38,11 +38,9 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def built():
-    settings = e2e_settings()
-    api, outcomes = build_everything(settings)
-    return settings, api, {o.key: o for o in outcomes}
+@pytest.fixture
+def built(built_images):
+    return built_images
 
 
 def test_every_image_of_every_variant_is_built(built):
