@@ -33,6 +33,12 @@ class CrossgenOptions:
     inputbubble: bool = True
     parallelism: int = 0
     extra_args: tuple[str, ...] = ()
+    # --instruction-set for x64/arm64 targets ("" = Crossgen2's default)
+    instruction_set: str = ""
+    # compile with the runtime pack's StandardOptimizationData.mibc profile (-m)
+    mibc: bool = False
+    # bubble name -> simple-name patterns (fnmatch) of framework assemblies kept out of its composite
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,12 @@ class Settings:
     nuget_config: Path | None = None
     dotnet_root: Path | None = None
     crossgen: CrossgenOptions = CrossgenOptions()
+    # Acquisition (crossgen/sources.py): source order, official metadata mirror, local folder, lock file.
+    source: str = "auto"
+    release_base_url: str = "https://builds.dotnet.microsoft.com/dotnet"
+    local_path: Path | None = None
+    lock_file: Path = Path("dotnet-composite.lock.json")
+    locked: bool = False
 
     @property
     def target_os(self) -> str:
@@ -77,6 +89,11 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
     build_dir = Path(dci.get("build_dir") or "build").expanduser()
     if not build_dir.is_absolute():
         build_dir = root / build_dir
+    lock_file = Path(dci.get("lock_file") or "dotnet-composite.lock.json").expanduser()
+    if not lock_file.is_absolute():
+        lock_file = root / lock_file
+    source = dci.get("source") or "auto"
+    source = ",".join(str(x) for x in source) if isinstance(source, (list, tuple)) else str(source)
     rid = str(dci.get("rid", "linux-x64"))
     if "-" not in rid:
         raise DciError(f"rid {rid!r}", "not a runtime identifier", "use a RID such as linux-x64")
@@ -98,5 +115,13 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
             inputbubble=bool(cg.get("inputbubble", True)),
             parallelism=int(cg.get("parallelism", 0) or 0),
             extra_args=tuple(str(a) for a in (cg.get("extra_args") or ())),
+            instruction_set=str(cg.get("instruction_set") or ""),
+            mibc=bool(cg.get("mibc", False)),
+            exclude={str(k): tuple(str(p) for p in (v or ())) for k, v in dict(cg.get("exclude") or {}).items()},
         ),
+        source=source,
+        release_base_url=str(dci.get("release_base_url") or "https://builds.dotnet.microsoft.com/dotnet"),
+        local_path=path_or_none(dci.get("local_path")),
+        lock_file=lock_file,
+        locked=bool(dci.get("locked", False)),
     )

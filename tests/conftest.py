@@ -257,8 +257,21 @@ def runtime_pack(tmp_path_factory) -> RuntimePack:
     try:
         got = http.fetch(session, RUNTIME_PACK_URL, cache, retries=2)
     except DciError as exc:
-        pytest.skip(f"runtime pack not cached and not downloadable: {exc}")
+        pytest.fail(f"runtime pack not cached and not downloadable: {exc}")
     finally:
         session.close()
     return RuntimePack(got.path, got.sha512)
 
+
+
+@pytest.fixture(scope="session")
+def built_images():
+    """One real build of every variant for the whole session (images tagged ``dci-test/``).
+
+    Returns (settings, docker api, {image key: BuildOutcome}).
+    """
+    from tests.pipeline_support import build_everything, e2e_settings
+
+    settings = e2e_settings()
+    api, outcomes = build_everything(settings)
+    return settings, api, {o.key: o for o in outcomes}

@@ -25,6 +25,9 @@ def e2e_settings(**overrides) -> Settings:
     config.load_project()
     config["dci"]["image_prefix"] = TEST_PREFIX
     config["dci"]["build_dir"] = str(ROOT / "build" / "test")
+    # The official CDN cannot be reached here; the NuGet feed serves the same bits (and the
+    # sources tests cover the official path against a local server).
+    config["dci"]["source"] = "nuget"
     return from_config(config, ROOT).with_overrides(**overrides)
 
 

@@ -506,7 +506,7 @@ def real_layout(runtime_pack, tmp_path_factory):
     if not (host / "dotnet").is_file():
         host = Path(shutil.which("dotnet") or "/nonexistent").resolve().parent
     if not (host / "dotnet").is_file():
-        pytest.skip("no local dotnet layout to take the host from")
+        pytest.fail("no local dotnet layout to take the host from")
     layouts = tmp_path_factory.mktemp("real-layouts")
     root = layout.make_dotnet_root(
         layouts, version=runtime_pack.version, rid=runtime_pack.rid, runtime_pack=runtime_pack.path,
@@ -561,7 +561,7 @@ def test_real_layout_runs_dotnet(real_layout, runtime_pack, tmp_path: Path):
     # run managed code: the C# compiler of the installed SDK, on the layout's runtime
     cscs = sorted(host.glob("sdk/*/Roslyn/bincore/csc.dll"))
     if not cscs:
-        pytest.skip("no SDK csc.dll to run")
+        pytest.fail("no SDK csc.dll to run")
     trace = tmp_path / "host-trace.txt"
     ran = subprocess.run(
         [dotnet, "exec", str(cscs[-1]), "-version"], capture_output=True, text=True, timeout=120,

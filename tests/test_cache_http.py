@@ -356,7 +356,7 @@ print(json.dumps(out))
 def test_fetch_disk_full_says_so_and_keeps_nothing(http_server, tmp_path: Path):
     """A real ENOSPC: the cache lives on a 256 KiB tmpfs in a private mount namespace."""
     if not shutil.which("unshare"):
-        pytest.skip("unshare (util-linux) is not installed")
+        pytest.fail("unshare (util-linux) is not installed")
     data = os.urandom(2_000_000)
     url = http_server.route("/huge.bin", http_server.Reply.ok(data))
     mnt = tmp_path / "small-disk"
@@ -368,7 +368,7 @@ def test_fetch_disk_full_says_so_and_keeps_nothing(http_server, tmp_path: Path):
         capture_output=True, text=True, timeout=60, env=env, cwd=PROJECT_ROOT,
     )
     if proc.returncode != 0 and ("MOUNT-FAILED" in proc.stdout or proc.stderr.startswith("unshare:")):
-        pytest.skip(f"cannot mount a small tmpfs here: {proc.stdout.strip()} {proc.stderr.strip()}")
+        pytest.fail(f"cannot mount a small tmpfs here: {proc.stdout.strip()} {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["error"] is not None, "the download should not fit in 256 KiB"

@@ -53,7 +53,7 @@ def shared_fw() -> Path:
     base = DOTNET_ROOT / "shared" / "Microsoft.NETCore.App"
     fw = _newest(p for p in base.glob("*") if (p / "System.Private.CoreLib.dll").is_file())
     if fw is None:
-        pytest.skip(f"no shared framework under {base}")
+        pytest.fail(f"no shared framework under {base}")
     return fw
 
 
@@ -64,7 +64,7 @@ def ref_dir() -> Path:
     packs = [p for p in base.glob("*") if (p / "ref" / "net10.0" / "System.Runtime.dll").is_file()]
     pack = _newest(packs)
     if pack is None:
-        pytest.skip(f"no net10.0 reference pack under {base}")
+        pytest.fail(f"no net10.0 reference pack under {base}")
     return pack / "ref" / "net10.0"
 
 
@@ -308,7 +308,7 @@ def crossgen2(tmp_path_factory) -> Path:
                     for chunk in resp.iter_content(1 << 20):
                         fh.write(chunk)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            pytest.skip(f"cannot download {CROSSGEN2_URL}: {exc}")
+            pytest.fail(f"cannot download {CROSSGEN2_URL}: {exc}")
     tools = work / "pkg"
     with zipfile.ZipFile(nupkg) as zf:
         for member in zf.namelist():
