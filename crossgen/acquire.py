@@ -431,4 +431,3 @@ def _crossgen2_only_version(nuget: NuGetSource, spec: str, hrid: str | None) -> 
     assert hrid
     pid = PACK_IDS["crossgen2"].format(host_rid=hrid)
     return pick(f"the NuGet feed {nuget.feed().index_url}", spec, {pid: stable_or_exact(nuget.versions(pid), spec)}, None)
-

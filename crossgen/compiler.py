@@ -16,7 +16,6 @@ import json
 import re
 import shutil
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,9 @@ import docker
 
 from . import archives, dockerio, r2r, templates, ui
 from .bubbles import Bubble
-from .cache import atomic_write_text
+from .cache import atomic_dir, atomic_write_text
 from .errors import DciError
-from .images import ImageSpec, build_image
+from .images import ImageSpec
 from .layout import DotnetRoot
 from .settings import Settings
 
@@ -218,9 +217,7 @@ def compile_bubble(
         ti = tarfile.TarInfo("crossgen.rsp")
         ti.size = len(rsp)
         tf.addfile(ti, io.BytesIO(rsp))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=final.parent))
-    try:
+    with atomic_dir(final) as tmp:
         def show(line: str) -> None:
             if not line.startswith("DCI_PEAK_MEMORY_BYTES="):
                 ui.detail(line)
@@ -266,12 +263,6 @@ def compile_bubble(
             "output_bytes": sum(outputs.values()),
         }
         atomic_write_text(tmp / RECORD, json.dumps(record, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     mem = f", peak memory {peak / 2**30:.2f} GiB" if peak else ""
     ui.info(f"[green]compiled[/] {name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}")
     return CompileResult(name, final / "out", record, False)

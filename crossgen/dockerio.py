@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 import docker
 import docker.errors
 
-from . import archives, ui
+from . import archives
 from .errors import DciError
 
 LABEL_PROJECT = "io.github.dotnet-composite-images.project"

@@ -6,12 +6,12 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import ui
+from .cache import atomic_dir
 from .errors import DciError
 from .settings import Settings
 
@@ -67,30 +67,20 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     if (out / f"{name}.dll").is_file():
         return Sample(name, out, digest)
     work = settings.build_dir / "samples" / "src"
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out.parent))
     srccopy = work / f"{name}-{mode}"
     shutil.rmtree(srccopy, ignore_errors=True)
     shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))
-    cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
-    if self_contained_rid:
-        cmd += ["-r", self_contained_rid, "--self-contained", "true"]
-        if runtime_version:
-            (srccopy / "Directory.Build.targets").write_text(PIN_VERSIONS.format(version=runtime_version))
-    else:
-        cmd += ["-p:UseAppHost=false"]
+    if self_contained_rid and runtime_version:
+        (srccopy / "Directory.Build.targets").write_text(PIN_VERSIONS.format(version=runtime_version))
     ui.step(f"Publishing sample {name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
     start = time.monotonic()
     env = {**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    try:
+    with atomic_dir(out) as tmp:
+        cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
+        cmd += ["-r", self_contained_rid, "--self-contained", "true"] if self_contained_rid else ["-p:UseAppHost=false"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
             raise DciError(f"sample {name}", f"dotnet publish failed: {tail}", "run the command by hand to see the full output")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     ui.detail(f"published {name} in {time.monotonic() - start:.1f} s -> {out}")
     return Sample(name, out, digest)

@@ -67,4 +67,3 @@ def stage_dotnet(
             if part.is_dir():
                 link_tree(part, dest / rel)
     return dest
-

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-from typing import Iterator
-
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 console = Console(stderr=True, highlight=False)
 if not console.is_terminal:  # logs (CI): wide enough for the tables, no wrapping of image names
@@ -30,11 +20,30 @@ def step(message: str) -> None:
 
 
 def detail(message: str) -> None:
-    console.print(f"    [dim]{message}[/]", markup=True)
+    """A line of tool output (build steps, compiler lines): shown as is, never read as markup."""
+    console.print(f"    [dim]{escape(message)}[/]")
 
 
-def download_progress() -> Progress:
-    """A progress display for byte transfers (hidden when stderr is not a terminal)."""
+class _QuietProgress:
+    """Stands in for a progress bar where stderr is not a terminal (logs, CI): prints nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *args, **kwargs) -> int:
+        return 0
+
+    def update(self, *args, **kwargs) -> None:
+        pass
+
+
+def download_progress() -> Progress | _QuietProgress:
+    """A progress display for byte transfers (nothing when stderr is not a terminal)."""
+    if not console.is_terminal:
+        return _QuietProgress()
     return Progress(
         TextColumn("    {task.description}"),
         BarColumn(),
@@ -42,27 +51,4 @@ def download_progress() -> Progress:
         TransferSpeedColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
-    )
-
-
-@contextlib.contextmanager
-def timed(label: str) -> Iterator[dict]:
-    """Time a block; yields a dict whose ``seconds`` is filled in on exit."""
-    result: dict = {}
-    start = time.monotonic()
-    try:
-        yield result
-    finally:
-        result["seconds"] = time.monotonic() - start
-
-
-def spinner(label: str):
-    """A status spinner with elapsed time for a step with no measurable progress."""
-    return Progress(
-        TextColumn("    {task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
     )

@@ -37,6 +37,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(5, "app-composite", "self-contained composite apps", ("app",)),
 )
 
+
 def find_variant(text: str) -> Variant:
     for v in VARIANTS:
         if text in (str(v.number), v.name):
