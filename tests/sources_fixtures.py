@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from crossgen import http
+from crossgen.acquire import Acquired, acquire
 from crossgen.cache import Cache, sha512_file
+from crossgen.errors import DciError
 from crossgen.settings import Settings, default_cache_dir
 from tests import fakecdn
 
@@ -165,6 +167,22 @@ def make_settings(tmp_path: Path, **kw) -> Settings:
     return Settings(**base)
 
 
+FW = ("runtime", "aspnetcore")
+
+
+def acquire_parts(settings: Settings, components: tuple[str, ...] = FW) -> Acquired:
+    """acquire() as the tasks call it: a new HTTP session, the cache of ``settings``."""
+    return acquire(settings, http.new_session(), Cache(settings.cache_dir), components=components)
+
+
+def acquire_fails(settings: Settings, components: tuple[str, ...] = FW) -> DciError:
+    """acquire() must raise a DciError and leave nothing partial in the cache or build folder."""
+    with pytest.raises(DciError) as e:
+        acquire_parts(settings, components)
+    assert_nothing_partial(settings.cache_dir, settings.build_dir)
+    return e.value
+
+
 def seed(cache_root: Path, *packs: RealPack) -> None:
     """Put copies of real packs in a test cache, as if the real feed had served them."""
     for p in packs:
@@ -195,8 +213,6 @@ def assert_nothing_partial(cache_root: Path, build_dir: Path) -> None:
 
 def assert_message(exc: BaseException, *fragments: str) -> None:
     """A DciError that names the input (``what``), the cause and a fix, containing ``fragments``."""
-    from crossgen.errors import DciError
-
     assert isinstance(exc, DciError), exc
     assert exc.what and exc.cause and exc.fix, f"message lacks input/cause/fix: {exc}"
     text = str(exc)

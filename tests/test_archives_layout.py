@@ -1,4 +1,4 @@
-"""crossgen.archives (safe zip/tar extraction) and crossgen.layout (dotnet root from packs).
+"""crossgen.archives (safe zip/tar extraction) and acquire.build_root (dotnet root from packs).
 
 Malicious and damaged archives are built here; the real runtime pack (``runtime_pack``
 fixture, tests marked ``slow``) checks that a layout made from it actually runs .NET code.
@@ -19,8 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import archives, layout
+from crossgen import archives
+from crossgen.acquire import build_root
+from crossgen.cache import Cache
 from crossgen.errors import DciError
+from crossgen.layout import ASPNETCORE, DotnetRoot
+from crossgen.sources import PACK_IDS, Artifact, Fetched
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -329,7 +333,7 @@ def test_tar_cut_off_is_an_error_and_leaves_nothing(tmp_path: Path, mode: str, a
     assert tree_of(out) == []
 
 
-# --- layout with small packs made here ------------------------------------------------------------
+# --- acquire.build_root with small packs made here ------------------------------------------------
 
 RID = "linux-x64"
 V = "10.0.15"
@@ -378,12 +382,24 @@ def sha(path: Path) -> str:
     return hashlib.sha512(path.read_bytes()).hexdigest()
 
 
-def build(layouts: Path, pack: Path, host: Path, **kw) -> layout.DotnetRoot:
-    args = dict(version=V, rid=RID, runtime_pack=pack, host_dir=host)
-    args.update(kw)
-    if "runtime_pack_sha512" not in args:
-        args["runtime_pack_sha512"] = sha(pack)
-    return layout.make_dotnet_root(layouts, **args)
+def nuget_part(component: str, path: Path, version: str, *, rid: str = RID, sha512: str | None = None) -> tuple[Artifact, Fetched]:
+    """What acquire() hands build_root for a pack fetched from a NuGet feed (``sha512``: as verified)."""
+    pid = PACK_IDS[component].format(rid=rid)
+    url = f"https://api.nuget.org/v3-flatcontainer/{pid.lower()}/{version}/{pid.lower()}.{version}.nupkg"
+    art = Artifact(component, pid, version, "nuget", "nupkg", url)
+    return art, Fetched(path, sha512 or sha(path), path.stat().st_size if path.exists() else 0)
+
+
+def build(
+    layouts: Path, pack: Path, host: Path, *, rid: str = RID, pack_sha512: str | None = None,
+    aspnet_pack: Path | None = None, aspnet_version: str | None = None,
+) -> DotnetRoot:
+    parts = {"runtime": nuget_part("runtime", pack, V, sha512=pack_sha512)}
+    if aspnet_pack is not None:
+        parts["aspnetcore"] = nuget_part("aspnetcore", aspnet_pack, str(aspnet_version))
+    # the packs are not in this cache: a failure must leave them where they are
+    return build_root(layouts, version=V, rid=rid, cache=Cache(layouts.parent / "cache"), parts=parts,
+                      host_dir=host, aspnet_version=aspnet_version)
 
 
 def test_layout_from_a_small_pack(tmp_path: Path, host_dir: Path):
@@ -412,8 +428,9 @@ def test_layout_from_a_small_pack(tmp_path: Path, host_dir: Path):
     assert modes[fx / "System.Runtime.dll"] == 0o644 and modes[root.path / "LICENSE.txt"] == 0o644
     assert all(m == 0o755 for p, m in modes.items() if p.is_dir())
     record = json.loads((final / "layout.json").read_text())
-    assert record["runtime_pack_sha512"] == sha(pack) and record["version"] == V and record["rid"] == RID
-    assert record["host_sha512"] == sha(host_dir / "dotnet")
+    assert record["parts"] == {"runtime": {"source": "nuget", "kind": "nupkg", "sha512": sha(pack)}}
+    assert record["version"] == V and record["rid"] == RID and record["aspnet_version"] is None
+    assert record["host"] == {"dotnet": sha(host_dir / "dotnet")}
     assert sorted(p.name for p in layouts.iterdir()) == [final.name]  # no temporary folder left
 
 
@@ -424,7 +441,7 @@ def test_layout_is_reused_when_complete(tmp_path: Path, host_dir: Path):
     (first.path / "sentinel").write_text("still here")
     digest = sha(pack)
     pack.unlink()  # reuse must not even open the pack
-    second = build(layouts, pack, host_dir, runtime_pack_sha512=digest)
+    second = build(layouts, pack, host_dir, pack_sha512=digest)
     assert second == first
     assert (second.path / "sentinel").read_text() == "still here"
 
@@ -447,7 +464,7 @@ def test_other_inputs_other_folder(tmp_path: Path, host_dir: Path):
     pack = fake_runtime_pack(tmp_path / "rt.nupkg")
     layouts = tmp_path / "layouts"
     a = build(layouts, pack, host_dir)
-    b = build(layouts, pack, host_dir, runtime_pack_sha512="f" * 128)
+    b = build(layouts, pack, host_dir, pack_sha512="f" * 128)
     (host_dir / "dotnet").write_bytes(b"\x7fELF another muxer")
     c = build(layouts, pack, host_dir)
     assert len({a.path, b.path, c.path}) == 3
@@ -458,10 +475,8 @@ def test_other_inputs_other_folder(tmp_path: Path, host_dir: Path):
 def test_layout_with_aspnetcore(tmp_path: Path, host_dir: Path):
     pack = fake_runtime_pack(tmp_path / "rt.nupkg")
     asp = fake_aspnet_pack(tmp_path / "asp.nupkg")
-    root = build(
-        tmp_path / "layouts", pack, host_dir, aspnet_pack=asp, aspnet_pack_sha512=sha(asp), aspnet_version="10.0.14"
-    )
-    afx = root.framework_dir(layout.ASPNETCORE)
+    root = build(tmp_path / "layouts", pack, host_dir, aspnet_pack=asp, aspnet_version="10.0.14")
+    afx = root.framework_dir(ASPNETCORE)
     assert afx == root.path / "shared" / "Microsoft.AspNetCore.App" / "10.0.14"
     assert sorted(p.name for p in afx.iterdir()) == ["Microsoft.AspNetCore.App.deps.json", "Microsoft.AspNetCore.dll"]
     assert root.framework_dir().is_dir()
@@ -474,12 +489,9 @@ FAILURES = {
     "no-hostfxr": lambda t: dict(runtime_pack=fake_runtime_pack(t / "p.nupkg", hostfxr=False)),
     "not-a-zip": lambda t: dict(runtime_pack=(t / "p.nupkg", (t / "p.nupkg").write_bytes(b"<html>oops</html>"))[0]),
     "escaping-entry": lambda t: dict(runtime_pack=fake_runtime_pack(t / "p.nupkg", extra={"../evil.txt": b"x"})),
-    "aspnet-without-dlls": lambda t: dict(
-        aspnet_pack=fake_aspnet_pack(t / "a.nupkg", dlls=False), aspnet_pack_sha512="a" * 128, aspnet_version="10.0.15"
-    ),
+    "aspnet-without-dlls": lambda t: dict(aspnet_pack=fake_aspnet_pack(t / "a.nupkg", dlls=False), aspnet_version="10.0.15"),
     "aspnet-damaged": lambda t: dict(
-        aspnet_pack=(t / "a.nupkg", (t / "a.nupkg").write_bytes(b"PK\x03\x04cut"))[0],
-        aspnet_pack_sha512="b" * 128, aspnet_version="10.0.15",
+        aspnet_pack=(t / "a.nupkg", (t / "a.nupkg").write_bytes(b"PK\x03\x04cut"))[0], aspnet_version="10.0.15",
     ),
 }
 
@@ -508,11 +520,17 @@ def real_layout(runtime_pack, tmp_path_factory):
     if not (host / "dotnet").is_file():
         pytest.fail("no local dotnet layout to take the host from")
     layouts = tmp_path_factory.mktemp("real-layouts")
-    root = layout.make_dotnet_root(
-        layouts, version=runtime_pack.version, rid=runtime_pack.rid, runtime_pack=runtime_pack.path,
-        runtime_pack_sha512=runtime_pack.sha512, host_dir=host,
-    )
+    root = build_real(layouts, runtime_pack, runtime_pack.rid, host)
     return root, host
+
+
+def build_real(layouts: Path, runtime_pack, rid: str, host: Path) -> DotnetRoot:
+    """build_root on the real pack. It may sit in the project's download cache: build_root gets
+    another cache, so that a failure never evicts it from there."""
+    parts = {"runtime": nuget_part("runtime", runtime_pack.path, runtime_pack.version, rid=runtime_pack.rid,
+                                   sha512=runtime_pack.sha512)}
+    return build_root(layouts, version=runtime_pack.version, rid=rid, cache=Cache(layouts.parent / f"{layouts.name}-cache"),
+                      parts=parts, host_dir=host)
 
 
 @pytest.mark.slow
@@ -537,10 +555,12 @@ def test_real_layout_contents(real_layout, runtime_pack):
     lib = f"runtimes/{runtime_pack.rid}/lib/net10.0/"
     with zipfile.ZipFile(runtime_pack.path) as zf:
         names = zf.namelist()
+        versions = zf.read("Microsoft.NETCore.App.versions.txt")
     expected = {n[len(lib):] for n in names if n.startswith(lib)} | {
         n[len(native):] for n in names if n.startswith(native) and n != native + "libhostfxr.so"
-    }
+    } | {".version"}
     assert {p.name for p in fx.iterdir()} == expected
+    assert (fx / ".version").read_bytes() == versions  # as in the official tarball
     for must in ("System.Private.CoreLib.dll", "libcoreclr.so", "libhostpolicy.so", "Microsoft.NETCore.App.deps.json"):
         assert (fx / must).is_file(), must
     assert (root.path / "host" / "fxr" / runtime_pack.version / "libhostfxr.so").is_file()
@@ -576,9 +596,6 @@ def test_real_layout_runs_dotnet(real_layout, runtime_pack, tmp_path: Path):
 def test_real_pack_for_another_rid_is_refused(runtime_pack, host_dir: Path, tmp_path: Path):
     layouts = tmp_path / "layouts"
     with pytest.raises(DciError) as err:
-        layout.make_dotnet_root(
-            layouts, version=runtime_pack.version, rid="linux-arm64", runtime_pack=runtime_pack.path,
-            runtime_pack_sha512=runtime_pack.sha512, host_dir=host_dir,
-        )
+        build_real(layouts, runtime_pack, "linux-arm64", host_dir)
     assert "System.Private.CoreLib.dll" in err.value.cause and "linux-arm64" in err.value.cause
     assert tree_of(layouts) == []

@@ -11,29 +11,14 @@ import uuid
 
 import pytest
 
-from crossgen import http
-from crossgen.acquire import acquire
 from crossgen.bubbles import get_bubble
 from crossgen.cache import Cache
 from crossgen.errors import DciError
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
-    _drop_big_files, NEW, ROOT, RID, assert_message, assert_nothing_partial, cdn, feed, make_settings,
+    _drop_big_files, NEW, ROOT, RID, acquire_fails, acquire_parts, assert_message, cdn, feed, make_settings,
     packs_new, tarballs_new,
 )
-
-FW = ("runtime", "aspnetcore")
-
-
-def run(settings, components=FW):
-    return acquire(settings, http.new_session(), Cache(settings.cache_dir), components=components)
-
-
-def fail(settings, components=FW) -> DciError:
-    with pytest.raises(DciError) as e:
-        run(settings, components)
-    assert_nothing_partial(settings.cache_dir, settings.build_dir)
-    return e.value
 
 
 def _invoke(tmp_path, *args, **env):
@@ -44,18 +29,18 @@ def _invoke(tmp_path, *args, **env):
 # -- names ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("source", ["ftp", "official,mirror", ""])
 def test_unknown_source(tmp_path, source):
-    e = fail(make_settings(tmp_path, source=source))
+    e = acquire_fails(make_settings(tmp_path, source=source))
     assert_message(e, "source", "use auto, official, nuget or local")
 
 
 @pytest.mark.parametrize("channel", ["banana", "ten", "10.0.15.1"])
 def test_malformed_channel(tmp_path, channel):
-    e = fail(make_settings(tmp_path, channel=channel))
+    e = acquire_fails(make_settings(tmp_path, channel=channel))
     assert_message(e, f"channel {channel!r}", "not a channel, keyword or version", "8.0, 9.0 or 10.0")
 
 
 def test_unknown_component(tmp_path):
-    e = fail(make_settings(tmp_path), ("runtime", "windowsdesktop"))
+    e = acquire_fails(make_settings(tmp_path), ("runtime", "windowsdesktop"))
     assert_message(e, "windowsdesktop", "unknown", "choose from runtime, aspnetcore, sdk, crossgen2")
 
 
@@ -92,32 +77,32 @@ def test_feed_refused(tmp_path):
     cfg = tmp_path / "NuGet.Config"
     cfg.write_text(f'<configuration><packageSources><clear/><add key="mirror" value="{fakecdn.closed_port_url("/v3/index.json")}"/>'
                    "</packageSources></configuration>")
-    e = fail(make_settings(tmp_path, source="nuget", nuget_config=cfg))
+    e = acquire_fails(make_settings(tmp_path, source="nuget", nuget_config=cfg))
     assert_message(e, "NuGet sources", "no usable feed", "mirror:", "ConnectionError", "gave up", "NuGet.Config")
 
 
 def test_feed_404_for_the_package(feed, tmp_path, packs_new):
     feed.fault(feed.nupkg_path(packs_new["runtime"].package_id, NEW), status=404)
-    e = fail(nuget_settings(tmp_path, feed))
+    e = acquire_fails(nuget_settings(tmp_path, feed))
     assert_message(e, "microsoft.netcore.app.runtime.linux-x64.10.0.15.nupkg", "HTTP 404", "check the version, RID")
 
 
 def test_feed_without_the_rid(feed, tmp_path):
-    e = fail(nuget_settings(tmp_path, feed, rid="linux-arm64"))
+    e = acquire_fails(nuget_settings(tmp_path, feed, rid="linux-arm64"))
     assert_message(e, "RID 'linux-arm64'", "has no package Microsoft.NETCore.App.Runtime.linux-arm64", "--rid")
 
 
 def test_feed_unknown_version_lists_versions(feed, tmp_path):
-    e = fail(make_settings(tmp_path, source="nuget", nuget_config=feed.nuget_config(tmp_path), channel="10.0.99"))
+    e = acquire_fails(make_settings(tmp_path, source="nuget", nuget_config=feed.nuget_config(tmp_path), channel="10.0.99"))
     assert_message(e, "version '10.0.99'", "no version matching it", "none", "choose")
-    e = fail(make_settings(tmp_path, source="nuget", nuget_config=feed.nuget_config(tmp_path), channel="9.0"))
+    e = acquire_fails(make_settings(tmp_path, source="nuget", nuget_config=feed.nuget_config(tmp_path), channel="9.0"))
     assert_message(e, "channel '9.0'", "no version matching it")
 
 
 def test_feed_without_crossgen2(packs_new, tmp_path):
     p = packs_new["runtime"]
     with fakecdn.FakeFeed({(p.package_id, NEW): p.path}) as server:
-        e = fail(nuget_settings(tmp_path, server), ("runtime", "crossgen2"))
+        e = acquire_fails(nuget_settings(tmp_path, server), ("runtime", "crossgen2"))
     assert_message(e, "Crossgen2 for linux-x64", "has no Microsoft.NETCore.App.Crossgen2.linux-x64", "only comes from NuGet")
 
 
@@ -127,7 +112,7 @@ def test_nupkg_with_escaping_entries_is_refused(packs_new, tmp_path, escape):
     evil = fakecdn.unsafe_nupkg(escape=escape)
     with fakecdn.FakeFeed({("Microsoft.NETCore.App.Runtime.linux-x64", NEW): evil, (asp.package_id, NEW): asp.path}) as server:
         s = nuget_settings(tmp_path, server)
-        e = fail(s)
+        e = acquire_fails(s)
     assert_message(e, f"Microsoft.NETCore.App.Runtime.linux-x64 {NEW}", "escapes the target folder", "refusing it",
                    "removed from the cache")
     assert not any(p.name == "escaped-by-zip.txt" for p in tmp_path.rglob("*"))
@@ -139,7 +124,7 @@ def test_nupkg_that_is_not_an_archive(packs_new, tmp_path):
     asp = packs_new["aspnetcore"]
     with fakecdn.FakeFeed({("Microsoft.NETCore.App.Runtime.linux-x64", NEW): b"<html>not found</html>",
                            (asp.package_id, NEW): asp.path}) as server:
-        e = fail(nuget_settings(tmp_path, server))
+        e = acquire_fails(nuget_settings(tmp_path, server))
     assert_message(e, "Microsoft.NETCore.App.Runtime.linux-x64", "not a valid zip/nupkg", "removed from the cache")
 
 
@@ -147,7 +132,7 @@ def test_published_package_hash_is_checked(packs_new, tmp_path):
     rt, asp = packs_new["runtime"], packs_new["aspnetcore"]
     packages = {(rt.package_id, NEW): rt.path, (asp.package_id, NEW): asp.path}
     with fakecdn.FakeFeed(packages, publish_hash={(rt.package_id, NEW): "ab" * 64, (asp.package_id, NEW): asp.sha512}) as server:
-        e = fail(nuget_settings(tmp_path, server))
+        e = acquire_fails(nuget_settings(tmp_path, server))
     assert_message(e, "microsoft.netcore.app.runtime.linux-x64.10.0.15.nupkg", "SHA-512 mismatch", "expected abababab")
 
 
@@ -155,7 +140,7 @@ def test_published_package_hash_accepts_the_right_bytes(packs_new, tmp_path):
     rt, asp = packs_new["runtime"], packs_new["aspnetcore"]
     packages = {(rt.package_id, NEW): rt.path, (asp.package_id, NEW): asp.path}
     with fakecdn.FakeFeed(packages, publish_hash={(rt.package_id, NEW): rt.sha512}) as server:
-        a = run(nuget_settings(tmp_path, server))
+        a = acquire_parts(nuget_settings(tmp_path, server))
         assert server.hits(f"/v3/registration/{rt.package_id.lower()}/{NEW}.json") == [200]
     assert a.components["runtime"].sha512 == rt.sha512
 
@@ -178,14 +163,14 @@ def small_disk(tmp_path):
 
 def test_full_disk_while_downloading(cdn, small_disk, tmp_path):
     s = make_settings(tmp_path, release_base_url=cdn.base_url, cache_dir=small_disk / "cache")
-    e = fail(s, ("runtime",))
+    e = acquire_fails(s, ("runtime",))
     assert_message(e, str(small_disk / "cache"), "no space left on the device while downloading", "free disk space", "cache_dir")
     assert not any((small_disk / "cache" / "tmp").iterdir())
 
 
 def test_full_disk_while_laying_out(cdn, small_disk, tmp_path):
     s = make_settings(tmp_path, release_base_url=cdn.base_url, build_dir=small_disk / "build")
-    e = fail(s, ("runtime",))
+    e = acquire_fails(s, ("runtime",))
     assert_message(e, str(small_disk / "build" / "layout"), "no space left on the device while laying out .NET", "build_dir")
     assert list((small_disk / "build" / "layout").iterdir()) == []
     assert Cache(s.cache_dir).get_url(f"{cdn.base_url}/Runtime/{NEW}/dotnet-runtime-{NEW}-{RID}.tar.gz") is not None, \

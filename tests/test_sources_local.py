@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-
-from crossgen import http
-from crossgen.acquire import acquire
-from crossgen.cache import Cache
-from crossgen.errors import DciError
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
-    _drop_big_files, INSTALLED, NEW, OLD, RID, assert_message, assert_nothing_partial, make_settings, needs_installed, packs_new,
-    tarballs_new, tree,
+    _drop_big_files, INSTALLED, NEW, OLD, RID, acquire_fails, acquire_parts, assert_message, assert_nothing_partial,
+    make_settings, needs_installed, packs_new, tarballs_new, tree,
 )
-
-FW = ("runtime", "aspnetcore")
-
-
-def run(settings, components=FW):
-    return acquire(settings, http.new_session(), Cache(settings.cache_dir), components=components)
-
-
-def fail(settings, components=FW) -> DciError:
-    with pytest.raises(DciError) as e:
-        run(settings, components)
-    assert_nothing_partial(settings.cache_dir, settings.build_dir)
-    return e.value
 
 
 def tarball_folder(tmp_path, t: fakecdn.Tarballs, *, sidecars: bool = False):
@@ -43,7 +24,7 @@ def tarball_folder(tmp_path, t: fakecdn.Tarballs, *, sidecars: bool = False):
 @needs_installed
 def test_installed_layout_is_copied_as_is(tmp_path):
     s = make_settings(tmp_path, source="local", local_path=INSTALLED)
-    a = run(s)
+    a = acquire_parts(s)
     assert a.version == OLD
     rt = a.components["runtime"]
     assert (rt.source, rt.package_id) == ("local", "Microsoft.NETCore.App")
@@ -58,43 +39,43 @@ def test_installed_layout_is_copied_as_is(tmp_path):
 
 @needs_installed
 def test_dotnet_root_is_the_default_local_path(tmp_path):
-    a = run(make_settings(tmp_path, source="local", local_path=None, dotnet_root=INSTALLED), ("runtime",))
+    a = acquire_parts(make_settings(tmp_path, source="local", local_path=None, dotnet_root=INSTALLED), ("runtime",))
     assert a.components["runtime"].url.startswith(INSTALLED.as_uri())
 
 
 @needs_installed
 def test_version_not_installed_lists_what_is(tmp_path):
-    e = fail(make_settings(tmp_path, source="local", local_path=INSTALLED, channel=NEW))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=INSTALLED, channel=NEW))
     assert_message(e, f"version '{NEW}'", str(INSTALLED), f"Microsoft.NETCore.App: {OLD}", "install the one you need")
 
 
 @needs_installed
 def test_layout_of_another_rid(tmp_path):
-    e = fail(make_settings(tmp_path, source="local", local_path=INSTALLED, rid="linux-musl-x64"))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=INSTALLED, rid="linux-musl-x64"))
     assert_message(e, "RID 'linux-musl-x64'", f"holds .NET for {RID}", f"--rid {RID}")
 
 
 def test_missing_folder(tmp_path):
-    e = fail(make_settings(tmp_path, source="local", local_path=tmp_path / "no-such-dir"))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=tmp_path / "no-such-dir"))
     assert_message(e, "no-such-dir", "not a folder", "--local-path")
 
 
 def test_folder_with_nothing_usable(tmp_path):
     (tmp_path / "stuff").mkdir()
     (tmp_path / "stuff" / "dotnet-runtime-latest.tar.gz").write_bytes(b"x")
-    e = fail(make_settings(tmp_path, source="local", local_path=tmp_path / "stuff"))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=tmp_path / "stuff"))
     assert_message(e, "neither a dotnet layout", "nor a folder of official tarballs", "--local-path")
 
 
 def test_sdk_is_not_in_a_layout(tmp_path):
-    e = fail(make_settings(tmp_path, source="local", local_path=INSTALLED), ("runtime", "sdk"))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=INSTALLED), ("runtime", "sdk"))
     assert_message(e, "component sdk", "--source official")
 
 
 def test_tarball_folder(tarballs_new, tmp_path):
     folder = tarball_folder(tmp_path, tarballs_new, sidecars=True)
     s = make_settings(tmp_path, source="local", local_path=folder)
-    a = run(s)
+    a = acquire_parts(s)
     assert a.version == NEW and a.components["runtime"].source == "local"
     assert a.components["runtime"].url == (folder / tarballs_new.runtime.name).as_uri()
     assert a.components["aspnetcore"].sha512 == fakecdn.sha512_of(tarballs_new.aspnetcore)
@@ -105,7 +86,7 @@ def test_tarball_folder(tarballs_new, tmp_path):
 def test_tarball_folder_checksum_mismatch(tarballs_new, tmp_path):
     folder = tarball_folder(tmp_path, tarballs_new, sidecars=True)
     (folder / (tarballs_new.runtime.name + ".sha512")).write_text("0" * 128 + "\n")
-    e = fail(make_settings(tmp_path, source="local", local_path=folder))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=folder))
     assert_message(e, tarballs_new.runtime.name, "SHA-512 mismatch", ".sha512", "replace it with the official file")
     assert tarballs_new.runtime.is_file()  # never deletes the user's files
 
@@ -113,13 +94,13 @@ def test_tarball_folder_checksum_mismatch(tarballs_new, tmp_path):
 def test_tarball_folder_checksum_list(tarballs_new, tmp_path):
     folder = tarball_folder(tmp_path, tarballs_new)
     (folder / f"{NEW}-sha.txt").write_text(f"{'f' * 128}  {tarballs_new.runtime.name}\n")
-    e = fail(make_settings(tmp_path, source="local", local_path=folder))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=folder))
     assert_message(e, "SHA-512 mismatch", f"{NEW}-sha.txt")
 
 
 def test_tarball_folder_without_the_rid(tarballs_new, tmp_path):
     folder = tarball_folder(tmp_path, tarballs_new)
-    e = fail(make_settings(tmp_path, source="local", local_path=folder, rid="linux-arm64"))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=folder, rid="linux-arm64"))
     assert_message(e, "RID 'linux-arm64'", f"it has: {RID}")
 
 
@@ -127,7 +108,7 @@ def test_escaping_tarball_in_a_folder_is_refused_and_left_alone(tarballs_new, tm
     folder = tmp_path / "downloads"
     evil = fakecdn.unsafe_tarball(folder / f"dotnet-runtime-{NEW}-{RID}.tar.gz", version=NEW)
     (folder / tarballs_new.aspnetcore.name).symlink_to(tarballs_new.aspnetcore)
-    e = fail(make_settings(tmp_path, source="local", local_path=folder))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=folder))
     assert_message(e, evil.name, "escapes the target folder", "replace that file")
     assert evil.is_file()
     assert not any(p.name.startswith("escaped-by-tar") for p in tmp_path.rglob("*"))
@@ -137,14 +118,14 @@ def test_not_an_archive_in_a_folder(tmp_path):
     folder = tmp_path / "downloads"
     folder.mkdir()
     (folder / f"dotnet-runtime-{NEW}-{RID}.tar.gz").write_bytes(b"PK\x03\x04 this is a zip, not a tarball")
-    e = fail(make_settings(tmp_path, source="local", local_path=folder), ("runtime",))
+    e = acquire_fails(make_settings(tmp_path, source="local", local_path=folder), ("runtime",))
     assert_message(e, "not a valid tar archive")
 
 
 @needs_installed
 def test_extracted_tarball_is_a_layout_too(tarballs_new, tmp_path):
     layout = fakecdn.extract_layout(tarballs_new.aspnetcore, tmp_path / "dotnet")
-    a = run(make_settings(tmp_path, source="local", local_path=layout))
+    a = acquire_parts(make_settings(tmp_path, source="local", local_path=layout))
     assert a.version == NEW
     fx = a.dotnet_root.path / "shared" / "Microsoft.NETCore.App" / NEW
     assert tree(fx) == tree(layout / "shared" / "Microsoft.NETCore.App" / NEW)

@@ -12,13 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from crossgen import http, lockfile
-from crossgen.acquire import acquire
-from crossgen.cache import Cache
-from crossgen.errors import DciError
+from crossgen import lockfile
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
-    _drop_big_files, INSTALLED, NEW, OLD, ROOT, RID, assert_message, assert_nothing_partial, cdn, feed, make_settings,
+    _drop_big_files, INSTALLED, NEW, OLD, ROOT, RID, acquire_fails, acquire_parts, assert_message, cdn, feed, make_settings,
     needs_installed, packs_new, tarballs_new,
 )
 
@@ -26,22 +23,11 @@ ALL = ("runtime", "aspnetcore", "crossgen2")
 LOCKED = ("runtime", "crossgen2")  # what the `locked` fixture locks (no ASP.NET Core: quicker to lay out)
 
 
-def run(settings, components=LOCKED):
-    return acquire(settings, http.new_session(), Cache(settings.cache_dir), components=components)
-
-
-def fail(settings, components=LOCKED) -> DciError:
-    with pytest.raises(DciError) as e:
-        run(settings, components)
-    assert_nothing_partial(settings.cache_dir, settings.build_dir)
-    return e.value
-
-
 @pytest.fixture
 def locked(cdn, feed, tmp_path):
     """A lock written from the loopback CDN (frameworks) and feed (Crossgen2), and settings that use it."""
     s = make_settings(tmp_path, release_base_url=cdn.base_url, nuget_config=feed.nuget_config(tmp_path))
-    a = run(s)
+    a = acquire_parts(s, LOCKED)
     doc = lockfile.write(s.lock_file, a, s)
     return s, a, doc
 
@@ -64,7 +50,7 @@ def test_locked_build_is_offline_from_the_cache(locked, cdn, feed):
     s, a, _ = locked
     cdn.stop()
     feed.stop()
-    b = run(replace(s, locked=True))
+    b = acquire_parts(replace(s, locked=True), LOCKED)
     assert b.version == a.version and b.dotnet_root == a.dotnet_root
     assert {k: c.sha512 for k, c in b.components.items()} == {k: c.sha512 for k, c in a.components.items()}
 
@@ -73,7 +59,7 @@ def test_locked_build_downloads_the_locked_urls(locked, cdn):
     s, a, _ = locked
     shutil.rmtree(s.cache_dir)
     before = len(cdn.log)
-    b = run(replace(s, locked=True))
+    b = acquire_parts(replace(s, locked=True), LOCKED)
     paths = [p for p, _ in cdn.log[before:]]
     assert not any("release-metadata" in p for p in paths), "a locked build does not resolve again"
     assert b.components["runtime"].sha512 == a.components["runtime"].sha512
@@ -83,7 +69,7 @@ def test_locked_build_refuses_other_bytes(locked, cdn):
     s, _, _ = locked
     shutil.rmtree(s.cache_dir)
     cdn.fault(f"/dotnet/Runtime/{NEW}/dotnet-runtime-{NEW}-{RID}.tar.gz", body=b"republished with other contents")
-    e = fail(replace(s, locked=True))
+    e = acquire_fails(replace(s, locked=True), LOCKED)
     assert_message(e, f"dotnet-runtime-{NEW}-{RID}.tar.gz", "SHA-512 mismatch", "nothing was kept")
 
 
@@ -98,19 +84,19 @@ def test_locked_build_refuses_other_bytes(locked, cdn):
 )
 def test_any_difference_fails(locked, change, expected):
     s, _, _ = locked
-    e = fail(replace(s, locked=True, **change))
+    e = acquire_fails(replace(s, locked=True, **change), LOCKED)
     assert_message(e, str(s.lock_file), "the lock file differs from this build", *expected, "re-run `invoke lock`")
 
 
 def test_component_missing_from_the_lock(locked):
     s, _, _ = locked
-    e = fail(replace(s, locked=True), ALL)
+    e = acquire_fails(replace(s, locked=True), ALL)
     assert_message(e, "it has no aspnetcore (it has runtime, crossgen2)")
 
 
 def test_aspnetcore_is_locked_too(cdn, tmp_path, tarballs_new):
     s = make_settings(tmp_path, release_base_url=cdn.base_url)
-    doc = lockfile.write(s.lock_file, run(s, ("runtime", "aspnetcore")), s)
+    doc = lockfile.write(s.lock_file, acquire_parts(s, ("runtime", "aspnetcore")), s)
     assert doc["aspnet_version"] == NEW
     assert doc["components"]["aspnetcore"]["sha512"] == fakecdn.sha512_of(tarballs_new.aspnetcore)
     assert doc["components"]["aspnetcore"]["url"].endswith(f"/aspnetcore/Runtime/{NEW}/aspnetcore-runtime-{NEW}-{RID}.tar.gz")
@@ -118,11 +104,11 @@ def test_aspnetcore_is_locked_too(cdn, tmp_path, tarballs_new):
 
 def test_channel_that_contains_the_locked_version_is_fine(locked):
     s, a, _ = locked
-    assert run(replace(s, locked=True, channel="lts")).version == a.version
+    assert acquire_parts(replace(s, locked=True, channel="lts"), LOCKED).version == a.version
 
 
 def test_no_lock_file(tmp_path):
-    e = fail(make_settings(tmp_path, locked=True))
+    e = acquire_fails(make_settings(tmp_path, locked=True), LOCKED)
     assert_message(e, "dotnet.lock.json", "no lock file here", "run `invoke lock` first")
 
 
@@ -137,7 +123,7 @@ def test_no_lock_file(tmp_path):
 def test_broken_lock_file(tmp_path, content, expected):
     s = make_settings(tmp_path, locked=True)
     s.lock_file.write_text(content)
-    e = fail(s)
+    e = acquire_fails(s, LOCKED)
     assert_message(e, "not a", expected, "re-run `invoke lock`")
 
 
@@ -145,7 +131,7 @@ def test_tampered_sha512(locked):
     s, _, doc = locked
     doc["components"]["runtime"]["sha512"] = "not-a-hash"
     s.lock_file.write_text(json.dumps(doc))
-    assert_message(fail(replace(s, locked=True)), "bad kind or sha512")
+    assert_message(acquire_fails(replace(s, locked=True), LOCKED), "bad kind or sha512")
 
 
 @needs_installed
@@ -153,26 +139,26 @@ def test_local_layout_lock_detects_changed_files(tmp_path):
     copy = tmp_path / "dotnet"
     shutil.copytree(INSTALLED, copy, symlinks=True, ignore=shutil.ignore_patterns("sdk", "packs", "templates", "sdk-manifests"))
     s = make_settings(tmp_path, source="local", local_path=copy)
-    a = run(s, ("runtime", "aspnetcore"))
+    a = acquire_parts(s, ("runtime", "aspnetcore"))
     doc = lockfile.write(s.lock_file, a, s)
     assert doc["components"]["runtime"]["kind"] == "framework-dir"
     assert doc["host"]["path"] == str(copy)
-    assert run(replace(s, locked=True), ("runtime", "aspnetcore")).dotnet_root == a.dotnet_root
+    assert acquire_parts(replace(s, locked=True), ("runtime", "aspnetcore")).dotnet_root == a.dotnet_root
     victim = copy / "shared" / "Microsoft.AspNetCore.App" / OLD / "Microsoft.AspNetCore.dll"
     victim.write_bytes(victim.read_bytes() + b"\0")
-    e = fail(replace(s, locked=True), ("runtime", "aspnetcore"))
+    e = acquire_fails(replace(s, locked=True), ("runtime", "aspnetcore"))
     assert_message(e, "Microsoft.AspNetCore.App", "its contents changed", "re-run `invoke lock`")
 
 
 @needs_installed
 def test_nuget_lock_records_the_host_and_detects_another(feed, tmp_path):
     s = make_settings(tmp_path, source="nuget", nuget_config=feed.nuget_config(tmp_path), channel=NEW)
-    a = run(s)
+    a = acquire_parts(s, LOCKED)
     doc = lockfile.write(s.lock_file, a, s)
     assert doc["host"] == {"path": str(INSTALLED), "dotnet_sha512": fakecdn.sha512_of(INSTALLED / "dotnet")}
     doc["host"]["dotnet_sha512"] = "0" * 128
     s.lock_file.write_text(json.dumps(doc))
-    e = fail(replace(s, locked=True))
+    e = acquire_fails(replace(s, locked=True), LOCKED)
     assert_message(e, "dotnet", "the dotnet host differs from the lock file", "re-run `invoke lock`")
 
 
