@@ -36,6 +36,18 @@ def friendly(func):
     return wrapper
 
 
+def _on_off(flag: str, value, default: bool) -> bool:
+    """A switch given as on/off (true/false, yes/no, 1/0); None keeps the configured default."""
+    if value is None:
+        return default
+    text = str(value).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise DciError(f"{flag}={value}", "not a switch value", "use on or off")
+
+
 CHANNEL_HELP = "'.NET channel (10.0) or exact version (10.0.15); default from invoke.yaml"
 
 
@@ -96,24 +108,26 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
     help={
         "bubble": "version bubble to compile: runtime | aspnet | aspnet-composed",
         "channel": CHANNEL_HELP,
-        "inputbubble": "compile the bubble with --inputbubble (default on; --no-inputbubble to turn off)",
+        "inputbubble": "on|off: compile the bubble with --inputbubble (default from invoke.yaml: on)",
         "extra": "extra Crossgen2 argument, e.g. --extra=--instruction-set:x86-64-v3 (repeatable)",
         "parallelism": "Crossgen2 --parallelism (0 = its default)",
         "force": "compile even when an identical result is cached",
+        "partial": "on|off: compile only the methods of the MIBC profile (--partial; default from invoke.yaml crossgen.partial)",
     },
     iterable=["extra"],
 )
 @friendly
-def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False):
+def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, partial=None):
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from dataclasses import replace
 
     s = _settings(c, channel=channel)
     s = replace(s, crossgen=replace(
         s.crossgen,
-        inputbubble=s.crossgen.inputbubble if inputbubble is None else inputbubble,
+        inputbubble=_on_off("--inputbubble", inputbubble, s.crossgen.inputbubble),
         parallelism=s.crossgen.parallelism if parallelism is None else int(parallelism),
         extra_args=s.crossgen.extra_args + tuple(extra or ()),
+        partial=s.crossgen.partial if partial is None else ((bubble,) if _on_off("--partial", partial, False) else ()),
     ))
     from crossgen.bubbles import get_bubble
 
@@ -121,8 +135,8 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     api = dockerio.connect()
     acquired = acquire(s, new_session(), Cache(s.cache_dir))
     results, _ = pipeline.compile_named(api, s, acquired, (bubble,), force=force)
-    r = results[bubble]
-    ui.info(f"{bubble}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)")
+    for name, r in results.items():
+        ui.info(f"{name}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)")
 
 
 def _print_outcomes(outcomes):
@@ -257,9 +271,11 @@ def clean(c, cache=False, build_dir=False):
     "fresh_registry": "empty the registry storage first (every layer is compressed and uploaded again)",
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
     "charts": "draw the PNG charts (--no-charts skips them)",
+    "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; ~10 min on 2 cores)",
 })
 @friendly
-def report(c, runs=10, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True):
+def report(c, runs=10, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
+           cold_build=False):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     from crossgen import report as rep
 
@@ -267,7 +283,7 @@ def report(c, runs=10, registry=True, startup=True, warm_build=True, images="", 
     opts = rep.ReportOptions(
         runs=int(runs), registry=registry, startup=startup, warm_build=warm_build,
         images=tuple(p.strip() for p in images.split(",") if p.strip()), fresh_registry=fresh_registry,
-        readme=readme, charts=charts,
+        readme=readme, charts=charts, cold_build=cold_build,
     )
     r = rep.run(dockerio.connect(), s, opts)
     rep.print_headline(r)

@@ -105,7 +105,9 @@ def managed_assemblies(folder: Path) -> list[Path]:
 MIBC = f"{IN}/profile/StandardOptimizationData.mibc"
 
 
-def crossgen_arguments(settings: Settings, composite_name: str, inputs: list[str], references: list[str], *, mibc: bool = False) -> list[str]:
+def crossgen_arguments(
+    settings: Settings, composite_name: str, inputs: list[str], references: list[str], *, mibc: bool = False, partial: bool = False
+) -> list[str]:
     """The response-file lines (one option per line, ``--name:value`` form)."""
     args = ["--composite"]
     if settings.crossgen.inputbubble:
@@ -118,6 +120,8 @@ def crossgen_arguments(settings: Settings, composite_name: str, inputs: list[str
         args.append(f"--instruction-set:{settings.crossgen.instruction_set}")
     if mibc:
         args.append(f"--mibc:{MIBC}")
+        if partial:
+            args.append("--partial")
     if settings.crossgen.parallelism:
         args.append(f"--parallelism:{settings.crossgen.parallelism}")
     args += list(settings.crossgen.extra_args)
@@ -189,7 +193,9 @@ def compile_bubble(
         composite_name = bubble.composite_name
     inputs = [f"{IN}/{rel}" for rel, _ in files]
     references = [f"{IN}/{rel}" for rel, _ in refs]
-    args = crossgen_arguments(settings, composite_name, inputs, references, mibc=mibc is not None)
+    args = crossgen_arguments(
+        settings, composite_name, inputs, references, mibc=mibc is not None, partial=bubble.name in settings.crossgen.partial
+    )
     described = {
         "mibc_sha256": _sha256(mibc) if mibc else None,
         "bubble": name,

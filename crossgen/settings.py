@@ -37,6 +37,8 @@ class CrossgenOptions:
     instruction_set: str = ""
     # compile with the runtime pack's StandardOptimizationData.mibc profile (-m)
     mibc: bool = False
+    # bubbles compiled with --partial (with mibc: only the methods the profile names)
+    partial: tuple[str, ...] = ()
     # bubble name -> simple-name patterns (fnmatch) of framework assemblies kept out of its composite
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -75,6 +77,22 @@ class Settings:
     def with_overrides(self, **changes: Any) -> "Settings":
         """Return a copy with the non-None keyword arguments applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+ALL_BUBBLES = ("runtime", "aspnet", "aspnet-composed", "app")
+
+
+def _bubble_list(value: Any) -> tuple[str, ...]:
+    """A per-bubble switch: true (every bubble), false/empty (none) or a list of bubble names."""
+    if value is True:
+        return ALL_BUBBLES
+    if not value:
+        return ()
+    names = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+    unknown = [n for n in names if n not in ALL_BUBBLES]
+    if unknown:
+        raise DciError(f"crossgen.partial {list(names)}", f"unknown bubble {unknown[0]!r}", f"use true, false or names from {', '.join(ALL_BUBBLES)}")
+    return names
 
 
 def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
@@ -117,6 +135,7 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
             extra_args=tuple(str(a) for a in (cg.get("extra_args") or ())),
             instruction_set=str(cg.get("instruction_set") or ""),
             mibc=bool(cg.get("mibc", False)),
+            partial=_bubble_list(cg.get("partial", ())),
             exclude={str(k): tuple(str(p) for p in (v or ())) for k, v in dict(cg.get("exclude") or {}).items()},
         ),
         source=source,

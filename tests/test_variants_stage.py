@@ -240,3 +240,19 @@ def test_variants_are_found_by_number_or_name():
     with pytest.raises(DciError) as exc:
         find_variant("7")
     assert "no-composite" in str(exc.value)
+
+
+def test_partial_compilation_needs_the_profile_and_is_per_bubble():
+    from crossgen.settings import _bubble_list
+
+    s = e2e_settings()
+    assert s.crossgen.partial == ("runtime", "aspnet", "app")  # invoke.yaml default
+    with_profile = crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], [], mibc=True, partial=True)
+    assert "--partial" in with_profile and any(a.startswith("--mibc:") for a in with_profile)
+    assert "--partial" not in crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], [], mibc=False, partial=True)
+    assert "--partial" not in crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], [], mibc=True, partial=False)
+    assert _bubble_list(True) == ("runtime", "aspnet", "aspnet-composed", "app")
+    assert _bubble_list(False) == () and _bubble_list("runtime") == ("runtime",)
+    with pytest.raises(DciError) as exc:
+        _bubble_list(["runtime", "everything"])
+    assert "everything" in str(exc.value)
