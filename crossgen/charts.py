@@ -1,0 +1,163 @@
+"""PNG charts of a report (matplotlib, Agg backend: no display needed).
+
+* ``layers.png``: stacked layer sizes per image, grouped by variant; uncompressed and compressed;
+* ``scenarios.png``: bytes per deployment scenario and variant, on disk (chain-id) and pulled (blob-digest);
+* ``startup.png``: every startup run per variant, default settings and DOTNET_ReadyToRun=0, medians marked.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+CATEGORY_COLORS = {
+    "OS base (debian)": "#9e9e9e",
+    "runtime-deps packages": "#c7c7c7",
+    ".NET runtime": "#1f77b4",
+    "ASP.NET Core": "#ff7f0e",
+    ".NET runtime + ASP.NET Core": "#9467bd",
+    "SDK": "#2ca02c",
+    "app (framework-dependent)": "#e377c2",
+    "self-contained app": "#d62728",
+    "other": "#17becf",
+}
+VARIANT_COLORS = {1: "#7f7f7f", 2: "#1f77b4", 3: "#9467bd", 4: "#ff7f0e", 5: "#d62728"}
+VARIANT_SHORT = {1: "1 baseline", 2: "2 runtime-composite", 3: "3 aspnet-composite", 4: "4 composed", 5: "5 app-composite"}
+
+# image key -> (variant it is drawn under, label); an image of several variants is drawn once, under the first
+LAYER_ROWS = [
+    (1, "runtime-no-composite", "runtime"), (1, "aspnet-no-composite", "aspnet"), (1, "sdk-no-composite", "sdk"),
+    (1, "sample-hello-no-composite", "hello app"), (1, "sample-web-no-composite", "web app"),
+    (2, "runtime-composite", "runtime (also 3, 4)"), (2, "aspnet-runtime-composite", "aspnet"), (2, "sdk-runtime-composite", "sdk"),
+    (3, "aspnet-composite", "aspnet"), (3, "sdk-aspnet-composite", "sdk"),
+    (4, "aspnet-composed-composite", "aspnet"), (4, "sdk-aspnet-composed-composite", "sdk"),
+    (5, "sample-hello-composite", "hello app"), (5, "sample-web-composite", "web app"),
+]
+
+
+def draw_all(report: dict, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [layers_chart(report, out_dir / "layers.png"), scenarios_chart(report, out_dir / "scenarios.png")]
+    st = report.get("startup") or {}
+    if st.get("summaries"):
+        paths.append(startup_chart(report, out_dir / "startup.png"))
+    return paths
+
+
+def layers_chart(report: dict, path: Path) -> Path:
+    imgs = {i["key"]: i for i in report["images"]}
+    rows = [(v, key, label) for v, key, label in LAYER_ROWS if key in imgs]
+    with_compressed = any(imgs[k]["compressed_bytes"] is not None for _, k, _ in rows)
+    panels = [("uncompressed_bytes", "uncompressed (daemon)")] + ([("compressed_bytes", "compressed (registry manifest)")] if with_compressed else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 0.42 * len(rows) + 2.2), squeeze=False, sharey=True)
+    labels = [f"v{VARIANT_SHORT[v]}: {label}" for v, _, label in rows]
+    used: dict[str, str] = {}
+    for ax, (field, title) in zip(axes[0], panels):
+        for y, (v, key, _) in enumerate(rows):
+            left = 0.0
+            for layer in imgs[key]["layers"]:
+                size = (layer.get(field) or 0) / 1e6
+                if size <= 0:
+                    continue
+                color = CATEGORY_COLORS.get(layer["category"], CATEGORY_COLORS["other"])
+                used[layer["category"]] = color
+                ax.barh(y, size, left=left, color=color, edgecolor="white", linewidth=0.6, height=0.72)
+                left += size
+            total = imgs[key].get(field.replace("_bytes", "_bytes"))
+            if total is not None:
+                ax.text(left + 4, y, f"{total / 1e6:.1f}", va="center", fontsize=8)
+        ax.set_title(f"Layers per image, {title}, MB")
+        ax.set_xlabel("MB")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlim(0, ax.get_xlim()[1] * 1.08)
+        # separators between variants
+        for y in range(1, len(rows)):
+            if rows[y][0] != rows[y - 1][0]:
+                ax.axhline(y - 0.5, color="black", linewidth=0.6, alpha=0.5)
+    axes[0][0].set_yticks(range(len(rows)))
+    axes[0][0].set_yticklabels(labels, fontsize=9)
+    axes[0][0].invert_yaxis()
+    handles = [Patch(color=c, label=name) for name, c in CATEGORY_COLORS.items() if name in used]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def scenarios_chart(report: dict, path: Path) -> Path:
+    scen = [s for s in report["scenarios"]]
+    panels = [("disk_bytes", "On disk, uncompressed MB (rule: chain-id)")]
+    if any(f.get("pull_bytes") for s in scen for f in s["variants"].values()):
+        panels.append(("pull_bytes", "Pulled, compressed MB (rule: blob-digest)"))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 4.6 * len(panels)), squeeze=False)
+    width = 0.16
+    for ax, (field, title) in zip(axes[:, 0], panels):
+        for x, sc in enumerate(scen):
+            present = [(int(v), f) for v, f in sc["variants"].items() if not f.get("missing") and f.get(field)]
+            n = len(present)
+            for j, (v, fig_) in enumerate(present):
+                pos = x + (j - (n - 1) / 2) * width
+                val = fig_[field] / 1e6
+                ax.bar(pos, val, width=width * 0.95, color=VARIANT_COLORS[v], label=VARIANT_SHORT[v] if x == 0 or v == 5 else None)
+                ratio = fig_.get("ratio_disk" if field == "disk_bytes" else "ratio_pull")
+                text = f"{val:.0f}" + (f"\nx{ratio:.2f}" if ratio is not None and v != 1 else "")
+                ax.text(pos, val, text, ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(scen)))
+        ax.set_xticklabels([textwrap.fill(s["title"], 24) for s in scen], fontsize=9)
+        ax.set_title(title)
+        ax.set_ylabel("MB")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
+        ax.grid(axis="y", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        uniq = dict(zip(labels, handles))
+        ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def startup_chart(report: dict, path: Path) -> Path:
+    st = report["startup"]
+    samples = [s for s in ("hello", "web") if any(x["sample"] == s for x in st["summaries"])]
+    fig, axes = plt.subplots(1, len(samples), figsize=(7.5 * len(samples), 5.2), squeeze=False)
+    mode_style = {"default": ("#1f77b4", "default settings"), "r2r-off": ("#ff7f0e", "DOTNET_ReadyToRun=0")}
+    for ax, sample in zip(axes[0], samples):
+        mine = [x for x in st["summaries"] if x["sample"] == sample]
+        groups = list(dict.fromkeys(x["target"] for x in mine))
+        for gx, target in enumerate(groups):
+            for j, (mode, (color, label)) in enumerate(mode_style.items()):
+                s = next((x for x in mine if x["target"] == target and x["mode"] == mode), None)
+                if not s or not s["values_ms"]:
+                    continue
+                pos = gx + (j - 0.5) * 0.34
+                n = len(s["values_ms"])
+                xs = [pos + ((k % 5) - 2) * 0.025 for k in range(n)]
+                ax.scatter(xs, s["values_ms"], s=10, color=color, alpha=0.55, label=label if gx == 0 else None)
+                ax.hlines(s["median_ms"], pos - 0.13, pos + 0.13, color="black", linewidth=2)
+                jit = f"\nJIT {s['jit_median']:.0f}" if s["jit_median"] is not None else ""
+                ratio = f"\nx{s['ratio_to_baseline']:.2f}" if s["ratio_to_baseline"] is not None and 1 not in s["variants"] else ""
+                ax.text(pos, s["max_ms"], f"{s['median_ms']:.0f}{ratio}{jit}", ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(groups)))
+        names = []
+        for target in groups:
+            s = next(x for x in mine if x["target"] == target)
+            names.append("v" + ",".join(map(str, s["variants"])) + "\n" + s["image_key"].replace("-composite", "-comp."))
+        ax.set_xticklabels(names, fontsize=8)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.18)
+        ax.set_ylabel("ms")
+        ax.grid(axis="y", alpha=0.3)
+        what = "console: process start to end of Main" if sample == "hello" else "web: process start to first HTTP 200"
+        ax.set_title(f"{what}\n(each dot one run; bar = median; xN = median / baseline)", fontsize=10)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

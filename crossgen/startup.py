@@ -1,0 +1,309 @@
+"""Startup time of the sample apps on each variant's image, measured inside running containers.
+
+For every image one container is started (network mode ``host``, entrypoint ``sleep infinity``)
+and kept running; each measurement is a ``docker exec`` into it, so container start-up is not
+part of any figure. The launching shell takes the time with ``date +%s%N`` right before it
+``exec``s the app (env ``DCI_START_NS``); the app reports the milliseconds from there:
+
+* console (``hello``): ``startup-ms`` printed at the end of Main, with ``jit-methods``;
+* web (``web``): ``first-request-ms``, the time at which the first request (GET /, polled from the
+  host with back-off on a free 127.0.0.1 port) reached its handler; ``GET /jit`` then reports it
+  and the JIT count. The polling interval (at most ``POLL_MAX_S``) bounds the resolution.
+
+Each (image, mode) pair is run ``runs`` times after one unrecorded warm-up round; inside every
+round the pairs run in a shuffled order (seeded), so drift on the machine hits every variant
+alike. Modes: ``default`` (the image's own settings) and ``r2r-off`` (``DOTNET_ReadyToRun=0``:
+all precompiled code ignored, everything JIT-compiled) to show what ReadyToRun itself brings.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import docker
+import docker.errors
+
+from . import dockerio, ui
+from .errors import DciError
+from .registry import free_port
+from .samples import Sample
+
+MODES: dict[str, dict[str, str]] = {
+    "default": {},
+    "r2r-off": {"DOTNET_ReadyToRun": "0"},
+}
+POLL_FIRST_S = 0.002
+POLL_MAX_S = 0.010
+WEB_TIMEOUT_S = 60.0
+CONSOLE_TIMEOUT_S = 120.0
+PID_FILE = "/tmp/dci-web.pid"
+LOG_FILE = "/tmp/dci-web.log"
+LAUNCH = 'DCI_START_NS=$(date +%s%N); export DCI_START_NS; exec "$@"'
+
+
+@dataclass(frozen=True)
+class Target:
+    """One sample on one image; ``variants`` are the experiment variants it stands for."""
+
+    sample: str                # hello | web
+    image_key: str             # key in build-all.json
+    variants: tuple[int, ...]
+    self_contained: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.sample}@{self.image_key}"
+
+
+def default_targets() -> list[Target]:
+    """Console on each variant's runtime image (variant 3 has none: its aspnet image), web on each aspnet image;
+    variant 5 runs its self-contained composite sample images."""
+    return [
+        Target("hello", "runtime-no-composite", (1,)),
+        Target("hello", "runtime-composite", (2, 4)),
+        Target("hello", "aspnet-composite", (3,)),
+        Target("hello", "sample-hello-composite", (5,), self_contained=True),
+        Target("web", "aspnet-no-composite", (1,)),
+        Target("web", "aspnet-runtime-composite", (2,)),
+        Target("web", "aspnet-composite", (3,)),
+        Target("web", "aspnet-composed-composite", (4,)),
+        Target("web", "sample-web-composite", (5,), self_contained=True),
+    ]
+
+
+@dataclass
+class Run:
+    target: str
+    mode: str
+    round: int
+    ms: float | None               # startup-ms / first-request-ms as the app measured it
+    jit_methods: int | None
+    host_ms: float                 # host wall time from exec start to the answer (includes docker exec)
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Summary:
+    target: str
+    sample: str
+    image_key: str
+    ref: str
+    variants: list[int]
+    mode: str
+    runs: int
+    failed: int
+    min_ms: float | None
+    median_ms: float | None
+    max_ms: float | None
+    jit_median: float | None
+    jit_min: int | None
+    jit_max: int | None
+    ratio_to_baseline: float | None = None   # median / baseline median (same sample, same mode)
+    values_ms: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_value(text: str, name: str) -> float | None:
+    m = re.search(rf"{re.escape(name)}: ([0-9]+(?:\.[0-9]+)?)", text)
+    return float(m.group(1)) if m else None
+
+
+class _Container:
+    """A long-running container of one image, for ``docker exec`` measurements."""
+
+    def __init__(self, api: docker.APIClient, ref: str) -> None:
+        self.api = api
+        self.ref = ref
+        host_config = api.create_host_config(network_mode="host")
+        self.id = api.create_container(
+            ref, entrypoint=["sleep", "infinity"], command=[], host_config=host_config,
+            labels={dockerio.LABEL_PROJECT: dockerio.PROJECT, dockerio.label("role"): "startup-bench"},
+        )["Id"]
+
+    def start(self, apps: list[Sample]) -> None:
+        for app in apps:
+            if not self.api.put_archive(self.id, "/tmp", dockerio.tar_directory(app.path, arcname=f"app/{app.name}")):
+                raise DciError(f"container of {self.ref}", "could not copy the sample into /tmp", "")
+        self.api.start(self.id)
+
+    def exec(self, cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+        ex = self.api.exec_create(self.id, cmd, environment=env or None, stdout=True, stderr=True)
+        out = self.api.exec_start(ex["Id"])
+        code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
+        return int(code if code is not None else -1), out.decode("utf-8", "replace")
+
+    def remove(self) -> None:
+        try:
+            self.api.remove_container(self.id, force=True)
+        except docker.errors.APIError:
+            pass
+
+
+def _argv(target: Target, app: Sample) -> list[str]:
+    if target.self_contained:
+        return [f"/app/{target.sample}"]
+    return ["dotnet", f"/tmp/app/{app.name}/{app.dll}"]
+
+
+def _console_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
+    start = time.monotonic()
+    code, out = box.exec(["/bin/sh", "-c", LAUNCH, "sh", *_argv(target, app)], MODES[mode])
+    host_ms = (time.monotonic() - start) * 1000
+    ms, jit = parse_value(out, "startup-ms"), parse_value(out, "jit-methods")
+    error = "" if code == 0 and ms is not None else f"exit {code}: {out.strip()[-300:]}"
+    return Run(target.id, mode, rnd, ms, int(jit) if jit is not None else None, round(host_ms, 1), error)
+
+
+def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def _web_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
+    api = box.api
+    port = free_port()
+    env = {**MODES[mode], "ASPNETCORE_URLS": f"http://127.0.0.1:{port}"}
+    script = f'echo $$ > {PID_FILE}; ' + LAUNCH.replace('exec "$@"', f'exec "$@" > {LOG_FILE} 2>&1')
+    ex = api.exec_create(box.id, ["/bin/sh", "-c", script, "sh", *_argv(target, app)], environment=env)
+    start = time.monotonic()
+    api.exec_start(ex["Id"], detach=True)
+    delay = POLL_FIRST_S
+    ms = jit = None
+    error = ""
+    host_ms = 0.0
+    next_check = start + 0.25
+    try:
+        while True:
+            try:
+                status, _ = _get(port, "/")
+                if status == 200:
+                    host_ms = (time.monotonic() - start) * 1000
+                    break
+            except (ConnectionError, OSError, http.client.HTTPException):
+                pass
+            now = time.monotonic()
+            if now - start > WEB_TIMEOUT_S:
+                raise TimeoutError(f"no HTTP 200 within {WEB_TIMEOUT_S:.0f} s")
+            if now > next_check:  # a crashed server would otherwise be polled until the timeout
+                next_check = now + 0.25
+                state = api.exec_inspect(ex["Id"])
+                if not state.get("Running", False):
+                    raise RuntimeError(f"server exited with code {state.get('ExitCode')}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX_S)
+        status, body = _get(port, "/jit")
+        ms, jit_f = parse_value(body, "first-request-ms"), parse_value(body, "jit-methods")
+        jit = int(jit_f) if jit_f is not None else None
+        if status != 200 or ms is None:
+            error = f"GET /jit: HTTP {status}: {body[:200]}"
+    except (TimeoutError, RuntimeError) as exc:
+        _, log = box.exec(["/bin/sh", "-c", f"tail -c 600 {LOG_FILE} 2>/dev/null"])
+        error = f"{exc}: {log.strip()}"
+    finally:
+        _stop_server(box, ex["Id"])
+    return Run(target.id, mode, rnd, ms, jit, round(host_ms, 1), error)
+
+
+def _stop_server(box: _Container, exec_id: str) -> None:
+    api = box.api
+    for sig, wait in (("TERM", 10.0), ("KILL", 10.0)):
+        if not api.exec_inspect(exec_id).get("Running", False):
+            return
+        box.exec(["/bin/sh", "-c", f"kill -{sig} $(cat {PID_FILE}) 2>/dev/null; true"])
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not api.exec_inspect(exec_id).get("Running", False):
+                return
+            time.sleep(0.02)
+    raise DciError(f"container of {box.ref}", "the web sample did not stop after SIGKILL", "")
+
+
+def measure(
+    api: docker.APIClient,
+    targets: list[Target],
+    refs: dict[str, str],
+    apps: dict[str, Sample],
+    *,
+    runs: int = 10,
+    modes: tuple[str, ...] = tuple(MODES),
+    warmup: int = 1,
+    seed: int = 20201,
+    log: Callable[[str], None] = ui.detail,
+) -> tuple[list[Run], list[Summary]]:
+    """Run every target in every mode ``runs`` times, interleaved; ``refs`` maps image keys to references,
+    ``apps`` the sample names to their framework-dependent publish (copied into the containers)."""
+    targets = [t for t in targets if t.image_key in refs]
+    if not targets:
+        return [], []
+    rng = random.Random(seed)
+    boxes: dict[str, _Container] = {}
+    runs_out: list[Run] = []
+    try:
+        for key in dict.fromkeys(t.image_key for t in targets):
+            box = _Container(api, refs[key])
+            boxes[key] = box
+            box.start([apps[s] for s in dict.fromkeys(t.sample for t in targets if t.image_key == key and not t.self_contained)])
+        pairs = [(t, m) for t in targets for m in modes]
+        total = (warmup + runs) * len(pairs)
+        done = 0
+        for rnd in range(-warmup, runs):
+            order = pairs[:]
+            rng.shuffle(order)
+            for t, mode in order:
+                fn = _console_run if t.sample == "hello" else _web_run
+                r = fn(boxes[t.image_key], t, apps[t.sample], mode, rnd)
+                done += 1
+                if r.error:
+                    log(f"{t.id} {mode}: {r.error[:200]}")
+                if rnd >= 0:
+                    runs_out.append(r)
+            log(f"startup: round {rnd + 1 if rnd >= 0 else 'warm-up'} done ({done}/{total} runs)")
+    finally:
+        for box in boxes.values():
+            box.remove()
+    return runs_out, summarize(targets, refs, runs_out, modes)
+
+
+def summarize(targets: list[Target], refs: dict[str, str], runs: list[Run], modes: tuple[str, ...] = tuple(MODES)) -> list[Summary]:
+    out: list[Summary] = []
+    for t in targets:
+        for mode in modes:
+            mine = [r for r in runs if r.target == t.id and r.mode == mode]
+            ok = [r for r in mine if not r.error and r.ms is not None]
+            vals = [float(r.ms) for r in ok if r.ms is not None]
+            jits = [r.jit_methods for r in ok if r.jit_methods is not None]
+            out.append(Summary(
+                t.id, t.sample, t.image_key, refs.get(t.image_key, ""), list(t.variants), mode, len(mine), len(mine) - len(ok),
+                min(vals) if vals else None, statistics.median(vals) if vals else None, max(vals) if vals else None,
+                statistics.median(jits) if jits else None, min(jits) if jits else None, max(jits) if jits else None,
+                values_ms=vals,
+            ))
+    for s in out:
+        base = next((b for b in out if b.sample == s.sample and b.mode == s.mode and 1 in b.variants), None)
+        if base and base.median_ms and s.median_ms is not None:
+            s.ratio_to_baseline = round(s.median_ms / base.median_ms, 4)
+    return out
+
+
+def machine_load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []

@@ -1,0 +1,62 @@
+"""`report.run` end to end on the images of the end-to-end build (prefix dci-test/, build/test):
+a subset of images (no SDKs, to keep the pushes short), one startup run, a real registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crossgen import report
+from tests.pipeline_support import build_everything, e2e_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+IMAGES = ("runtime-*", "aspnet-no-composite", "aspnet-composite", "sample-hello-*")
+
+
+@pytest.fixture(scope="module")
+def result():
+    settings = e2e_settings()
+    api, _ = build_everything(settings)
+    opts = report.ReportOptions(runs=1, images=IMAGES, warm_build=False, readme=False)
+    return settings, report.run(api, settings, opts)
+
+
+def test_report_files_are_written(result):
+    settings, r = result
+    out = settings.build_dir / "report"
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["schema_version"] == report.SCHEMA_VERSION
+    assert on_disk["generated_at"] == r["generated_at"]
+    md = (out / "report.md").read_text()
+    assert "## Headline" in md and "chain-id" in md
+    assert sorted(p.split("/")[-1] for p in r["charts"]) == ["layers.png", "scenarios.png", "startup.png"]
+    for p in r["charts"]:
+        assert (out / p.split("/")[-1]).stat().st_size > 10_000
+
+
+def test_report_measures_what_was_selected(result):
+    _, r = result
+    keys = {i["key"] for i in r["images"]}
+    assert keys == {"runtime-deps", "runtime-no-composite", "runtime-composite", "aspnet-no-composite", "aspnet-composite",
+                    "sample-hello-no-composite", "sample-hello-composite"}
+    for img in r["images"]:
+        assert img["compressed_bytes"] and img["compressed_bytes"] < img["uncompressed_bytes"]
+        assert sum(l["uncompressed_bytes"] for l in img["layers"]) == img["uncompressed_bytes"]
+        assert sum(l["compressed_bytes"] for l in img["layers"]) == img["compressed_bytes"]
+    scen = {s["id"]: s for s in r["scenarios"]}
+    assert scen["runtime+aspnet+sdk"]["variants"]["1"]["missing"] == ["sdk-no-composite"]
+    assert scen["runtime+aspnet"]["variants"]["3"]["disk_rule"] == "chain-id"
+    assert scen["runtime+aspnet"]["variants"]["3"]["pull_rule"] == "blob-digest"
+    assert r["machine"]["cores"] and r["dotnet_version"] and r["base_os"]
+
+
+def test_report_states_a_verdict_per_measure(result):
+    _, r = result
+    measures = {(d["variant"], d["measure"]) for d in r["verdicts"]}
+    assert {(2, "uncompressed"), (2, "compressed"), (2, "startup")} <= measures  # its aspnet image is not selected
+    assert {(3, "uncompressed"), (3, "compressed"), (3, "disk"), (3, "pull"), (3, "startup")} <= measures
+    for d in r["verdicts"]:
+        assert d["beats"] == (d["ratio"] < 1)
+        assert ("beats the baseline" in d["statement"]) == d["beats"] or "ties" in d["statement"]
