@@ -15,6 +15,7 @@ from . import baseimage, dockerio, r2r, ui, variants, verify
 from .acquire import Acquired, acquire, host_rid
 from .bubbles import get_bubble
 from .cache import Cache, atomic_write_text
+from .errors import DciError
 from .compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
 from .images import BuildOutcome, build_image
 from .samples import SAMPLES, Sample, publish
@@ -198,7 +199,5 @@ def check_app(api: docker.APIClient, settings: Settings, app_dir: Path, ref: str
 def _built_images(settings: Settings) -> list[dict]:
     path = settings.build_dir / "build-all.json"
     if not path.is_file():
-        from .errors import DciError
-
         raise DciError(str(path), "no build record", "run `invoke build-all` first, or name images to verify")
     return json.loads(path.read_text())["images"]

@@ -22,6 +22,7 @@ import docker
 
 from . import dockerio, r2r
 from .bubbles import BUBBLES
+from .errors import DciError
 from .layout import ASPNETCORE, NETCORE
 from .samples import Sample
 
@@ -75,8 +76,6 @@ class Claim:
 def claim_of(api: docker.APIClient, ref: str) -> Claim:
     info = dockerio.image_info(api, ref)
     if not info:
-        from .errors import DciError
-
         raise DciError(f"image {ref}", "not found locally", "build it first (invoke build-all) or check the name")
     labels = dockerio.image_labels(info)
     lab = lambda k, d="": labels.get(dockerio.label(k), d)  # noqa: E731
