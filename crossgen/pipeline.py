@@ -24,9 +24,12 @@ from .settings import Settings
 
 def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> list[BuildOutcome]:
     start = time.monotonic()
+    present = dockerio.image_info(api, settings.base_image) is not None
     os_id = baseimage.ensure_os_image(api, settings)
     os_info = dockerio.image_info(api, os_id) or {}
-    outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), time.monotonic() - start, True)]
+    seconds = time.monotonic() - start
+    # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
+    outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
     outcomes.append(build_image(api, variants.runtime_deps_spec(settings, acquired), settings.build_dir / "contexts", force=force))
     return outcomes
 
