@@ -13,13 +13,24 @@ from crossgen.acquire import acquire
 from crossgen.cache import Cache
 from crossgen.errors import DciError
 from crossgen.http import new_session
-from crossgen.settings import Settings, from_config
+from crossgen.settings import Settings, environment_notes, from_config
 
 ROOT = Path(__file__).resolve().parent
 
 
 def _settings(c, **overrides) -> Settings:
-    return from_config(c.config, ROOT).with_overrides(**overrides)
+    """The run's settings; logs once what was taken from the user's environment, and from where."""
+    s = from_config(c.config, ROOT).with_overrides(**overrides)
+    for line in [*environment_notes(c.config, s), _user_config_note(c.config)]:
+        ui.detail(line)
+    return s
+
+
+def _user_config_note(config) -> str:
+    found = [str(getattr(config, f"_{level}_path")) for level in ("system", "user") if getattr(config, f"_{level}_found", None)]
+    if found:
+        return f"invoke configuration: {', '.join(found)} over the project's invoke.yaml"
+    return "invoke configuration: the project's invoke.yaml (no /etc/invoke.yaml or ~/.invoke.yaml)"
 
 
 def friendly(func):

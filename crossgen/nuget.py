@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
@@ -44,29 +44,56 @@ class Source:
         return self.url.startswith(("http://", "https://")) and self.url.rstrip("/").endswith(".json")
 
 
+def user_config_dir(home: Path | None = None) -> Path:
+    """The user-level NuGet folder: ``$DOTNET_CLI_HOME`` (as for the dotnet CLI), else ``~``."""
+    home = Path(home) if home else Path(os.environ.get("DOTNET_CLI_HOME") or Path.home())
+    return home / ".nuget" / "NuGet"
+
+
+def user_config_file(home: Path | None = None) -> Path | None:
+    """The user's own NuGet.Config, when there is one (the client accepts three casings)."""
+    user_dir = user_config_dir(home)
+    for name in ("NuGet.Config", "nuget.config", "NuGet.config"):
+        if (user_dir / name).is_file():
+            return user_dir / name
+    return None
+
+
 def config_files(start: Path, home: Path | None = None, machine_dir: Path | None = None) -> list[Path]:
     """NuGet configuration files in priority order (most specific first)."""
+    return _ordered(_folder_files(start), _user_files(home), _machine_files(machine_dir))
+
+
+def _folder_files(start: Path) -> list[Path]:
     files: list[Path] = []
     folder = Path(start).resolve()
     for d in [folder, *folder.parents]:
         for name in CONFIG_NAMES:
             f = d / name
-            if f.is_file() and f not in files:
+            if f.is_file():
                 files.append(f)
                 break
-    home = Path(home) if home else Path(os.environ.get("DOTNET_CLI_HOME") or Path.home())
-    user_dir = home / ".nuget" / "NuGet"
-    for name in ("NuGet.Config", "nuget.config", "NuGet.config"):
-        user = user_dir / name
-        if user.is_file():
-            if user not in files:
-                files.append(user)
-            break
-    files.extend(f for f in _config_glob(user_dir / "config") if f.name != "NuGet.Config" and f not in files)
+    return files
+
+
+def _user_files(home: Path | None) -> list[Path]:
+    main = user_config_file(home)
+    extra = [f for f in _config_glob(user_config_dir(home) / "config") if f.name != "NuGet.Config"]
+    return ([main] if main else []) + extra
+
+
+def _machine_files(machine_dir: Path | None) -> list[Path]:
     if machine_dir is None:
         common = os.environ.get("NUGET_COMMON_APPLICATION_DATA")
         machine_dir = Path(common) / "NuGet" / "Config" if common else Path("/etc/opt/NuGet/Config")
-    files.extend(_config_glob(Path(machine_dir)))
+    return _config_glob(Path(machine_dir))
+
+
+def _ordered(*groups: list[Path]) -> list[Path]:
+    """Concatenate, keeping the first place of a file named twice."""
+    files: list[Path] = []
+    for group in groups:
+        files.extend(f for f in group if f not in files)
     return files
 
 
@@ -111,12 +138,24 @@ def read_sources(files: list[Path]) -> list[Source]:
     return [Source(s.name, s.url, s.name not in disabled, s.origin) for s in ordered]
 
 
+# What the NuGet client does on a machine where the user has no NuGet.Config yet: it writes one
+# naming its built-in default source. We read the same content from the package instead of writing
+# into the user's home.
+DEFAULT_CONFIG = Path(__file__).with_name("data") / "NuGet.default.config"
+DEFAULT_ORIGIN = "NuGet's built-in default (no user NuGet.Config yet)"
+
+
 def configured_sources(explicit: Path | None = None, start: Path | None = None) -> list[Source]:
+    """The package sources the NuGet client would use from ``start`` (or only ``explicit``)."""
     if explicit:
         if not Path(explicit).is_file():
             raise DciError(str(explicit), "NuGet configuration file not found", "give an existing NuGet.Config path")
         return read_sources([Path(explicit)])
-    return read_sources(config_files(start or Path.cwd()))
+    user = _user_files(None)
+    if user_config_file() is None:
+        user = [DEFAULT_CONFIG, *user]
+    files = _ordered(_folder_files(start or Path.cwd()), user, _machine_files(None))
+    return [replace(s, origin=DEFAULT_ORIGIN) if s.origin == str(DEFAULT_CONFIG) else s for s in read_sources(files)]
 
 
 class Feed:
@@ -138,6 +177,13 @@ class Feed:
         if not bases:
             raise DciError(index_url, "the service index has no PackageBaseAddress/3.0.0 resource", "use a NuGet v3 feed")
         self.base = bases[0].rstrip("/") + "/"
+        self.source: Source | None = None  # the configured source this feed came from (open_feed)
+
+    def describe(self) -> str:
+        """Which feed, and where its configuration came from (for the log)."""
+        if self.source is None:
+            return self.index_url
+        return f"{self.index_url} (source {self.source.name!r} from {self.source.origin or 'an explicit list'})"
 
     def versions(self, package_id: str) -> list[str]:
         url = f"{self.base}{package_id.lower()}/index.json"
@@ -173,9 +219,12 @@ def open_feed(
             problems.append(f"{s.name}: {s.url} is not a NuGet v3 HTTP feed")
             continue
         try:
-            return Feed(session, s.url, retries=retries, backoff=backoff)
+            feed = Feed(session, s.url, retries=retries, backoff=backoff)
         except DciError as exc:
             problems.append(f"{s.name}: {exc}")
+            continue
+        feed.source = s
+        return feed
     raise DciError(
         "NuGet sources",
         "no usable feed (" + ("; ".join(problems) or "none configured") + ")",

@@ -9,6 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 from . import ui
 from .cache import atomic_dir
@@ -46,6 +47,40 @@ def dotnet_cli(settings: Settings) -> str:
     return exe
 
 
+def dotnet_env(settings: Settings) -> dict[str, str]:
+    """Environment for the `dotnet` CLI that leaves the user's home alone: a private home (the
+    CLI writes first-run files and a NuGet.Config under DOTNET_CLI_HOME, NuGet its migrations and
+    HTTP cache under XDG_DATA_HOME) and the restored packages in the download cache."""
+    home = settings.cache_dir / "dotnet-cli-home"
+    packages = settings.cache_dir / "nuget-packages"
+    for folder in (home, packages):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "DOTNET_CLI_HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "NUGET_PACKAGES": str(packages),
+        "DOTNET_CLI_TELEMETRY_OPTOUT": "1",
+        "DOTNET_NOLOGO": "1",
+        "DOTNET_SKIP_FIRST_TIME_EXPERIENCE": "1",
+    }
+
+
+def write_restore_config(settings: Settings, path: Path) -> None:
+    """A nuget.config beside the project naming exactly the sources this tool reads (the user's
+    configuration as the NuGet client reads it, or NuGet's default), since the CLI runs with a
+    private home and would not see the user's own file."""
+    from .nuget import configured_sources
+
+    sources = [src for src in configured_sources(settings.nuget_config, settings.project_root) if src.enabled]
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<!-- Written by dotnet-composite-images. -->",
+             "<configuration>", "  <packageSources>", "    <clear />"]
+    lines += [f'    <add key={quoteattr(src.name)} value={quoteattr(src.url)} />' for src in sources]
+    lines += ["  </packageSources>", "</configuration>", ""]
+    path.write_text("\n".join(lines))
+
+
 PIN_VERSIONS = """<Project>
   <!-- Written by dotnet-composite-images: self-contained publish takes the runtime packs of this exact version. -->
   <ItemGroup>
@@ -72,9 +107,10 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))
     if self_contained_rid and runtime_version:
         (srccopy / "Directory.Build.targets").write_text(PIN_VERSIONS.format(version=runtime_version))
+    write_restore_config(settings, srccopy / "nuget.config")
     ui.step(f"Publishing sample {name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
     start = time.monotonic()
-    env = {**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"}
+    env = dotnet_env(settings)
     with atomic_dir(out) as tmp:
         cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
         cmd += ["-r", self_contained_rid, "--self-contained", "true"] if self_contained_rid else ["-p:UseAppHost=false"]

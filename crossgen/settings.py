@@ -17,6 +17,37 @@ def default_cache_dir() -> Path:
     return Path(base) / "dotnet-composite-images"
 
 
+def cache_dir_origin(configured: Any) -> str:
+    """Where the download cache folder comes from, for the log."""
+    if configured:
+        return "dci.cache_dir"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return "$XDG_CACHE_HOME"
+    return "default ~/.cache: XDG_CACHE_HOME is not set"
+
+
+def dotnet_root_origin(configured: Any) -> str:
+    """Where the local dotnet layout comes from, for the log."""
+    if configured:
+        return "dci.dotnet_root"
+    if os.environ.get("DOTNET_ROOT"):
+        return "$DOTNET_ROOT"
+    exe = shutil.which("dotnet")
+    if exe:
+        return f"the `dotnet` on PATH ({exe})"
+    return "none: no dci.dotnet_root, DOTNET_ROOT or `dotnet` on PATH"
+
+
+def environment_notes(config: Mapping[str, Any], settings: "Settings") -> list[str]:
+    """One line per thing taken from the user's environment, and where it came from."""
+    dci = dict(config.get("dci", {}) or {})
+    root = settings.dotnet_root or "(none)"
+    return [
+        f"download cache: {settings.cache_dir} ({cache_dir_origin(dci.get('cache_dir'))})",
+        f"dotnet layout: {root} ({dotnet_root_origin(dci.get('dotnet_root'))})",
+    ]
+
+
 def default_dotnet_root() -> Path | None:
     """DOTNET_ROOT, else the folder of the real `dotnet` executable on PATH."""
     env = os.environ.get("DOTNET_ROOT")

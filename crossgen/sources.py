@@ -174,7 +174,7 @@ class NuGetSource:
         self._versions: dict[str, list[str]] = {}
 
     def describe(self) -> str:
-        return f"NuGet feed {self.feed().index_url}"
+        return f"NuGet feed {self.feed().describe()}"
 
     def feed(self):
         if self._feed is None:

@@ -1,11 +1,14 @@
 """Shared set-up for the end-to-end tests: one real build of every variant per session.
 
-Images are tagged with the prefix ``dci-test/`` and built into ``build/test`` so that the test
-suite never touches a user's own images or build folder; downloads share the user's cache.
+Images (the OS base too) are tagged with the prefix ``dci-test/`` and built into ``build/test`` so
+that the test suite never touches a user's own images or build folder; downloads share the user's
+cache. ``DCI_TEST_PREFIX`` replaces the prefix: ``.ci/run`` gives every run a scratch prefix that
+no earlier run left behind, so each image is built from nothing.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from invoke.config import Config
@@ -16,7 +19,7 @@ from crossgen.http import new_session
 from crossgen.settings import Settings, from_config
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_PREFIX = "dci-test/"
+TEST_PREFIX = os.environ.get("DCI_TEST_PREFIX") or "dci-test/"
 
 
 def e2e_settings(**overrides) -> Settings:
@@ -24,6 +27,7 @@ def e2e_settings(**overrides) -> Settings:
     config = Config(project_location=str(ROOT))
     config.load_project()
     config["dci"]["image_prefix"] = TEST_PREFIX
+    config["dci"]["base_image"] = f"{TEST_PREFIX}{config['dci']['base_image']}"
     config["dci"]["build_dir"] = str(ROOT / "build" / "test")
     # The official CDN cannot be reached here; the NuGet feed serves the same bits (and the
     # sources tests cover the official path against a local server).
