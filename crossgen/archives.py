@@ -1,12 +1,16 @@
 """Safe extraction of .nupkg (zip) and .tar.gz archives.
 
-Entries whose path would land outside the target folder (absolute paths, ``..``, links
-pointing out) are refused: the whole extraction fails and nothing is left behind.
+Entries whose path would land outside the target folder (absolute paths, ``..``, symbolic or
+hard links pointing out, directly or through other links) are refused with a :class:`DciError`
+naming the archive and the entry: the whole extraction fails and nothing is left behind (what
+was created is removed, what was replaced is put back). Devices and fifos are refused too.
+Extracted files never keep setuid, setgid or sticky bits.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import posixpath
 import shutil
 import stat
@@ -19,13 +23,33 @@ from typing import IO, Callable
 from .errors import DciError
 
 EXECUTABLE_SUFFIXES = (".so",)
+UNSAFE_FIX = "the archive is unsafe: refusing it (nothing was extracted); get it from a trusted source"
+MAX_LINK_TARGET = 4096  # bytes: a zip symlink entry holds its target as data
+
+
+def _escapes(norm: str) -> bool:
+    return norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm.split("/")[0]
 
 
 def _safe_relpath(name: str, archive: str) -> str:
+    """``name`` as a normalized relative path, or a DciError when it leaves the target folder."""
     norm = posixpath.normpath(name.replace("\\", "/"))
-    if norm.startswith("/") or norm == ".." or norm.startswith("../") or ":" in norm.split("/")[0]:
-        raise DciError(archive, f"entry {name!r} escapes the target folder", "the archive is unsafe; refusing it")
+    if _escapes(norm):
+        raise DciError(archive, f"entry {name!r} escapes the target folder", UNSAFE_FIX)
     return norm
+
+
+def _safe_link(archive: str, entry: str, kind: str, linkname: str, resolved: str) -> str:
+    """Check a link's target (``resolved``: relative to the target folder) by name."""
+    norm = posixpath.normpath(resolved.replace("\\", "/"))
+    if _escapes(norm) or not linkname:
+        raise DciError(archive, f"entry {entry!r} is a {kind} to {linkname!r}, outside the target folder", UNSAFE_FIX)
+    return norm
+
+
+def _file_mode(mode: int) -> int:
+    """Permission bits only: setuid, setgid and sticky are dropped."""
+    return (mode & 0o777) or 0o644
 
 
 def default_mode(relpath: str) -> int:
@@ -37,10 +61,15 @@ def default_mode(relpath: str) -> int:
 
 
 class _Undo:
-    """What one extraction created (files, links, folders), to remove it all on failure."""
+    """A journal of what one extraction did (created files, links, folders; replaced files),
+    undone in reverse order on failure."""
 
     def __init__(self) -> None:
-        self.created: list[Path] = []
+        self.journal: list[tuple[Path, Path | None]] = []  # (path, None) made; (path, backup) moved aside
+
+    @property
+    def created(self) -> list[Path]:
+        return [p for p, backup in self.journal if backup is None]
 
     def mkdirs(self, folder: Path) -> None:
         missing = []
@@ -49,20 +78,92 @@ class _Undo:
             missing.append(p)
             p = p.parent
         folder.mkdir(parents=True, exist_ok=True)
-        self.created.extend(reversed(missing))
+        self.journal.extend((m, None) for m in reversed(missing))
 
     def add(self, path: Path) -> None:
-        self.created.append(path)
+        self.journal.append((path, None))
+
+    def make_way(self, path: Path, archive: str, entry: str) -> None:
+        """Move what is at ``path`` aside (kept until :meth:`commit`, put back by :meth:`undo`)."""
+        if not (path.is_symlink() or path.exists()):
+            return
+        if path.is_dir() and not path.is_symlink():
+            raise DciError(archive, f"entry {entry!r} is not a folder in the archive, but {path} is a folder",
+                           "extract into an empty folder")
+        n = 0
+        while True:
+            backup = path.with_name(f".{path.name}.dci-undo-{n}")
+            if not (backup.exists() or backup.is_symlink()):
+                break
+            n += 1
+        os.rename(path, backup)
+        self.journal.append((path, backup))
+
+    def commit(self) -> None:
+        for _, backup in self.journal:
+            if backup is not None:
+                try:
+                    backup.unlink()
+                except OSError:
+                    pass
+        self.journal.clear()
 
     def undo(self) -> None:
-        for p in reversed(self.created):
+        for path, backup in reversed(self.journal):
             try:
-                if p.is_dir() and not p.is_symlink():
-                    p.rmdir()  # only when empty: never what was there before
+                if backup is not None:
+                    os.replace(backup, path)
+                elif path.is_dir() and not path.is_symlink():
+                    path.rmdir()  # only when empty: never what was there before
                 else:
-                    p.unlink()
+                    path.unlink()
             except OSError:
                 pass
+        self.journal.clear()
+
+
+class _Inside:
+    """Checks on disk (links resolved) that a path stays in the target folder."""
+
+    def __init__(self, dest: Path, archive: str) -> None:
+        self.root = dest.resolve()
+        self.archive = archive
+
+    def __call__(self, path: Path, entry: str) -> None:
+        real = path.resolve()
+        if real != self.root and self.root not in real.parents:
+            raise DciError(self.archive, f"entry {entry!r} escapes the target folder (through a link)", UNSAFE_FIX)
+
+    def links(self, undo: _Undo, dest: Path) -> None:
+        """Links made early may point out through links made later: check them all at the end."""
+        for p in undo.created:
+            if p.is_symlink():
+                self(p, str(p.relative_to(dest)))
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> str:
+    """dir, file, symlink or special (device, fifo, socket), from the Unix mode when there is one."""
+    if info.is_dir():
+        return "dir"
+    if info.create_system != 3:  # not made on Unix: no file type recorded
+        return "file"
+    fmt = stat.S_IFMT(info.external_attr >> 16)
+    if fmt == stat.S_IFLNK:
+        return "symlink"
+    if fmt == stat.S_IFDIR:
+        return "dir"
+    if fmt in (0, stat.S_IFREG):
+        return "file"
+    return "special"
+
+
+def _zip_link_target(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive: str) -> str:
+    if info.file_size > MAX_LINK_TARGET:
+        raise DciError(archive, f"entry {info.filename!r} is a symbolic link with a {info.file_size}-byte target", UNSAFE_FIX)
+    try:
+        return zf.read(info).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DciError(archive, f"entry {info.filename!r} is a symbolic link whose target is not text", UNSAFE_FIX) from None
 
 
 def extract_zip(
@@ -75,38 +176,60 @@ def extract_zip(
 
     ``select(name)`` returns the relative destination path for an entry, or None to skip it.
     Returns the relative paths written. On any failure what was written is removed.
+    Symbolic links (Unix zips) are made when they stay inside ``dest``; file modes come
+    from :func:`default_mode` (a nupkg carries none).
     """
+    label = str(zip_path)
     written: list[str] = []
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DciError(str(zip_path), f"not a valid zip/nupkg ({exc})", "delete it from the cache and download again") from None
+        raise DciError(label, f"not a valid zip/nupkg ({exc})", "delete it from the cache and download again") from None
     undo = _Undo()
+    inside = _Inside(dest, label)
     with zf:
         infos = zf.infolist()
-        for info in infos:  # validate everything before writing anything
-            _safe_relpath(info.filename, str(zip_path))
         try:
+            for info in infos:  # validate every name before writing anything
+                rel = _safe_relpath(info.filename, label)
+                kind = _zip_kind(info)
+                if kind == "special":
+                    raise DciError(label, f"entry {info.filename!r} is a device, fifo or socket", UNSAFE_FIX)
+                if kind == "symlink":
+                    link = _zip_link_target(zf, info, label)
+                    _safe_link(label, info.filename, "symbolic link", link, posixpath.join(posixpath.dirname(rel), link))
             for info in infos:
-                if info.is_dir():
+                kind = _zip_kind(info)
+                if kind == "dir":
                     continue
-                target = select(_safe_relpath(info.filename, str(zip_path)))
+                target = select(_safe_relpath(info.filename, label))
                 if target is None:
                     continue
-                target = _safe_relpath(target, str(zip_path))
+                target = _safe_relpath(target, label)
                 out = dest / target
+                inside(out.parent, info.filename)
                 undo.mkdirs(out.parent)
-                undo.add(out)
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                out.chmod(default_mode(target))
+                undo.make_way(out, label, info.filename)
+                if kind == "symlink":
+                    link = _zip_link_target(zf, info, label)
+                    _safe_link(label, info.filename, "symbolic link", link, posixpath.join(posixpath.dirname(target), link))
+                    inside(out.parent / link, info.filename)
+                    undo.add(out)
+                    out.symlink_to(link)
+                else:
+                    undo.add(out)
+                    with zf.open(info) as src, open(out, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                    out.chmod(default_mode(target))
                 written.append(target)
+            inside.links(undo, dest)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             undo.undo()
-            raise DciError(str(zip_path), f"archive is damaged ({exc})", "delete it from the cache and download again") from None
+            raise DciError(label, f"archive is damaged ({exc})", "delete it from the cache and download again") from None
         except BaseException:
             undo.undo()
             raise
+    undo.commit()
     return written
 
 
@@ -115,7 +238,7 @@ def extract_tar(tar_path: Path | IO[bytes], dest: Path, *, label: str = "") -> l
 
     Besides the names, every path written and every link made is resolved on disk, so a
     chain of links (each harmless alone) cannot lead outside ``dest``. On any failure what
-    was written is removed.
+    was written is removed. File modes keep the permission bits only (no setuid/setgid/sticky).
     """
     label = label or str(tar_path)
     written: list[str] = []
@@ -124,25 +247,21 @@ def extract_tar(tar_path: Path | IO[bytes], dest: Path, *, label: str = "") -> l
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise DciError(label, f"not a valid tar archive ({exc})", "delete it and download again") from None
     undo = _Undo()
-    undo.mkdirs(dest)
-    root = dest.resolve()
-
-    def inside(path: Path, name: str) -> None:
-        real = path.resolve()
-        if real != root and root not in real.parents:
-            raise DciError(label, f"entry {name!r} escapes the target folder (through a link)", "the archive is unsafe; refusing it")
-
     with tf:
         try:
+            undo.mkdirs(dest)
+            inside = _Inside(dest, label)
             for member in tf:
                 rel = _safe_relpath(member.name, label)
                 if rel == ".":
                     continue
                 if member.isdev() or member.isfifo():
-                    raise DciError(label, f"entry {member.name!r} is a device or fifo", "refusing the archive")
-                if member.issym() or member.islnk():
-                    base = posixpath.dirname(rel) if member.issym() else ""
-                    _safe_relpath(posixpath.join(base, member.linkname), label)
+                    raise DciError(label, f"entry {member.name!r} is a device or fifo", UNSAFE_FIX)
+                if member.issym():
+                    _safe_link(label, member.name, "symbolic link", member.linkname,
+                               posixpath.join(posixpath.dirname(rel), member.linkname))
+                elif member.islnk():  # a hard link names its target from the archive's top
+                    linked_rel = _safe_link(label, member.name, "hard link", member.linkname, member.linkname)
                 out = dest / rel
                 if member.isdir():
                     inside(out, member.name)
@@ -150,15 +269,17 @@ def extract_tar(tar_path: Path | IO[bytes], dest: Path, *, label: str = "") -> l
                     continue
                 inside(out.parent, member.name)
                 undo.mkdirs(out.parent)
-                if out.is_symlink() or out.exists():
-                    out.unlink()
+                undo.make_way(out, label, member.name)
                 if member.issym():
                     inside(out.parent / member.linkname, member.name)
                     undo.add(out)
                     out.symlink_to(member.linkname)
                 elif member.islnk():
-                    linked = dest / _safe_relpath(member.linkname, label)
+                    linked = dest / linked_rel
                     inside(linked, member.name)
+                    if not (linked.exists() or linked.is_symlink()):
+                        raise DciError(label, f"entry {member.name!r} is a hard link to {member.linkname!r}, which the archive does not hold before it",
+                                       "the archive is damaged or incomplete; get it again")
                     undo.add(out)
                     out.hardlink_to(linked)
                 elif member.isfile():
@@ -167,15 +288,14 @@ def extract_tar(tar_path: Path | IO[bytes], dest: Path, *, label: str = "") -> l
                     undo.add(out)
                     with open(out, "wb") as dst:
                         shutil.copyfileobj(src, dst, 1 << 20)
-                    out.chmod(stat.S_IMODE(member.mode) or 0o644)
+                    out.chmod(_file_mode(member.mode))
                 written.append(rel)
-            for p in undo.created:  # links made early may point out through links made later
-                if p.is_symlink():
-                    inside(p, str(p.relative_to(dest)))
+            inside.links(undo, dest)
         except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             undo.undo()
             raise DciError(label, f"archive is damaged or cut off ({exc})", "delete it and download again") from None
         except BaseException:
             undo.undo()
             raise
+    undo.commit()
     return written

@@ -8,12 +8,18 @@ Layout under the cache root::
 
 Every write goes to a temporary name first and is renamed into place once verified, so a
 reader never sees a partial file. Every reuse re-hashes the file; a corrupted entry is
-reported, removed and fetched again by the caller.
+reported (one line), removed and fetched again by the caller (``http.fetch``).
+
+Files are stored 0644 and folders 0755 whatever the umask, so a cache filled by one user (or
+by root in a container) can be read by others. A cache folder that cannot be written (read-only
+file system, no permission, a file where a folder should be) is a :class:`DciError` naming
+the folder, not a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -24,11 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from rich.markup import escape
+
 from . import ui
 from .errors import DciError
 
 CHUNK = 1 << 20
 _SHA512_HEX = re.compile(r"[0-9a-f]{128}")
+FILE_MODE = 0o644  # what the cache (and every atomic write) leaves: readable by others
+DIR_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -47,13 +57,31 @@ def sha512_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def make_dirs(folder: Path) -> None:
+    """``mkdir -p`` where every folder created is 0755 whatever the umask (existing ones are left alone)."""
+    missing: list[Path] = []
+    p = Path(folder)
+    while not p.is_dir() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            if d.is_dir():  # made meanwhile by another process
+                continue
+            raise
+        os.chmod(d, DIR_MODE)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` (0644) through a temporary file in the same folder and a rename."""
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         with _suppress_missing():
@@ -69,9 +97,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a new temporary folder beside ``final``; when the block succeeds it replaces
     ``final`` (one rename), when it fails it is removed. Readers never see a half-written folder."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
+        os.chmod(tmp, DIR_MODE)  # mkdtemp makes 0700
         yield tmp
         if final.exists():
             shutil.rmtree(final)
@@ -89,11 +118,59 @@ class _suppress_missing:
         return exc_type is not None and issubclass(exc_type, FileNotFoundError)
 
 
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR}
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _not_a_folder(path: Path) -> Path | None:
+    """``path`` or its nearest ancestor that exists but is not a folder (a file in the way)."""
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            return None if p.is_dir() else p
+    return None
+
+
 class Cache:
     """A SHA-512 addressed file store rooted at ``root``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    # -- errors -----------------------------------------------------------------------
+    def _write_error(self, exc: OSError) -> Exception:
+        """The DciError for an OSError met while writing into the cache (others unchanged)."""
+        where = Path(exc.filename) if exc.filename else self.root
+        while not (where.exists() or where.is_symlink()) and where.parent != where:
+            where = where.parent  # name the folder that refused, not the name we wanted in it
+        what = f"download cache folder {self.root}"
+        fix = "set dci.cache_dir (invoke.yaml) or XDG_CACHE_HOME to a writable folder"
+        if exc.errno in _FULL:
+            return DciError(what, f"no space left on the device while writing {where}",
+                            "free disk space, or " + fix.replace("writable", "writable, larger"))
+        if exc.errno not in _UNWRITABLE:
+            return exc
+        blocker = _not_a_folder(where)
+        if blocker is not None:
+            cause = f"cannot write there: {blocker} is a file, not a folder"
+            fix += f", or remove the file {blocker}"
+        elif exc.errno == errno.EROFS:
+            cause = f"cannot write there: {where} is on a read-only file system"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            cause = f"cannot write there: no permission to write {where}"
+            fix += f", or give this user write access to {self.root}"
+        else:
+            cause = f"cannot write there: {where}: {exc.strerror or exc}"
+        return DciError(what, cause, fix)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            err = self._write_error(exc)
+            if err is exc:
+                raise
+            raise err from None
 
     # -- paths ------------------------------------------------------------------------
     def blob_path(self, sha512: str) -> Path:
@@ -107,8 +184,17 @@ class Cache:
 
     def tmp_dir(self) -> Path:
         d = self.root / "tmp"
-        d.mkdir(parents=True, exist_ok=True)
+        with self._writing():
+            make_dirs(d)
         return d
+
+    def new_temp_file(self, prefix: str = "dl-", suffix: str = ".part") -> Path:
+        """A new empty file in tmp/ (the caller removes it or hands it to :meth:`add`)."""
+        d = self.tmp_dir()
+        with self._writing():
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=d)
+            os.close(fd)
+        return Path(name)
 
     # -- lookups ----------------------------------------------------------------------
     def sha512_for_url(self, url: str) -> str | None:
@@ -119,17 +205,23 @@ class Cache:
         return sha.lower() if isinstance(sha, str) and _SHA512_HEX.fullmatch(sha.lower()) else None
 
     def get(self, sha512: str, url: str = "") -> CachedFile | None:
-        """The cached file with this SHA-512, verified; None when absent or corrupted."""
+        """The cached file with this SHA-512, verified; None when absent or corrupted.
+
+        A corrupted file is removed, with one line in the log saying so.
+        """
         path = self.blob_path(sha512)
         if not path.is_file():
             return None
         actual = sha512_file(path)
         if actual != sha512.lower():
-            ui.info(
-                f"[yellow]cache: {path} is corrupted (SHA-512 {actual[:16]}..., expected "
-                f"{sha512[:16]}...); removing it and fetching again[/]"
+            # one line whatever the width (soft_wrap), the path shown as is (escape)
+            ui.console.print(
+                f"[yellow]cache: {escape(str(path))} is corrupted (SHA-512 {actual[:16]}..., expected "
+                f"{sha512.lower()[:16]}...); removing it and fetching again[/]",
+                soft_wrap=True,
             )
-            path.unlink(missing_ok=True)
+            with self._writing():
+                path.unlink(missing_ok=True)
             return None
         return CachedFile(path=path, sha512=actual, size=path.stat().st_size, url=url)
 
@@ -139,13 +231,15 @@ class Cache:
 
     # -- writes -----------------------------------------------------------------------
     def add(self, tmp_file: Path, sha512: str, url: str) -> CachedFile:
-        """Move a fully downloaded and verified temporary file into the store."""
+        """Move a fully downloaded and verified temporary file into the store (0644)."""
         dest = self.blob_path(sha512)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp_file, dest)
-        atomic_write_text(
-            self._url_record(url), json.dumps({"url": url, "sha512": sha512}, indent=1)
-        )
+        with self._writing():
+            make_dirs(dest.parent)
+            os.chmod(tmp_file, FILE_MODE)
+            os.replace(tmp_file, dest)
+            atomic_write_text(
+                self._url_record(url), json.dumps({"url": url, "sha512": sha512}, indent=1)
+            )
         return CachedFile(path=dest, sha512=sha512, size=dest.stat().st_size, url=url)
 
     def clear(self) -> int:
@@ -153,5 +247,6 @@ class Cache:
         if not self.root.exists():
             return 0
         total = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
-        shutil.rmtree(self.root)
+        with self._writing():
+            shutil.rmtree(self.root)
         return total

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -105,9 +102,7 @@ def fetch(
     label = label or url.rsplit("/", 1)[-1]
 
     def attempt() -> CachedFile:
-        fd, tmp_name = tempfile.mkstemp(prefix="dl-", suffix=".part", dir=cache.tmp_dir())
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = cache.new_temp_file(prefix="dl-", suffix=".part")  # a DciError when the cache is not writable
         try:
             h = hashlib.sha512()
             size = 0
