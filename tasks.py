@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import functools
+import inspect as pyinspect
 import json
+import os
+import sys
 from pathlib import Path
 
 from invoke import Exit, task
+from invoke.exceptions import ParseError, UnexpectedExit
+from rich.markup import escape
 
-from crossgen import dockerio, pipeline, ui
-from crossgen.acquire import acquire
-from crossgen.cache import Cache
+# Docker, HTTP and the pipeline are imported by the task bodies once their inputs are checked:
+# `invoke <task> --help` and a refused flag answer at once.
+from crossgen import inputs, ui
 from crossgen.errors import DciError
-from crossgen.http import new_session
 from crossgen.settings import Settings, environment_notes, from_config
 
 ROOT = Path(__file__).resolve().parent
@@ -34,17 +38,113 @@ def _user_config_note(config) -> str:
 
 
 def friendly(func):
-    """Turn DciError into a red one-line message and exit code 1 (no traceback)."""
+    """Run a task body so that it never ends in a traceback.
+
+    - ``--help`` / ``-h`` taken as the value of a positional argument (``invoke build --help``)
+      prints the task's help (invoke's parser fills positional arguments first);
+    - :class:`DciError` -> a red one-line message (input: cause -- fix), exit code 1;
+    - Docker SDK and requests exceptions that escape, and OS errors -> one line naming the task
+      and the inputs it was given, exit code 1;
+    - Ctrl-C -> one line "interrupted", exit code 130;
+    - anything else -> one line saying it is a bug (``DCI_TRACEBACK=1`` shows the traceback).
+    """
+    name = func.__name__.replace("_", "-")
+    signature = pyinspect.signature(func)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if any(isinstance(v, str) and v in HELP_TOKENS for v in [*args[1:], *kwargs.values()]):
+            _print_task_help(func, name)
+            return None
         try:
             return func(*args, **kwargs)
+        except (Exit, ParseError, UnexpectedExit):
+            raise
         except DciError as exc:
-            ui.console.print(f"[bold red]error:[/] {exc}")
-            raise Exit(code=1) from None
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            ui.console.print(f"[bold red]interrupted[/] ({escape(name)})", soft_wrap=True)
+            raise Exit(code=130) from None
+        except Exception as exc:
+            given = _given(name, signature, args, kwargs)
+            kind = _escaped_kind(exc)
+            if kind == "docker":
+                _fail(f"{given}: Docker: {_one_line(exc)}", "check the input named above; `docker info` shows whether the daemon is healthy")
+            if kind == "network":
+                _fail(f"{given}: network: {type(exc).__name__}: {_one_line(exc)}",
+                      "check the connection, proxy settings and the URLs in invoke.yaml (dci.release_base_url, NuGet.Config)")
+            if kind == "os":
+                _fail(f"{given}: {type(exc).__name__}: {_one_line(exc)}",
+                      "check that the path exists and is writable, and that the disk is not full")
+            if os.environ.get("DCI_TRACEBACK"):
+                raise
+            _fail(f"{given}: unexpected {type(exc).__name__}: {_one_line(exc)}",
+                  "this is a bug; run again with DCI_TRACEBACK=1 to see where, and report it")
 
     return wrapper
+
+
+HELP_TOKENS = ("--help", "-h")
+
+
+def _escaped_kind(exc: BaseException) -> str | None:
+    """docker | network | os for the exceptions a task may let escape (the libraries are looked up
+    only when loaded: an exception of a library never imported cannot be one of its own)."""
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(exc, docker_errors.DockerException):
+        return "docker"
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(exc, requests.RequestException):  # before OSError: it is one
+        return "network"
+    if isinstance(exc, OSError):
+        return "os"
+    return None
+
+
+def _fail(text: str, fix: str = ""):
+    ui.console.print(f"[bold red]error:[/] {escape(text)}" + (f" -- {escape(fix)}" if fix else ""), soft_wrap=True)
+    raise Exit(code=1) from None
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _given(name: str, signature: pyinspect.Signature, args, kwargs) -> str:
+    """``task --flag=value ...``: the task and the inputs given that differ from the defaults."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return name
+    parts = [name]
+    for pname, value in list(bound.arguments.items())[1:]:
+        default = signature.parameters[pname].default
+        if value is None or value == default or value == [] or value is False:
+            continue
+        flag = "--" + pname.replace("_", "-")
+        if default is pyinspect.Parameter.empty:
+            parts.append(str(value))
+        elif value is True:
+            parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            parts.extend(f"{flag}={v}" for v in value)
+        else:
+            parts.append(f"{flag}={value}")
+    return " ".join(parts)
+
+
+def _print_task_help(func, name: str) -> None:
+    """What ``invoke --help <task>`` prints (by the running program, whose parser holds the flags' help)."""
+    from invoke.main import program
+
+    parser = getattr(program, "parser", None)
+    if parser is not None and name in getattr(parser, "contexts", {}):
+        program.print_task_help(name)
+        return
+    params = [p for p in pyinspect.signature(func).parameters][1:]
+    print(f"Usage: invoke {name} [--options]\n\n{pyinspect.getdoc(func) or ''}\n\nOptions: "
+          + ", ".join("--" + p.replace("_", "-") for p in params) + f"\n(invoke --help {name} describes them)")
 
 
 def _on_off(flag: str, value, default: bool) -> bool:
@@ -56,17 +156,49 @@ def _on_off(flag: str, value, default: bool) -> bool:
         return True
     if text in ("off", "false", "no", "0"):
         return False
-    raise DciError(f"{flag}={value}", "not a switch value", "use on or off")
+    raise DciError(f"{flag} {str(value)!r}", "not a switch value", "use on or off")
 
 
-CHANNEL_HELP = "'.NET channel (10.0) or exact version (10.0.15); default from invoke.yaml"
+CHANNEL_HELP = ".NET channel (10.0), latest, lts, sts, or an exact version (10.0.15); default from invoke.yaml"
+
+
+def _channel_flag(channel) -> str | None:
+    return None if channel is None else inputs.channel("--channel", channel)
+
+
+def _source_order(setting: str) -> list[str]:
+    from crossgen.sources import source_order
+
+    return source_order(setting)
+
+
+def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
+    """Check what the configuration (not a flag) decided: the version request, the source order,
+    the metadata URL and, for --locked, the lock file. Nothing here touches Docker or the network."""
+    given = {k for k, v in (flags or {}).items() if v is not None}
+    if "channel" not in given:
+        inputs.channel("dci.channel", s.channel)
+    if "source" not in given:
+        inputs.source("dci.source", s.source)
+    if "release_base_url" not in given and "official" in _source_order(s.source):
+        inputs.http_url("dci.release_base_url", s.release_base_url)
+    if s.locked:
+        from crossgen import lockfile
+
+        lockfile.read(s.lock_file)
+    return s
 
 
 @task(help={"force": "rebuild runtime-deps even when up to date"})
 @friendly
 def base_image(c, force=False):
     """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image."""
-    s = _settings(c)
+    s = _checked(_settings(c))
+    from crossgen import dockerio, pipeline
+    from crossgen.acquire import acquire
+    from crossgen.cache import Cache
+    from crossgen.http import new_session
+
     api = dockerio.connect()
     acquired = acquire(s, new_session(), Cache(s.cache_dir), components=("runtime",))
     for o in pipeline.base_images(api, s, acquired, force=force):
@@ -80,11 +212,14 @@ SOURCE_HELPS = {
 }
 
 
-def _source_overrides(source=None, base_url=None, local_path=None, locked=False) -> dict:
+def _source_overrides(channel=None, source=None, base_url=None, local_path=None, locked=False) -> dict:
+    """Check the acquisition flags and return them as settings overrides (None = from the configuration)."""
     return {
-        "source": source,
-        "release_base_url": base_url,
-        "local_path": Path(local_path).expanduser().resolve() if local_path else None,
+        "channel": _channel_flag(channel),
+        "source": None if source is None else inputs.source("--source", source),
+        "release_base_url": None if base_url is None else inputs.http_url("--base-url", base_url),
+        "local_path": None if local_path is None else inputs.existing_folder(
+            "--local-path", local_path, "give a dotnet layout (e.g. /usr/share/dotnet) or a folder of official .NET tarballs"),
         "locked": True if locked else None,
     }
 
@@ -93,7 +228,12 @@ def _source_overrides(source=None, base_url=None, local_path=None, locked=False)
 @friendly
 def download(c, channel=None, source=None, base_url=None, local_path=None, locked=False):
     """Download (cached, SHA-512 verified) the runtime, ASP.NET Core and Crossgen2 and lay out a dotnet root."""
-    s = _settings(c, channel=channel, **_source_overrides(source, base_url, local_path, locked))
+    flags = _source_overrides(channel, source, base_url, local_path, locked)
+    s = _checked(_settings(c, **flags), flags=flags)
+    from crossgen.acquire import acquire
+    from crossgen.cache import Cache
+    from crossgen.http import new_session
+
     a = acquire(s, new_session(), Cache(s.cache_dir))
     for comp in a.components.values():
         ui.info(f"{comp.package_id} {comp.version}  sha512:{comp.sha512[:16]}...  {comp.size / 1e6:.1f} MB  ({comp.source})")
@@ -105,9 +245,15 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
     """Resolve and download, then write the lock file (component, version, source, URL, SHA-512) for --locked builds."""
     from crossgen import lockfile
 
-    s = _settings(c, channel=channel, **_source_overrides(source, base_url, local_path))
-    if path:
-        s = s.with_overrides(lock_file=Path(path).expanduser().resolve())
+    flags = _source_overrides(channel, source, base_url, local_path)
+    lock_file = None if path is None else inputs.file_to_write("--path", path)
+    s = _checked(_settings(c, **flags), flags=flags)
+    if lock_file:
+        s = s.with_overrides(lock_file=lock_file)
+    from crossgen.acquire import acquire
+    from crossgen.cache import Cache
+    from crossgen.http import new_session
+
     a = acquire(s, new_session(), Cache(s.cache_dir))
     lockfile.write(s.lock_file, a, s)
     for comp in a.components.values():
@@ -121,7 +267,7 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
         "channel": CHANNEL_HELP,
         "inputbubble": "on|off: compile the bubble with --inputbubble (default from invoke.yaml: on)",
         "extra": "extra Crossgen2 argument, e.g. --extra=--instruction-set:x86-64-v3 (repeatable)",
-        "parallelism": "Crossgen2 --parallelism (0 = its default)",
+        "parallelism": "Crossgen2 --parallelism: a whole number >= 0 (0 = its default)",
         "force": "compile even when an identical result is cached",
         "partial": "on|off: compile only the methods of the MIBC profile (--partial; default from invoke.yaml crossgen.partial)",
     },
@@ -132,17 +278,27 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from dataclasses import replace
 
-    s = _settings(c, channel=channel)
-    s = replace(s, crossgen=replace(
-        s.crossgen,
-        inputbubble=_on_off("--inputbubble", inputbubble, s.crossgen.inputbubble),
-        parallelism=s.crossgen.parallelism if parallelism is None else int(parallelism),
-        extra_args=s.crossgen.extra_args + tuple(extra or ()),
-        partial=s.crossgen.partial if partial is None else ((bubble,) if _on_off("--partial", partial, False) else ()),
-    ))
     from crossgen.bubbles import get_bubble
 
-    get_bubble(bubble)  # fail fast on a bad name
+    bubble = inputs.choice("--bubble", bubble, get_bubble).name
+    flags = {"channel": _channel_flag(channel)}
+    inputbubble_on = None if inputbubble is None else _on_off("--inputbubble", inputbubble, True)
+    partial_on = None if partial is None else _on_off("--partial", partial, False)
+    extra_args = inputs.crossgen_arguments("--extra", extra or ())
+    threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0, example="--parallelism=4 (0 = Crossgen2's default)")
+    s = _checked(_settings(c, **flags), flags=flags)
+    s = replace(s, crossgen=replace(
+        s.crossgen,
+        inputbubble=s.crossgen.inputbubble if inputbubble_on is None else inputbubble_on,
+        parallelism=s.crossgen.parallelism if threads is None else threads,
+        extra_args=s.crossgen.extra_args + extra_args,
+        partial=s.crossgen.partial if partial_on is None else ((bubble,) if partial_on else ()),
+    ))
+    from crossgen import dockerio, pipeline
+    from crossgen.acquire import acquire
+    from crossgen.cache import Cache
+    from crossgen.http import new_session
+
     api = dockerio.connect()
     acquired = acquire(s, new_session(), Cache(s.cache_dir))
     results, _ = pipeline.compile_named(api, s, acquired, (bubble,), force=force)
@@ -168,8 +324,13 @@ def build(c, variant, channel=None, force=False, locked=False):
     """Build the images of one variant (and what they stand on)."""
     from crossgen.variants import find_variant
 
-    s = _settings(c, channel=channel, locked=True if locked else None)
-    v = find_variant(str(variant))
+    v = inputs.choice("--variant", variant, find_variant)
+    flags = {"channel": _channel_flag(channel), "locked": True if locked else None}
+    s = _checked(_settings(c, **flags), flags=flags)
+    from crossgen import dockerio, pipeline
+    from crossgen.cache import Cache
+    from crossgen.http import new_session
+
     outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), selected=[v], force=force)
     _print_outcomes(outcomes)
 
@@ -179,7 +340,12 @@ def build(c, variant, channel=None, force=False, locked=False):
 @friendly
 def build_all(c, channel=None, force=False, locked=False):
     """Build every image of every variant in dependency order; print sizes and build times."""
-    s = _settings(c, channel=channel, locked=True if locked else None)
+    flags = {"channel": _channel_flag(channel), "locked": True if locked else None}
+    s = _checked(_settings(c, **flags), flags=flags)
+    from crossgen import dockerio, pipeline
+    from crossgen.cache import Cache
+    from crossgen.http import new_session
+
     outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), force=force)
     _print_outcomes(outcomes)
 
@@ -196,18 +362,23 @@ def verify(c, image=None, app=None):
     """Prove each image works and is what it claims: structure, runs, R2R used, conventions; or --app compatibility."""
     from rich.table import Table
 
+    images = [inputs.image_reference("--image", ref) for ref in (image or [])]
+    app_dir = None
+    if app is not None:
+        app_dir = inputs.existing_folder("--app", app, "give the folder that `dotnet publish` wrote")
+        if len(images) != 1:
+            raise DciError(f"--app {app}", "needs exactly one --image to compare with",
+                           f"e.g. invoke verify --app bin/publish --image {inputs.EXAMPLE_IMAGE}")
     s = _settings(c)
+    from crossgen import dockerio, pipeline
+
     api = dockerio.connect()
-    if app:
-        if not image or len(image) != 1:
-            raise DciError("--app", "needs exactly one --image to compare with", "e.g. invoke verify --app bin/publish --image dotnet-composite/aspnet:10.0-trixie-slim-composite")
-        if not Path(app).is_dir():
-            raise DciError(f"--app {app}", "not a folder", "give the folder that `dotnet publish` wrote")
-        checks = [pipeline.check_app(api, s, Path(app), image[0])]
+    if app_dir is not None:
+        checks = [pipeline.check_app(api, s, app_dir, images[0])]
         for h in checks[0].data["collisions"]:
             ui.info(f"  {h['assembly']}: app {h['app_version'][0] or '?'} vs framework {h['framework_version'][0] or '?'} in {h['composite']} -> {'COLLIDES (MVID mismatch at run time)' if h['app_copy_loaded'] else 'shadowed by the framework (ok)'}")
     else:
-        checks = pipeline.verify_images(api, s, list(image or []) or None)
+        checks = pipeline.verify_images(api, s, images or None)
     t = Table(title="verify")
     for col in ("image", "check", "result", "detail"):
         t.add_column(col, overflow="fold")
@@ -224,12 +395,19 @@ def verify(c, image=None, app=None):
 @friendly
 def inspect(c, target, json_out=False):
     """Classify every PE file of an image's /usr/share/dotnet or of a folder: IL-only, R2R, component of X, composite."""
-    from crossgen import r2r, verify as v
+    target, folder = inputs.inspect_target("target", target)
+    from crossgen import r2r
 
-    if Path(target).exists():
-        infos = r2r.classify_tree(target)
+    if folder is not None:
+        infos = r2r.classify_tree(folder)
     else:
-        infos = v.image_structure(dockerio.connect(), target)
+        from crossgen import dockerio, verify as v
+
+        api = dockerio.connect()
+        if not dockerio.image_info(api, target):
+            raise DciError(f"target {target!r}", "no such folder, and no such image on the Docker daemon",
+                           "give an existing folder, or build/pull the image first (invoke build-all; docker images lists them)")
+        infos = v.image_structure(api, target)
     if json_out:
         print(json.dumps([i.to_dict() for i in infos], indent=1))
         return
@@ -251,6 +429,9 @@ def clean(c, cache=False, build_dir=False):
     import shutil
 
     s = _settings(c)
+    from crossgen import dockerio
+    from crossgen.cache import Cache
+
     api = dockerio.connect()
     flt = {"label": f"{dockerio.LABEL_PROJECT}={dockerio.PROJECT}"}
     containers = api.containers(all=True, filters=flt)
@@ -273,29 +454,43 @@ def clean(c, cache=False, build_dir=False):
         ui.info(f"removed {s.build_dir}")
 
 
+def _charts_available() -> None:
+    """--charts needs matplotlib (an optional dependency): fail before measuring, not after."""
+    try:
+        import crossgen.charts  # noqa: F401
+    except ImportError as exc:
+        raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
+                       "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
+
+
 @task(help={
-    "runs": "startup runs per image and mode (default 10; after one warm-up round)",
+    "runs": "startup runs per image and mode: a whole number >= 1 (default 10; after one warm-up round)",
     "registry": "push to a local registry for compressed sizes (--no-registry skips it: no compressed/pull figures)",
     "startup": "measure startup (--no-startup skips it)",
     "warm_build": "run and time a warm build-all first (--no-warm-build uses the images as they are)",
     "images": "comma-separated image keys or patterns, e.g. 'runtime-*,aspnet-*,sample-*' (default: every image of build-all)",
     "fresh_registry": "empty the registry storage first (every layer is compressed and uploaded again)",
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
-    "charts": "draw the PNG charts (--no-charts skips them)",
+    "charts": "draw the PNG charts (needs matplotlib; --no-charts skips them)",
     "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; ~10 min on 2 cores)",
 })
 @friendly
-def report(c, runs=10, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
+def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
            cold_build=False):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
+    n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
+    patterns = inputs.image_key_patterns("--images", images or "")
+    if charts:
+        _charts_available()
+    s = _settings(c)
     from crossgen import report as rep
 
-    s = _settings(c)
     opts = rep.ReportOptions(
-        runs=int(runs), registry=registry, startup=startup, warm_build=warm_build,
-        images=tuple(p.strip() for p in images.split(",") if p.strip()), fresh_registry=fresh_registry,
-        readme=readme, charts=charts, cold_build=cold_build,
+        runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
+        fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
     )
+    from crossgen import dockerio
+
     r = rep.run(dockerio.connect(), s, opts)
     rep.print_headline(r)
     out = s.build_dir / "report"

@@ -167,7 +167,8 @@ class LocalRegistry:
         delay = 0.02
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise DciError(f"registry on {self.host}", f"exited with code {self.process.returncode}", "")
+                raise DciError(f"registry on {self.host}", f"exited with code {self.process.returncode}",
+                               f"see {self.log_path or 'registry.log'}; run with --no-registry to skip compressed sizes")
             try:
                 status, _, _ = self._request("GET", "/v2/")
                 if status == 200:
@@ -176,7 +177,8 @@ class LocalRegistry:
                 pass
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
-        raise DciError(f"registry on {self.host}", f"no answer on /v2/ within {timeout:.0f} s", "")
+        raise DciError(f"registry on {self.host}", f"no answer on /v2/ within {timeout:.0f} s",
+                       f"see {self.log_path or 'registry.log'} (a busy machine may need longer); run with --no-registry to skip compressed sizes")
 
     def stop(self) -> None:
         proc, self.process = self.process, None
@@ -224,23 +226,27 @@ class LocalRegistry:
         status, headers, body = self._request(
             "GET", f"/v2/{repository}/manifests/{reference}", {"Accept": f"{MANIFEST_V2}, {OCI_MANIFEST}"})
         if status != 200:
-            raise DciError(f"manifest {repository}:{reference} on {self.host}", f"HTTP {status}: {body[:200]!r}", "")
+            raise DciError(f"manifest {repository}:{reference} on {self.host}", f"HTTP {status}: {body[:200]!r}",
+                           "run again with --fresh-registry (the push may not have completed), or see build/registry/registry.log")
         doc = json.loads(body)
         if doc.get("schemaVersion") != 2 or "layers" not in doc:
-            raise DciError(f"manifest {repository}:{reference}", f"not an image manifest (mediaType {doc.get('mediaType')})", "")
+            raise DciError(f"manifest {repository}:{reference}", f"not an image manifest (mediaType {doc.get('mediaType')})",
+                           "push a single-platform image (not a manifest list), or run with --no-registry")
         return doc, headers.get("docker-content-digest", ""), len(body)
 
     def blob(self, repository: str, digest: str) -> bytes:
         status, _, body = self._request("GET", f"/v2/{repository}/blobs/{digest}")
         if status != 200:
-            raise DciError(f"blob {digest} in {repository}", f"HTTP {status}", "")
+            raise DciError(f"blob {digest} in {repository}", f"HTTP {status}",
+                           "run again with --fresh-registry (the storage may be incomplete), or see build/registry/registry.log")
         return body
 
     def blob_size(self, repository: str, digest: str) -> int:
         """Content-Length of a blob (HEAD), independent of the manifest."""
         status, headers, _ = self._request("HEAD", f"/v2/{repository}/blobs/{digest}")
         if status != 200:
-            raise DciError(f"blob {digest} in {repository}", f"HTTP {status}", "")
+            raise DciError(f"blob {digest} in {repository}", f"HTTP {status}",
+                           "run again with --fresh-registry (the storage may be incomplete), or see build/registry/registry.log")
         return int(headers["content-length"])
 
     # --- push ---------------------------------------------------------------------------
@@ -278,7 +284,8 @@ class LocalRegistry:
         cfg = json.loads(self.blob(repository, config.digest))
         diff_ids = list((cfg.get("rootfs") or {}).get("diff_ids") or [])
         if len(diff_ids) != len(layers):
-            raise DciError(f"manifest {repository}:{tag}", f"{len(layers)} layers but {len(diff_ids)} diff_ids in the config", "")
+            raise DciError(f"manifest {repository}:{tag}", f"{len(layers)} layers but {len(diff_ids)} diff_ids in the config",
+                           "run again with --fresh-registry; if it persists, rebuild the image (invoke build-all --force)")
         return Pushed(ref or f"{repository}:{tag}", repository, tag, digest, nbytes, config, layers, diff_ids)
 
 

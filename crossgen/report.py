@@ -873,7 +873,12 @@ def print_headline(r: dict) -> None:
 
 
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> dict:
-    from . import charts as _charts  # noqa: F401  (fail early when matplotlib is missing)
+    if opts.charts:  # fail before measuring when matplotlib is missing; without charts it is never imported
+        try:
+            from . import charts as _charts  # noqa: F401
+        except ImportError as exc:
+            raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
+                           "install python3-matplotlib (scripts/bootstrap.sh does), or pass --no-charts") from None
 
     t0 = time.monotonic()
     timer = Timer()

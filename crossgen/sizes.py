@@ -127,7 +127,8 @@ def image_sizes(api: docker.APIClient, ref: str, key: str = "") -> ImageSizes:
     layers = [Layer(i, d, c, size, created_by) for i, (d, c, (size, created_by)) in enumerate(zip(diff_ids, chains, steps))]
     total = int(info.get("Size") or 0)
     if sum(layer.size for layer in layers) != total:
-        raise DciError(f"image {ref}", f"layer sizes add up to {sum(l.size for l in layers)}, the daemon says {total}", "")
+        raise DciError(f"image {ref}", f"layer sizes add up to {sum(l.size for l in layers)}, the daemon says {total}",
+                       "rebuild the image (invoke build-all --force) or remove it and build again")
     return ImageSizes(key or ref, ref, info["Id"], total, layers)
 
 
@@ -299,7 +300,8 @@ def layer_entries(api: docker.APIClient, ref: str, diff_id: str) -> list[TarEntr
                     entries.append(TarEntry(m.name, m.type.decode(), m.mode, m.uid, m.gid, m.size, int(m.mtime), m.linkname))
             if reader.drain() == diff_id:
                 return entries
-    raise DciError(f"image {ref}", f"has no layer with DiffID {diff_id[:19]}", "")
+    raise DciError(f"image {ref}", f"has no layer with DiffID {diff_id[:19]}",
+                   "the image changed while being measured; run invoke report again")
 
 
 def entry_differences(a: list[TarEntry], b: list[TarEntry]) -> dict:

@@ -135,7 +135,8 @@ class _Container:
     def start(self, apps: list[Sample]) -> None:
         for app in apps:
             if not self.api.put_archive(self.id, "/tmp", dockerio.tar_directory(app.path, arcname=f"app/{app.name}")):
-                raise DciError(f"container of {self.ref}", "could not copy the sample into /tmp", "")
+                raise DciError(f"container of {self.ref}", "could not copy the sample into /tmp",
+                               "check the Docker daemon (disk space: docker system df), or run with --no-startup")
         self.api.start(self.id)
 
     def exec(self, cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -232,7 +233,8 @@ def _stop_server(box: _Container, exec_id: str) -> None:
             if not api.exec_inspect(exec_id).get("Running", False):
                 return
             time.sleep(0.02)
-    raise DciError(f"container of {box.ref}", "the web sample did not stop after SIGKILL", "")
+    raise DciError(f"container of {box.ref}", "the web sample did not stop after SIGKILL",
+                   "run invoke clean to remove the leftover container, then invoke report again (or --no-startup)")
 
 
 def measure(
