@@ -18,13 +18,12 @@ import json
 import re
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
-
 from . import releases
 from .errors import DciError
 from .layout import ASPNETCORE, NETCORE
 from .settings import Settings
-from .sources import Accept, Artifact, Plan, pick, request_label, stable_or_exact
+from .sources import Accept, Artifact, Plan, pick
+from .versionspec import VersionSpec, as_spec, newest_first, parse_version, version_key
 
 TARBALL = re.compile(
     r"^(?P<stem>dotnet-runtime|aspnetcore-runtime|dotnet-sdk)-"
@@ -37,11 +36,7 @@ def _versions_in(folder: Path) -> list[str]:
     out = []
     if folder.is_dir():
         for d in folder.iterdir():
-            try:
-                Version(d.name)
-            except InvalidVersion:
-                continue
-            if d.is_dir():
+            if parse_version(d.name) is not None and d.is_dir():
                 out.append(d.name)
     return out
 
@@ -85,7 +80,8 @@ class LocalSource:
                            "pass --local-path pointing at a dotnet layout (e.g. /usr/share/dotnet) or a folder of official tarballs")
         return self.path
 
-    def resolve(self, spec: str, rid: str, components: tuple[str, ...], accept: Accept | None) -> Plan:
+    def resolve(self, spec: str | VersionSpec, rid: str, components: tuple[str, ...], accept: Accept | None) -> Plan:
+        spec = as_spec(spec)
         path = self._check_path()
         if self.is_layout:
             return self._resolve_layout(path, spec, rid, components, accept)
@@ -100,20 +96,20 @@ class LocalSource:
         return self._resolve_tarballs(path, tarballs, spec, rid, components, accept)
 
     # -- a dotnet layout ---------------------------------------------------------------------------
-    def _resolve_layout(self, root: Path, spec: str, rid: str, components, accept) -> Plan:
+    def _resolve_layout(self, root: Path, spec: VersionSpec, rid: str, components, accept) -> Plan:
         if "sdk" in components:
             raise DciError("component sdk", "the local source provides frameworks, not SDK tarballs",
                            "use --source official for the SDK tarball")
         rt_versions = _versions_in(root / "shared" / NETCORE)
-        offered = {NETCORE: stable_or_exact(rt_versions, spec)}
+        offered = {NETCORE: spec.select(rt_versions)}
         if "aspnetcore" in components:
-            offered[ASPNETCORE] = stable_or_exact(_versions_in(root / "shared" / ASPNETCORE), spec)
+            offered[ASPNETCORE] = spec.select(_versions_in(root / "shared" / ASPNETCORE))
         if not any(offered.values()) or not all(offered.values()):
-            have = f"{NETCORE}: {', '.join(sorted(rt_versions, key=Version, reverse=True)) or 'none'}"
+            have = f"{NETCORE}: {', '.join(newest_first(rt_versions)) or 'none'}"
             if "aspnetcore" in components:
-                have += f"; {ASPNETCORE}: {', '.join(sorted(_versions_in(root / 'shared' / ASPNETCORE), key=Version, reverse=True)) or 'none'}"
+                have += f"; {ASPNETCORE}: {', '.join(newest_first(_versions_in(root / 'shared' / ASPNETCORE))) or 'none'}"
             raise DciError(
-                request_label(spec),
+                spec.label,
                 f"the dotnet layout {root} has no matching framework ({have})",
                 "choose one of those versions, or install the one you need there",
             )
@@ -145,7 +141,7 @@ class LocalSource:
                 out.append((STEM_COMPONENT[m["stem"]], m["version"], m["rid"], p))
         return out
 
-    def _resolve_tarballs(self, folder: Path, tarballs, spec: str, rid: str, components, accept) -> Plan:
+    def _resolve_tarballs(self, folder: Path, tarballs, spec: VersionSpec, rid: str, components, accept) -> Plan:
         wanted = [c for c in ("runtime", "aspnetcore", "sdk") if c in components or c == "runtime"]
         for_rid = [t for t in tarballs if t[2] == rid]
         if not for_rid:
@@ -158,14 +154,15 @@ class LocalSource:
         offered = {}
         for c in ("runtime", "aspnetcore"):
             if c in wanted:
-                offered[c] = stable_or_exact([t[1] for t in for_rid if t[0] == c], spec)
+                offered[c] = spec.select([t[1] for t in for_rid if t[0] == c])
         version = pick(f"the tarball folder {folder}", spec, offered, accept)
         arts: dict[str, Artifact] = {}
         for c in wanted:
             if c == "sdk":
-                sdks = sorted((t for t in for_rid if t[0] == "sdk"), key=lambda t: Version(t[1]), reverse=True)
+                sdks = sorted((t for t in for_rid if t[0] == "sdk"), key=lambda t: version_key(t[1]), reverse=True)
                 # An SDK tarball carries its runtime: the SDK band must match the runtime's major.minor.
-                sdks = [t for t in sdks if Version(t[1]).release[:2] == Version(version).release[:2]]
+                channel = parse_version(version).channel  # type: ignore[union-attr]
+                sdks = [t for t in sdks if getattr(parse_version(t[1]), "channel", None) == channel]
                 if not sdks:
                     raise DciError("component sdk", f"no dotnet-sdk-*-{rid}.tar.gz for .NET {version} in {folder}",
                                    "add the SDK tarball, or leave the SDK out")

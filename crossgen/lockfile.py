@@ -15,9 +15,10 @@
 
 ``--locked`` (``dci.locked``) makes acquisition take exactly these files: the same URLs (or
 local paths) with the same SHA-512 (a cached copy with that hash is used without any network),
-and fails on any difference: another RID, a channel the locked version is not in, a component
-the lock does not have, a source other than the one asked for, a file or host whose hash
-changed.
+and fails on any difference: another RID, a request the locked version does not answer (the
+request it was locked with, or one :meth:`~crossgen.versionspec.VersionSpec.matches` accepts the
+locked version for, as every source matches it), a component the lock does not have, a source
+other than the one asked for, a file or host whose hash changed.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
-
 from . import releases
 from .cache import atomic_write_text
 from .errors import DciError
 from .settings import Settings
 from .sources import Artifact, Plan, source_order
+from .versionspec import VersionSpec, parse_spec
 
 FORMAT = 1
 FIELDS = ("package_id", "version", "source", "kind", "url", "sha512", "size")
@@ -94,21 +94,17 @@ def read(path: Path) -> dict:
     return doc
 
 
-def version_in_request(version: str, spec: str) -> bool:
+def answers_request(doc: dict, spec: str | VersionSpec) -> bool:
+    """Whether the locked version answers ``spec``: the lock was made for that same request, or
+    the request matches the locked version (as every source matches versions)."""
+    spec = parse_spec(spec)
+    recorded = (doc.get("request") or {}).get("channel")
     try:
-        v = Version(version)
-    except InvalidVersion:
-        return False
-    spec = releases.check_spec(spec)
-    if releases.is_exact(spec):
-        return spec == version or Version(spec) == v
-    if releases.is_channel(spec):
-        return f"{v.major}.{v.minor}" == spec
-    if spec == "lts":
-        return v.major % 2 == 0
-    if spec == "sts":
-        return v.major % 2 == 1
-    return True  # latest: whatever was locked
+        if recorded is not None and parse_spec(recorded) == spec:
+            return True
+    except DciError:
+        pass  # a request this version cannot read: judge by the version alone
+    return spec.matches(doc["version"])
 
 
 def plan_from_lock(doc: dict, settings: Settings, components: tuple[str, ...], host_rid: str | None):
@@ -117,7 +113,7 @@ def plan_from_lock(doc: dict, settings: Settings, components: tuple[str, ...], h
     diffs = []
     if doc["rid"] != settings.rid:
         diffs.append(f"it is for RID {doc['rid']}, this build asks for {settings.rid}")
-    if not version_in_request(doc["version"], settings.channel):
+    if not answers_request(doc, settings.channel):
         diffs.append(f"it locks .NET {doc['version']}, which is not in the requested channel/version {settings.channel!r}")
     locked = doc["components"]
     missing = [c for c in components if c not in locked]

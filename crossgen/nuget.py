@@ -10,7 +10,11 @@ Configuration files, from the most to the least specific (the most specific wins
 
 Sources are listed closest file first (a key redefined by a closer file moves with it), as
 the client's PackageSourceProvider orders them; a source named in ``disabledPackageSources``
-is disabled whatever the entry's value.
+is disabled whatever the entry's value. Values may name environment variables as ``%NAME%``
+(NuGet 3.4+): they are expanded as the client expands them (.NET's
+``Environment.ExpandEnvironmentVariables`` on Linux: case-sensitive names, an undefined
+variable stays as written) before a relative path is resolved against the file's folder. Keys
+are taken as written, as the client takes them.
 
 An explicit config file (``--nuget-config``) replaces all of these, as ``--configfile`` does.
 """
@@ -21,9 +25,9 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
 import requests
-from packaging.version import InvalidVersion, Version
 
 from . import http
 from .cache import Cache, CachedFile
@@ -104,6 +108,31 @@ def _config_glob(folder: Path) -> list[Path]:
     return sorted({f for pattern in ("*.config", "*.Config") for f in folder.glob(pattern) if f.is_file()})
 
 
+def expand_env(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """``%NAME%`` replaced by the variable's value, as NuGet's settings do for every value
+    (``Environment.ExpandEnvironmentVariables``, non-Windows): scanning left to right, a ``%``
+    pair around a defined name is replaced; an undefined name stays as written and its closing
+    ``%`` may open the next pair."""
+    env = os.environ if environ is None else environ
+    out: list[str] = []
+    last = 0
+    while last < len(value):
+        pos = value.find("%", last + 1)
+        if pos < 0:
+            break
+        if value[last] == "%":
+            name = value[last + 1:pos]
+            found = env.get(name) if name else None
+            if found is not None:
+                out.append(found)
+                last = pos + 1
+                continue
+        out.append(value[last:pos])
+        last = pos
+    out.append(value[last:])
+    return "".join(out)
+
+
 def read_sources(files: list[Path]) -> list[Source]:
     """Merge ``packageSources`` of config files given most specific first."""
     sources: dict[str, Source] = {}
@@ -120,7 +149,9 @@ def read_sources(files: list[Path]) -> list[Source]:
                 if el.tag == "clear":
                     sources.clear()
                 elif el.tag == "add" and el.get("key") and el.get("value"):
-                    value = el.get("value", "")
+                    value = expand_env(el.get("value", ""))
+                    if not value:
+                        continue
                     if not value.startswith(("http://", "https://")) and not os.path.isabs(value):
                         value = str((f.parent / value).resolve())
                     sources.pop(el.get("key", ""), None)  # a redefined key moves to its new file
@@ -231,24 +262,3 @@ def open_feed(
         "add a v3 feed to NuGet.Config or pass --nuget-config",
     )
 
-
-def release_versions(versions: list[str], channel: str) -> list[Version]:
-    """Stable versions matching a channel (``10.0``) or an exact version, sorted ascending."""
-    out = []
-    for v in versions:
-        try:
-            pv = Version(v)
-        except InvalidVersion:
-            continue
-        if pv.is_prerelease:
-            continue
-        if _matches_channel(pv, channel):
-            out.append(pv)
-    return sorted(out)
-
-
-def _matches_channel(v: Version, channel: str) -> bool:
-    parts = channel.split(".")
-    if len(parts) == 2:
-        return f"{v.major}.{v.minor}" == channel
-    return str(v) == channel

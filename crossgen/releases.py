@@ -14,9 +14,11 @@ A channel's ``releases[]`` entries carry ``release-version`` and the objects ``r
 ``aspnetcore-runtime`` and ``sdk``, each with ``version`` and ``files[]`` of
 ``{name, rid, url, hash}`` (hash = SHA-512 hex).
 
-Version requests: a channel (``10.0``), ``latest`` (newest channel with a stable release),
-``lts`` / ``sts`` (newest such channel), or an exact runtime version (``10.0.15``, or an SDK
-version such as ``10.0.401``, which selects the release that SDK belongs to).
+Version requests are parsed and matched by :mod:`crossgen.versionspec` (as for every source):
+a channel (``10.0``; ``10`` means ``10.0``), ``latest`` (newest channel with a stable release),
+``lts`` / ``sts`` (newest such channel, by the index's ``release-type``), or an exact runtime
+version (``10.0.15``, or an SDK version such as ``10.0.401``, which selects the release that SDK
+belongs to).
 
 Metadata points at the official host. With another base URL (a mirror), URLs under a known
 official prefix are moved onto the mirror, and anything else is replaced by the canonical path
@@ -31,10 +33,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import requests
-from packaging.version import InvalidVersion, Version
 
 from . import http, ui
 from .errors import DciError
+from .versionspec import DotnetVersion, VersionSpec, as_spec, channel_key, parse_spec, parse_version, version_key
 
 DEFAULT_BASE_URL = "https://builds.dotnet.microsoft.com/dotnet"
 OFFICIAL_PREFIXES = (
@@ -83,7 +85,7 @@ class Release:
     data: dict
 
     @property
-    def version(self) -> Version | None:
+    def version(self) -> DotnetVersion | None:
         return parse_version(self.release_version)
 
     def product_version(self, component: str) -> str | None:
@@ -117,37 +119,8 @@ class ReleaseFile:
     checksum_from: str  # "metadata", ".sha512 file" or "checksums/<v>-sha.txt"
 
 
-def parse_version(text: str) -> Version | None:
-    try:
-        return Version(str(text))
-    except InvalidVersion:
-        return None
-
-
-def _version_key(text: str) -> Version:
-    return parse_version(text) or Version("0")
-
-
-def is_channel(spec: str) -> bool:
-    return re.fullmatch(r"\d+\.\d+", spec) is not None
-
-
-def is_exact(spec: str) -> bool:
-    return re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.\-]+)?", spec) is not None
-
-
-def check_spec(spec: str) -> str:
-    """Normalize a version request; fail on something that is none of the accepted forms."""
-    s = str(spec).strip()
-    if s.lower() in ("latest", "lts", "sts"):
-        return s.lower()
-    if is_channel(s) or is_exact(s):
-        return s
-    raise DciError(
-        f"channel {spec!r}",
-        "not a channel, keyword or version",
-        "use a channel such as 8.0, 9.0 or 10.0, `latest`, `lts`, `sts`, or an exact version such as 10.0.15",
-    )
+# The request parser, under the name the callers of this module have used.
+check_spec = parse_spec
 
 
 class _Retry(Exception):
@@ -260,7 +233,7 @@ class ReleaseMetadata:
                     support_phase=str(e.get("support-phase") or "").lower(),
                     releases_url=self.rebase(str(e.get("releases.json") or ""), f"release-metadata/{ch}/releases.json"),
                 ))
-            self._channels = sorted(out, key=lambda c: _version_key(c.version), reverse=True)
+            self._channels = sorted(out, key=lambda c: channel_key(c.version), reverse=True)
         return self._channels
 
     def channel_names(self) -> str:
@@ -276,24 +249,22 @@ class ReleaseMetadata:
             "choose one of those channels, `latest`, `lts`, `sts` or an exact version",
         )
 
-    def pick_channel(self, spec: str) -> Channel:
-        """The channel a request refers to."""
-        spec = check_spec(spec)
-        if spec in ("latest", "lts", "sts"):
-            stable = [c for c in self.channels() if c.has_stable and (spec == "latest" or c.release_type == spec)]
+    def pick_channel(self, spec: str | VersionSpec) -> Channel:
+        """The channel a request refers to: the one it names, else the newest one with a stable
+        release that it matches (the channel's ``release-type`` decides lts / sts)."""
+        spec = as_spec(spec)
+        if spec.is_keyword:
+            stable = [c for c in self.channels() if c.has_stable and spec.matches_channel(c.version, c.release_type or None)]
             if not stable:
                 raise DciError(
-                    f"channel {spec!r}",
+                    spec.label,
                     f"{self.index_url} lists no channel with a stable {'' if spec == 'latest' else spec.upper() + ' '}release "
                     f"(channels: {', '.join(f'{c.version} {c.release_type} {c.support_phase}' for c in self.channels()) or 'none'})",
                     "name a channel or an exact version instead",
                 )
             return stable[0]
-        if is_channel(spec):
-            return self.channel(spec)
-        v = parse_version(spec)
-        assert v is not None
-        return self.channel(f"{v.major}.{v.minor}")
+        assert spec.channel is not None
+        return self.channel(spec.channel)
 
     # -- releases ----------------------------------------------------------------------------
     def releases(self, channel: Channel) -> list[Release]:
@@ -309,31 +280,31 @@ class ReleaseMetadata:
                 for r in rels
                 if isinstance(r, dict) and r.get("release-version")
             ]
-            self._releases[channel.version] = sorted(out, key=lambda r: _version_key(r.release_version), reverse=True)
+            self._releases[channel.version] = sorted(out, key=lambda r: version_key(r.release_version), reverse=True)
         return self._releases[channel.version]
 
-    def candidates(self, spec: str) -> tuple[Channel, list[Release]]:
+    def candidates(self, spec: str | VersionSpec) -> tuple[Channel, list[Release]]:
         """Releases a request allows, newest first (one for an exact version)."""
-        spec = check_spec(spec)
+        spec = as_spec(spec)
         ch = self.pick_channel(spec)
         rels = self.releases(ch)
-        if is_exact(spec):
-            exact = [r for r in rels if spec in (r.release_version, r.runtime_version)]
+        if spec.is_exact:
+            exact = [r for r in rels if spec.matches(r.release_version) or spec.matches(r.runtime_version or "")]
             if not exact:
-                exact = [r for r in rels if spec in r.sdk_versions()]
+                exact = [r for r in rels if any(spec.matches(v) for v in r.sdk_versions())]
             if not exact:
                 listing = ", ".join(r.release_version for r in rels[:12]) or "none"
                 raise DciError(
-                    f"version {spec!r}",
+                    spec.label,
                     f"channel {ch.version} has no such release (newest: {listing})",
                     f"choose one of those, or the channel `{ch.version}` for its newest release",
                 )
             return ch, exact
-        stable = [r for r in rels if r.version is not None and not r.version.is_prerelease]
+        stable = [r for r in rels if spec.matches(r.release_version, ch.release_type or None)]
         if not stable:
             listing = ", ".join(r.release_version for r in rels[:6]) or "none"
             raise DciError(
-                f"channel {spec!r}",
+                spec.label,
                 f"channel {ch.version} has no stable release yet (only: {listing})",
                 "give an exact preview version, or a channel with a stable release",
             )
@@ -397,6 +368,7 @@ def resolve(
 ) -> tuple[Release, dict[str, ReleaseFile]]:
     """The newest release a request allows whose files exist for ``rid`` (and ``accept(version)``)."""
     components = [c for c in components if c in PRODUCTS]
+    spec = as_spec(spec)
     ch, rels = meta.candidates(spec)
     first_error: DciError | None = None
     rejected: list[str] = []
@@ -413,7 +385,7 @@ def resolve(
         return rel, files
     if rejected:
         raise DciError(
-            f"version {spec!r}" if is_exact(spec) else f"channel {spec!r}",
+            spec.label,
             f"release metadata offers {', '.join(rejected[:6])} but Crossgen2 is not on the NuGet feed for "
             f"{'it' if len(rejected) == 1 else 'any of them'}",
             "choose a version the feed serves Crossgen2 for (see `invoke download --source nuget`), or add a feed that has it",

@@ -20,12 +20,12 @@ from typing import Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 import requests
-from packaging.version import InvalidVersion, Version
 
 from . import http, releases, ui
 from .cache import Cache, sha512_file
 from .errors import DciError
 from .settings import Settings
+from .versionspec import VersionSpec, as_spec
 
 SOURCE_NAMES = ("official", "nuget", "local")
 AUTO_ORDER = ("official", "nuget", "local")
@@ -81,43 +81,23 @@ def file_url_path(url: str) -> Path:
 
 
 # -- version requests without release metadata ------------------------------------------------
-def stable_or_exact(versions: Iterable[str], spec: str) -> list[str]:
-    """Versions matching a request, newest first. Channel ``N.M``, ``latest``, ``lts`` (even
-    major, .NET 5+), ``sts`` (odd major) match stable versions; an exact version matches itself."""
-    spec = releases.check_spec(spec)
-    out: list[Version] = []
-    for text in versions:
-        try:
-            v = Version(text)
-        except InvalidVersion:
-            continue
-        if releases.is_exact(spec):
-            if str(v) == str(Version(spec)) or text == spec:
-                out.append(v)
-            continue
-        if v.is_prerelease:
-            continue
-        if spec == "latest" or (spec == "lts" and v.major >= 5 and v.major % 2 == 0) or (
-            spec == "sts" and v.major >= 5 and v.major % 2 == 1
-        ) or (releases.is_channel(spec) and f"{v.major}.{v.minor}" == spec):
-            out.append(v)
-    return [str(v) for v in sorted(set(out), reverse=True)]
+def stable_or_exact(versions: Iterable[str], spec: str | VersionSpec) -> list[str]:
+    """The versions matching a request, newest first (:meth:`VersionSpec.select`)."""
+    return as_spec(spec).select(versions)
 
 
-def request_label(spec: str) -> str:
-    return f"version {spec!r}" if releases.is_exact(spec) else f"channel {spec!r}"
-
-
-def pick(source: str, spec: str, offered: dict[str, list[str]], accept: Accept | None) -> str:
-    """The newest version every component list offers that ``accept`` allows."""
+def pick(source: str, spec: str | VersionSpec, offered: dict[str, list[str]], accept: Accept | None) -> str:
+    """The newest version every component list offers that the request resolves among
+    (:meth:`VersionSpec.choose`) and ``accept`` allows."""
+    spec = as_spec(spec)
     common: set[str] | None = None
     for vs in offered.values():
         common = set(vs) if common is None else common & set(vs)
-    ordered = sorted(common or (), key=Version, reverse=True)
+    ordered = spec.choose(common or ())
     if not ordered:
         listing = "; ".join(f"{k}: {', '.join(v[:6]) or 'none'}" for k, v in offered.items())
         raise DciError(
-            request_label(spec),
+            spec.label,
             f"{source} has no version matching it for every component ({listing})",
             "choose a channel such as 8.0, 9.0 or 10.0 or an exact version from those lists",
         )
@@ -125,7 +105,7 @@ def pick(source: str, spec: str, offered: dict[str, list[str]], accept: Accept |
         if accept is None or accept(v):
             return v
     raise DciError(
-        request_label(spec),
+        spec.label,
         f"{source} offers {', '.join(ordered[:6])} but Crossgen2 is not on the NuGet feed for "
         f"{'it' if len(ordered) == 1 else 'any of them'}",
         "choose a version the feed serves Crossgen2 for, or add a feed that has it",
@@ -142,7 +122,7 @@ class OfficialSource:
     def describe(self) -> str:
         return f"release metadata at {self.meta.index_url}"
 
-    def resolve(self, spec: str, rid: str, components: tuple[str, ...], accept: Accept | None) -> Plan:
+    def resolve(self, spec: str | VersionSpec, rid: str, components: tuple[str, ...], accept: Accept | None) -> Plan:
         wanted = [c for c in components if c in releases.PRODUCTS]
         if "runtime" not in wanted:
             wanted.insert(0, "runtime")
@@ -191,7 +171,8 @@ class NuGetSource:
     def artifact(self, component: str, package_id: str, version: str) -> Artifact:
         return Artifact(component, package_id, version, self.name, "nupkg", self.feed().nupkg_url(package_id, version))
 
-    def resolve(self, spec: str, rid: str, components: tuple[str, ...], accept: Accept | None) -> Plan:
+    def resolve(self, spec: str | VersionSpec, rid: str, components: tuple[str, ...], accept: Accept | None) -> Plan:
+        spec = as_spec(spec)
         if "sdk" in components:
             raise DciError("component sdk", "the .NET SDK is not published as a NuGet package",
                            "use --source official or local for the SDK")
@@ -206,7 +187,7 @@ class NuGetSource:
                     f"the feed {self.feed().index_url} has no package {pid}",
                     "set dci.rid / --rid to a RID the feed serves (e.g. linux-x64, linux-arm64, linux-musl-x64), or add a feed that has it",
                 )
-            offered[pid] = stable_or_exact(all_versions, spec)
+            offered[pid] = spec.select(all_versions)
         version = pick(f"the NuGet feed {self.feed().index_url}", spec, offered, accept)
         arts = {c: self.artifact(c, pid, version) for c, pid in ids.items() if c in components or c == "runtime"}
         if self.settings.dotnet_root is None:
@@ -219,7 +200,7 @@ class NuGetSource:
         pid = PACK_IDS["crossgen2"].format(host_rid=host_rid)
         served = self.versions(pid)
         if version not in served:
-            near = [v for v in stable_or_exact(served, "latest")][:8]
+            near = as_spec("latest").select(served)[:8]
             raise DciError(
                 f"Crossgen2 {version}",
                 f"the feed {self.feed().index_url} has no {pid} {version} (it has {', '.join(near) or 'no version'})",
@@ -352,12 +333,13 @@ def resolve_in_order(
     session: requests.Session,
     settings: Settings,
     nuget: NuGetSource,
-    spec: str,
+    spec: str | VersionSpec,
     rid: str,
     components: tuple[str, ...],
     accept: Accept | None,
 ) -> tuple[Plan, list[dict]]:
     """The plan of the first source in ``order`` that serves the request; and why others did not."""
+    spec = as_spec(spec)
     tried: list[dict] = []
     errors: list[DciError] = []
     for i, name in enumerate(order):

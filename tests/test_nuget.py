@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from packaging.version import Version
 
 from crossgen import nuget
 from crossgen.cache import Cache
@@ -211,6 +210,63 @@ def test_local_paths_are_relative_to_their_config_file(tree, monkeypatch):
     }
 
 
+# --- %VAR% in values ------------------------------------------------------------------------------
+
+
+def test_environment_variables_in_values_are_expanded_as_the_client_does(tree, monkeypatch):
+    monkeypatch.setenv("DCI_TEST_FEED_HOST", "feeds.example")
+    monkeypatch.setenv("DCI_TEST_DIR", str(tree["home"] / "pkgs"))
+    monkeypatch.setenv("DCI_TEST_REL", "sub")
+    monkeypatch.setenv("DCI_TEST_KEY", "expanded")
+    monkeypatch.delenv("DCI_TEST_UNDEFINED", raising=False)
+    monkeypatch.delenv("dci_test_dir", raising=False)
+    f = tree["repo"] / "nuget.config"
+    f.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n  <packageSources>\n'
+        '    <add key="web" value="https://%DCI_TEST_FEED_HOST%/v3/index.json" />\n'
+        '    <add key="dir" value="%DCI_TEST_DIR%/local" />\n'
+        '    <add key="rel" value="%DCI_TEST_REL%/feed" />\n'             # relative once expanded: from the file's folder
+        '    <add key="undefined" value="https://x/%DCI_TEST_UNDEFINED%/index.json" />\n'  # stays as written
+        '    <add key="case" value="/srv/%dci_test_dir%" />\n'            # names are case-sensitive on Linux
+        '    <add key="%DCI_TEST_KEY%" value="https://k/index.json" />\n'  # keys are not expanded
+        '  </packageSources>\n'
+        '  <disabledPackageSources>\n    <add key="%DCI_TEST_KEY%" value="true" />\n  </disabledPackageSources>\n'
+        '</configuration>\n'
+    )
+    got = {s.name: (s.url, s.enabled) for s in nuget.read_sources([f])}
+    assert got == {
+        "web": ("https://feeds.example/v3/index.json", True),
+        "dir": (str(tree["home"] / "pkgs" / "local"), True),
+        "rel": (str(tree["repo"] / "sub" / "feed"), True),
+        "undefined": ("https://x/%DCI_TEST_UNDEFINED%/index.json", True),
+        "case": ("/srv/%dci_test_dir%", True),
+        "%DCI_TEST_KEY%": ("https://k/index.json", False),
+    }
+
+
+def test_a_value_that_expands_to_nothing_is_no_source(tree, monkeypatch):
+    monkeypatch.setenv("DCI_TEST_EMPTY", "")
+    f = write_config(tree["repo"] / "nuget.config", add("empty", "%DCI_TEST_EMPTY%") + add("ok", "https://ok/index.json"))
+    assert [s.name for s in nuget.read_sources([f])] == ["ok"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("%A%", "1"),
+    ("x%A%y%B%z", "x1y2z"),
+    ("%A%%B%", "12"),
+    ("%U%%A%", "%U%1"),          # an undefined name stays; its closing % may open the next pair
+    ("%U%A%", "%U1"),
+    ("50% off %A%", "50% off 1"),
+    ("%%A%", "%1"),
+    ("%A", "%A"),
+    ("100%", "100%"),
+    ("", ""),
+    ("%a%", "%a%"),              # case-sensitive
+])
+def test_expand_env_follows_dotnet_expand_environment_variables(value, expected):
+    assert nuget.expand_env(value, {"A": "1", "B": "2"}) == expected
+
+
 def test_incomplete_entries_are_ignored(tree):
     f = write_config(tree["repo"] / "nuget.config", '<add key="novalue" /><add value="https://nokey/index.json" />' + add("ok", "https://ok/index.json"))
     assert [s.name for s in nuget.read_sources([f])] == ["ok"]
@@ -369,28 +425,3 @@ def test_open_feed_from_config_files(http_server, http_session, tree, feed_url):
     feed = nuget.open_feed(http_session, nuget.read_sources([repo, user]), **FAST)
     assert feed.index_url == feed_url
     assert http_server.hits("/unreachable/index.json") == 0
-
-
-# --- release_versions ------------------------------------------------------------------------------
-
-VERSIONS = [
-    "10.0.15", "10.0.9", "10.0.10", "10.0.0-rc.2.25502.107", "10.0.0-preview.7", "10.1.0",
-    "9.0.23", "1.0.0", "100.0.1", "not-a-version", "8.0.34", "10.0.0",
-]
-
-
-def test_release_versions_channel():
-    assert nuget.release_versions(VERSIONS, "10.0") == [Version(v) for v in ("10.0.0", "10.0.9", "10.0.10", "10.0.15")]
-    assert nuget.release_versions(VERSIONS, "9.0") == [Version("9.0.23")]
-    assert nuget.release_versions(VERSIONS, "7.0") == []
-
-
-def test_release_versions_exact():
-    assert nuget.release_versions(VERSIONS, "10.0.10") == [Version("10.0.10")]
-    assert nuget.release_versions(VERSIONS, "10.0.11") == []
-    assert nuget.release_versions(VERSIONS, "10.0.0-rc.2.25502.107") == []  # stable only
-
-
-def test_release_versions_newest_is_last():
-    got = nuget.release_versions(["10.0.2", "10.0.12", "10.0.11"], "10.0")
-    assert str(got[-1]) == "10.0.12"  # numeric, not text, order

@@ -85,11 +85,26 @@ def test_unknown_version_lists_the_releases(cdn):
     assert_message(e.value, "version '10.0.99'", "no such release", NEW, "choose one")
 
 
-@pytest.mark.parametrize("spec", ["banana", "10", "10.0.x", ""])
+@pytest.mark.parametrize("spec", ["banana", "10.x", "10.0.x", ""])
 def test_malformed_request(spec):
     with pytest.raises(DciError) as e:
         releases.check_spec(spec)
     assert_message(e.value, "not a channel", "8.0, 9.0 or 10.0")
+
+
+def test_major_alone_is_its_channel(cdn):
+    rel, files = releases.resolve(meta(cdn), "10", RID, ["runtime"])
+    assert (rel.channel, files["runtime"].version) == ("10.0", NEW)
+    with pytest.raises(DciError) as e:
+        releases.resolve(meta(cdn), "7", RID, ["runtime"])
+    assert_message(e.value, "channel '7.0'", "no such channel", "11.0, 10.0")
+
+
+def test_keywords_fall_back_on_the_release_policy_without_release_type():
+    chans = [{**channel_entry("10.0", "10.0.15", "lts"), "release-type": ""}, channel_entry("9.0", "9.0.23", "")]
+    with index_only(chans) as server:
+        m = meta(server)
+        assert (m.pick_channel("lts").version, m.pick_channel("sts").version) == ("10.0", "9.0")
 
 
 def test_rid_not_served_names_the_rids_that_are(cdn):
