@@ -364,7 +364,7 @@ def acquire(
             pid = PACK_IDS["crossgen2"].format(host_rid=hrid)
             if not nuget.versions(pid):
                 raise DciError(f"Crossgen2 for {hrid}", f"the feed {nuget.feed().index_url} has no {pid}",
-                               "add a NuGet feed that serves it (NuGet.Config or --nuget-config); Crossgen2 only comes from NuGet")
+                               "add a NuGet feed that serves it (a NuGet.Config, or dci.nuget_config); Crossgen2 only comes from NuGet")
             accept = nuget.crossgen2_accept(hrid)
         if framework:
             plan, tried = resolve_in_order(order, session, settings, nuget, spec, rid, framework, accept)

@@ -16,7 +16,7 @@ is disabled whatever the entry's value. Values may name environment variables as
 variable stays as written) before a relative path is resolved against the file's folder. Keys
 are taken as written, as the client takes them.
 
-An explicit config file (``--nuget-config``) replaces all of these, as ``--configfile`` does.
+An explicit config file (``dci.nuget_config``) replaces all of these, as ``--configfile`` does.
 """
 
 from __future__ import annotations
@@ -259,6 +259,6 @@ def open_feed(
     raise DciError(
         "NuGet sources",
         "no usable feed (" + ("; ".join(problems) or "none configured") + ")",
-        "add a v3 feed to NuGet.Config or pass --nuget-config",
+        "add a v3 feed to a NuGet.Config, or name a config file with dci.nuget_config (INVOKE_DCI_NUGET_CONFIG)",
     )
 
