@@ -159,7 +159,7 @@ def _on_off(flag: str, value, default: bool) -> bool:
     raise DciError(f"{flag} {str(value)!r}", "not a switch value", "use on or off")
 
 
-CHANNEL_HELP = ".NET channel (10.0), latest, lts, sts, or an exact version (10.0.15); default from invoke.yaml"
+CHANNEL_HELP = ".NET channel (10.0; 10 means 10.0), latest, lts, sts, or an exact version (10.0.15); default from invoke.yaml"
 
 
 def _channel_flag(channel) -> str | None:
