@@ -15,9 +15,10 @@ from rich.markup import escape
 
 # Docker, HTTP and the pipeline are imported by the task bodies once their inputs are checked:
 # `invoke <task> --help` and a refused flag answer at once.
-from crossgen import inputs, ui
-from crossgen.errors import DciError
-from crossgen.settings import Settings, environment_notes, from_config
+from crossgen import inputs
+from crossgen.core import ui
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings, environment_notes, from_config
 
 ROOT = Path(__file__).resolve().parent
 
@@ -167,7 +168,7 @@ def _channel_flag(channel) -> str | None:
 
 
 def _source_order(setting: str) -> list[str]:
-    from crossgen.sources import source_order
+    from crossgen.acquire.model import source_order
 
     return source_order(setting)
 
@@ -183,7 +184,7 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
     if "release_base_url" not in given and "official" in _source_order(s.source):
         inputs.http_url("dci.release_base_url", s.release_base_url)
     if s.locked:
-        from crossgen import lockfile
+        from crossgen.acquire import lock as lockfile
 
         lockfile.read(s.lock_file)
     return s
@@ -194,10 +195,11 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
 def base_image(c, force=False):
     """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image."""
     s = _checked(_settings(c))
-    from crossgen import dockerio, pipeline
-    from crossgen.acquire import acquire
-    from crossgen.cache import Cache
-    from crossgen.http import new_session
+    from crossgen import dockerio
+    from crossgen import pipeline
+    from crossgen.acquire.acquisition import acquire
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     api = dockerio.connect()
     acquired = acquire(s, new_session(), Cache(s.cache_dir), components=("runtime",))
@@ -230,9 +232,9 @@ def download(c, channel=None, source=None, base_url=None, local_path=None, locke
     """Download (cached, SHA-512 verified) the runtime, ASP.NET Core and Crossgen2 and lay out a dotnet root."""
     flags = _source_overrides(channel, source, base_url, local_path, locked)
     s = _checked(_settings(c, **flags), flags=flags)
-    from crossgen.acquire import acquire
-    from crossgen.cache import Cache
-    from crossgen.http import new_session
+    from crossgen.acquire.acquisition import acquire
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     a = acquire(s, new_session(), Cache(s.cache_dir))
     for comp in a.components.values():
@@ -243,16 +245,16 @@ def download(c, channel=None, source=None, base_url=None, local_path=None, locke
 @friendly
 def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None):
     """Resolve and download, then write the lock file (component, version, source, URL, SHA-512) for --locked builds."""
-    from crossgen import lockfile
+    from crossgen.acquire import lock as lockfile
 
     flags = _source_overrides(channel, source, base_url, local_path)
     lock_file = None if path is None else inputs.file_to_write("--path", path)
     s = _checked(_settings(c, **flags), flags=flags)
     if lock_file:
         s = s.with_overrides(lock_file=lock_file)
-    from crossgen.acquire import acquire
-    from crossgen.cache import Cache
-    from crossgen.http import new_session
+    from crossgen.acquire.acquisition import acquire
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     a = acquire(s, new_session(), Cache(s.cache_dir))
     lockfile.write(s.lock_file, a, s)
@@ -278,7 +280,7 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from dataclasses import replace
 
-    from crossgen.bubbles import get_bubble
+    from crossgen.compile.bubbles import get_bubble
 
     bubble = inputs.choice("--bubble", bubble, get_bubble).name
     flags = {"channel": _channel_flag(channel)}
@@ -294,10 +296,11 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
         extra_args=s.crossgen.extra_args + extra_args,
         partial=s.crossgen.partial if partial_on is None else ((bubble,) if partial_on else ()),
     ))
-    from crossgen import dockerio, pipeline
-    from crossgen.acquire import acquire
-    from crossgen.cache import Cache
-    from crossgen.http import new_session
+    from crossgen import dockerio
+    from crossgen import pipeline
+    from crossgen.acquire.acquisition import acquire
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     api = dockerio.connect()
     acquired = acquire(s, new_session(), Cache(s.cache_dir))
@@ -322,14 +325,15 @@ def _print_outcomes(outcomes):
 @friendly
 def build(c, variant, channel=None, force=False, locked=False):
     """Build the images of one variant (and what they stand on)."""
-    from crossgen.variants import find_variant
+    from crossgen.images.variants import find_variant
 
     v = inputs.choice("--variant", variant, find_variant)
     flags = {"channel": _channel_flag(channel), "locked": True if locked else None}
     s = _checked(_settings(c, **flags), flags=flags)
-    from crossgen import dockerio, pipeline
-    from crossgen.cache import Cache
-    from crossgen.http import new_session
+    from crossgen import dockerio
+    from crossgen import pipeline
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), selected=[v], force=force)
     _print_outcomes(outcomes)
@@ -342,9 +346,10 @@ def build_all(c, channel=None, force=False, locked=False):
     """Build every image of every variant in dependency order; print sizes and build times."""
     flags = {"channel": _channel_flag(channel), "locked": True if locked else None}
     s = _checked(_settings(c, **flags), flags=flags)
-    from crossgen import dockerio, pipeline
-    from crossgen.cache import Cache
-    from crossgen.http import new_session
+    from crossgen import dockerio
+    from crossgen import pipeline
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     outcomes = pipeline.build_variants(dockerio.connect(), s, new_session(), Cache(s.cache_dir), force=force)
     _print_outcomes(outcomes)
@@ -370,7 +375,8 @@ def verify(c, image=None, app=None):
             raise DciError(f"--app {app}", "needs exactly one --image to compare with",
                            f"e.g. invoke verify --app bin/publish --image {inputs.EXAMPLE_IMAGE}")
     s = _settings(c)
-    from crossgen import dockerio, pipeline
+    from crossgen import dockerio
+    from crossgen import pipeline
 
     api = dockerio.connect()
     if app_dir is not None:
@@ -396,12 +402,13 @@ def verify(c, image=None, app=None):
 def inspect(c, target, json_out=False):
     """Classify every PE file of an image's /usr/share/dotnet or of a folder: IL-only, R2R, component of X, composite."""
     target, folder = inputs.inspect_target("target", target)
-    from crossgen import r2r
+    from crossgen.compile import r2r
 
     if folder is not None:
         infos = r2r.classify_tree(folder)
     else:
-        from crossgen import dockerio, verify as v
+        from crossgen import dockerio
+        from crossgen.verify import checks as v
 
         api = dockerio.connect()
         if not dockerio.image_info(api, target):
@@ -430,7 +437,7 @@ def clean(c, cache=False, build_dir=False):
 
     s = _settings(c)
     from crossgen import dockerio
-    from crossgen.cache import Cache
+    from crossgen.acquire.cache import Cache
 
     api = dockerio.connect()
     flt = {"label": f"{dockerio.LABEL_PROJECT}={dockerio.PROJECT}"}
@@ -457,7 +464,7 @@ def clean(c, cache=False, build_dir=False):
 def _charts_available() -> None:
     """--charts needs matplotlib (an optional dependency): fail before measuring, not after."""
     try:
-        import crossgen.charts  # noqa: F401
+        import crossgen.report.charts  # noqa: F401
     except ImportError as exc:
         raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
                        "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
@@ -483,7 +490,7 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     if charts:
         _charts_available()
     s = _settings(c)
-    from crossgen import report as rep
+    from crossgen.report import run as rep
 
     opts = rep.ReportOptions(
         runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,

@@ -6,7 +6,7 @@ touches Docker or the network, so a bad input fails in a fraction of a second.
 
 The version request (``--channel`` / ``dci.channel``) and the source order (``--source`` /
 ``dci.source``) are parsed by the same functions acquisition uses (``releases.check_spec``,
-``sources.source_order``): what is refused here is exactly what acquisition would refuse later.
+``model.source_order``): what is refused here is exactly what acquisition would refuse later.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
-from .errors import DciError
+from crossgen.core.errors import DciError
 
 # Docker image references (github.com/distribution/reference, the grammar the daemon applies).
 _ALNUM = r"[a-z0-9]+"
@@ -100,7 +100,7 @@ def count(flag: str, value: Any, *, minimum: int, example: str) -> int:
 
 def channel(flag: str, value: Any) -> str:
     """A version request: channel, keyword or exact version, as acquisition parses it."""
-    from .releases import check_spec
+    from crossgen.acquire.releases import check_spec
 
     try:
         return str(check_spec(str(value)))
@@ -110,7 +110,7 @@ def channel(flag: str, value: Any) -> str:
 
 def source(flag: str, value: Any) -> str:
     """A source or an order of sources (auto | official | nuget | local, comma-separated)."""
-    from .sources import source_order
+    from crossgen.acquire.model import source_order
 
     try:
         source_order(str(value))

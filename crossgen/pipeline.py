@@ -11,15 +11,21 @@ from pathlib import Path
 import docker
 import requests
 
-from . import baseimage, dockerio, r2r, ui, variants, verify
-from .acquire import Acquired, acquire, host_rid
-from .bubbles import get_bubble
-from .cache import Cache, atomic_write_text
-from .errors import DciError
-from .compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
-from .images import BuildOutcome, build_image
-from .samples import SAMPLES, Sample, publish
-from .settings import Settings
+from crossgen.images import baseimage
+from crossgen import dockerio
+from crossgen.compile import r2r
+from crossgen.core import ui
+from crossgen.images import variants
+from crossgen.verify import checks as verify
+from crossgen.acquire.acquisition import Acquired, acquire, host_rid
+from crossgen.compile.bubbles import get_bubble
+from crossgen.acquire.cache import Cache
+from crossgen.core.files import atomic_write_text
+from crossgen.core.errors import DciError
+from crossgen.compile.compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
+from crossgen.dockerio.imagebuild import BuildOutcome, build_image
+from crossgen.compile.samples import SAMPLES, Sample, publish
+from crossgen.core.settings import Settings
 
 
 def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> list[BuildOutcome]:

@@ -7,7 +7,7 @@ timeouts), a stall in the middle of a body, gzip only when the client asks for i
 NuGet v3 feed (service index + flat container) made of such answers.
 
 ``runtime_pack``: the real Microsoft.NETCore.App.Runtime.linux-x64 nupkg, read (never
-written) from the project's download cache, else downloaded with ``crossgen.http.fetch``
+written) from the project's download cache, else downloaded with ``crossgen.acquire.http.fetch``
 into a temporary cache; tests using it are marked ``slow``.
 """
 
@@ -197,7 +197,7 @@ def http_server():
 @pytest.fixture
 def http_session():
     """A requests session like the tool's, but blind to proxy variables (loopback only)."""
-    from crossgen import http
+    from crossgen.acquire import http
 
     s = http.new_session()
     s.trust_env = False
@@ -224,8 +224,8 @@ class RuntimePack:
 
 def _runtime_pack_from_user_cache() -> RuntimePack | None:
     """Look the pack up in the project's cache without writing to it."""
-    from crossgen.cache import sha512_file
-    from crossgen.settings import default_cache_dir
+    from crossgen.acquire.cache import sha512_file
+    from crossgen.core.settings import default_cache_dir
 
     root = default_cache_dir()
     for record in sorted(root.glob("urls/*.json")):
@@ -248,9 +248,9 @@ def runtime_pack(tmp_path_factory) -> RuntimePack:
     found = _runtime_pack_from_user_cache()
     if found:
         return found
-    from crossgen import http
-    from crossgen.cache import Cache
-    from crossgen.errors import DciError
+    from crossgen.acquire import http
+    from crossgen.acquire.cache import Cache
+    from crossgen.core.errors import DciError
 
     cache = Cache(tmp_path_factory.mktemp("runtime-pack-cache"))
     session = http.new_session()

@@ -543,7 +543,7 @@ def unsafe_nupkg(*, escape: str = "../../escaped-by-zip.txt") -> bytes:
 
 def copy_into_cache(cache_root: Path, src: Path, sha512: str, url: str) -> None:
     """Seed a (test) cache with a copy of a real file, as if it had been downloaded from ``url``."""
-    from crossgen.cache import Cache
+    from crossgen.acquire.cache import Cache
 
     cache = Cache(cache_root)
     tmp = cache.tmp_dir() / f"seed-{sha512[:16]}"

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from invoke.config import Config
 
-from crossgen import dockerio, pipeline
-from crossgen.cache import Cache
-from crossgen.http import new_session
-from crossgen.settings import Settings, from_config
+from crossgen import dockerio
+from crossgen import pipeline
+from crossgen.acquire.cache import Cache
+from crossgen.acquire.http import new_session
+from crossgen.core.settings import Settings, from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PREFIX = os.environ.get("DCI_TEST_PREFIX") or "dci-test/"

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import http
-from crossgen.acquire import Acquired, acquire
-from crossgen.cache import Cache, sha512_file
-from crossgen.errors import DciError
-from crossgen.settings import Settings, default_cache_dir
+from crossgen.acquire import http
+from crossgen.acquire.acquisition import Acquired, acquire
+from crossgen.acquire.cache import Cache, sha512_file
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings, default_cache_dir
 from tests import fakecdn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ _feed = None
 def real_pack(component: str, version: str) -> RealPack:
     """A real NuGet pack from the project's cache (downloaded there from the configured feed when missing)."""
     global _feed
-    from crossgen.nuget import configured_sources, open_feed
+    from crossgen.acquire.nuget import configured_sources, open_feed
 
     pid = PIDS[component]
     cache = Cache(default_cache_dir())

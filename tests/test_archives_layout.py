@@ -1,4 +1,4 @@
-"""crossgen.archives (safe zip/tar extraction) and acquire.build_root (dotnet root from packs).
+"""crossgen.core.archives (safe zip/tar extraction) and acquire.acquisition.build_root (dotnet root from packs).
 
 Malicious and damaged archives are built here; the real runtime pack (``runtime_pack``
 fixture, tests marked ``slow``) checks that a layout made from it actually runs .NET code.
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import archives
-from crossgen.acquire import build_root
-from crossgen.cache import Cache
-from crossgen.errors import DciError
-from crossgen.layout import ASPNETCORE, DotnetRoot
-from crossgen.sources import PACK_IDS, Artifact, Fetched
+from crossgen.core import archives
+from crossgen.acquire.acquisition import build_root
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, DotnetRoot
+from crossgen.acquire.model import PACK_IDS, Artifact, Fetched
 
 # --- helpers ----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""crossgen.cache and crossgen.http against real files and a real HTTP server on 127.0.0.1."""
+"""crossgen.acquire.cache and crossgen.acquire.http against real files and a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import http
-from crossgen.cache import Cache, atomic_write_bytes, atomic_write_text, sha512_file
-from crossgen.errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire.cache import Cache, sha512_file
+from crossgen.core.files import atomic_write_bytes, atomic_write_text
+from crossgen.core.errors import DciError
 
 FAST = {"backoff": 0.01}  # keyword arguments that keep retry tests quick
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -337,9 +338,9 @@ r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "dci-test", str(m
 if r.returncode:
     print("MOUNT-FAILED " + r.stderr.strip())
     sys.exit(3)
-from crossgen import http
-from crossgen.cache import Cache
-from crossgen.errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
 cache = Cache(mnt / "cache")
 s = http.new_session()
 s.trust_env = False

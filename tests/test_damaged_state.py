@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import archives, http
-from crossgen.cache import Cache, atomic_dir, atomic_write_text
-from crossgen.errors import DciError
+from crossgen.core import archives
+from crossgen.acquire import http
+from crossgen.acquire.cache import Cache
+from crossgen.core.files import atomic_dir, atomic_write_text
+from crossgen.core.errors import DciError
 
 FAST = {"backoff": 0.01}
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -141,9 +143,9 @@ r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "dci-test", str(mnt
 if r.returncode:
     print("MOUNT-FAILED " + r.stderr.strip())
     sys.exit(3)
-from crossgen import http
-from crossgen.cache import Cache
-from crossgen.errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
 cache = Cache(mnt / "dotnet-composite-images")
 s = http.new_session()
 s.trust_env = False
@@ -189,9 +191,9 @@ def test_read_only_cache_folder_is_a_clear_error(http_server, tmp_path: Path):
 _NO_PERMISSION_SCRIPT = r"""
 import json, sys
 from pathlib import Path
-from crossgen import http
-from crossgen.cache import Cache
-from crossgen.errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
 s = http.new_session()
 s.trust_env = False
 out = {"error": None}

@@ -7,13 +7,14 @@ checks on what it produced, then a second build that must reuse everything.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 
 import pytest
 
-from crossgen import dockerio, r2r, verify
+from crossgen import dockerio
+from crossgen.compile import r2r
+from crossgen.verify import checks as verify
 from tests.pipeline_support import TEST_PREFIX, build_everything
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -107,12 +108,6 @@ def test_console_app_images_start(built):
         assert "Hello from .NET 10.0." in res.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, deadline: float) -> str:
     delay = 0.1
     while True:
@@ -129,7 +124,7 @@ def _get(url: str, deadline: float) -> str:
 @pytest.mark.parametrize("key", ["sample-web-no-composite", "sample-web-composite"])
 def test_web_app_images_answer_http(built, key):
     _, api, _ = built
-    port = _free_port()
+    port = dockerio.free_port()
     container = api.create_container(
         EXPECTED[key], environment={"ASPNETCORE_HTTP_PORTS": "", "ASPNETCORE_URLS": f"http://127.0.0.1:{port}"},
         host_config=api.create_host_config(network_mode="host"), labels={dockerio.LABEL_PROJECT: dockerio.PROJECT},

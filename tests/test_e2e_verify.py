@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import dockerio, pipeline, verify
-from crossgen.samples import publish
+from crossgen import dockerio
+from crossgen import pipeline
+from crossgen.verify import checks as verify
+from crossgen.compile.samples import publish
 from tests.pipeline_support import TEST_PREFIX
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]

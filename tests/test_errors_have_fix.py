@@ -55,8 +55,8 @@ def test_every_dci_error_has_a_fix():
 def test_the_scan_sees_missing_and_empty_fixes(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-        "from crossgen.errors import DciError\n"
-        "from crossgen import errors\n"
+        "from crossgen.core.errors import DciError\n"
+        "from crossgen.core import errors\n"
         "a = DciError('x', 'y')\n"
         "b = DciError('x', 'y', '')\n"
         "c = errors.DciError('x', 'y', fix=f'')\n"

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import nuget, samples
-from crossgen.settings import default_cache_dir
+from crossgen.acquire import nuget
+from crossgen.compile import samples
+from crossgen.core.settings import default_cache_dir
 from tests.pipeline_support import e2e_settings
 
 ROOT = Path(__file__).resolve().parent.parent

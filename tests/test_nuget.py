@@ -1,4 +1,4 @@
-"""crossgen.nuget: NuGet.Config discovery and merging as the NuGet client does, and a v3 feed
+"""crossgen.acquire.nuget: NuGet.Config discovery and merging as the NuGet client does, and a v3 feed
 served by the local ``http_server``."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import nuget
-from crossgen.cache import Cache
-from crossgen.errors import DciError
-from crossgen.nuget import Source
+from crossgen.acquire import nuget
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
+from crossgen.acquire.nuget import Source
 
 FAST = {"retries": 2, "backoff": 0.01}
 

@@ -1,4 +1,4 @@
-"""Unit tests for crossgen.r2r against real .NET files (no Docker).
+"""Unit tests for crossgen.compile.r2r against real .NET files (no Docker).
 
 * IL-only: the reference pack (``packs/Microsoft.NETCore.App.Ref/*/ref/net10.0``).
 * R2R: the installed shared framework (``shared/Microsoft.NETCore.App/<v>``).
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import r2r
-from crossgen.r2r import Kind, NotPeError
+from crossgen.compile import r2r
+from crossgen.compile.r2r import Kind, NotPeError
 
 DOTNET_ROOT = Path(os.environ.get("DOTNET_ROOT", "/usr/share/dotnet"))
 MACHINE_LINUX_X64 = 0xFD1D  # AMD64 0x8664 ^ Linux 0x7B79

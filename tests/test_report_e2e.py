@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from crossgen import report
+from crossgen.report import run as report
 from tests.pipeline_support import build_everything, e2e_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]

@@ -24,7 +24,7 @@ CHILD = textwrap.dedent(r'''
 
     sys.modules["matplotlib"] = None  # `import matplotlib` (and any submodule) now raises ImportError
     try:
-        import crossgen.charts  # noqa: F401
+        import crossgen.report.charts  # noqa: F401
     except ImportError:
         pass
     else:
@@ -65,7 +65,8 @@ CHILD = textwrap.dedent(r'''
     }))
 
     import tasks
-    from crossgen import dockerio, report
+    from crossgen import dockerio
+    from crossgen.report import run as report
     from invoke import Config, Context
 
     dockerio.connect = lambda *a, **k: FakeApi()

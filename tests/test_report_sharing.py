@@ -23,8 +23,10 @@ import uuid
 
 import pytest
 
-from crossgen import baseimage, dockerio, sizes
-from crossgen.registry import LocalRegistry
+from crossgen.images import baseimage
+from crossgen import dockerio
+from crossgen.report import sizes
+from crossgen.report.registry import LocalRegistry
 from tests.pipeline_support import e2e_settings
 
 pytestmark = pytest.mark.docker

@@ -12,8 +12,10 @@ import uuid
 
 import pytest
 
-from crossgen import baseimage, dockerio, startup
-from crossgen.samples import Sample
+from crossgen.images import baseimage
+from crossgen import dockerio
+from crossgen.report import startup
+from crossgen.compile.samples import Sample
 from tests.pipeline_support import e2e_settings
 
 pytestmark = pytest.mark.docker
@@ -96,7 +98,7 @@ def test_a_failing_app_is_reported_not_measured(fake_apps, tmp_path):
 @pytest.mark.slow
 def test_real_samples_on_built_images():
     """hello and web on the baseline and a composite image of the end-to-end build, 2 runs each."""
-    from crossgen.samples import publish
+    from crossgen.compile.samples import publish
     from tests.pipeline_support import build_everything
 
     settings = e2e_settings()

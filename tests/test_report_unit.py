@@ -10,8 +10,10 @@ import random
 
 import pytest
 
-from crossgen import report, sizes, startup
-from crossgen.errors import DciError
+from crossgen.report import run as report
+from crossgen.report import sizes
+from crossgen.report import startup
+from crossgen.core.errors import DciError
 
 
 def _digest(text: str) -> str:
@@ -179,7 +181,7 @@ def test_build_kinds():
 
 
 def test_build_history_keeps_each_record_once(tmp_path):
-    from crossgen.settings import Settings
+    from crossgen.core.settings import Settings
 
     s = Settings(project_root=tmp_path, build_dir=tmp_path / "build")
     report.update_build_history(s, _record(True, True, "t1"))
@@ -274,7 +276,7 @@ def test_markdown_and_readme_block(tmp_path):
 
 
 def test_charts_render(tmp_path):
-    from crossgen import charts
+    from crossgen.report import charts
 
     paths = charts.draw_all(synthetic_report(), tmp_path)
     assert [p.name for p in paths] == ["layers.png", "scenarios.png", "startup.png"]
@@ -323,7 +325,7 @@ def test_comparison_with_the_previous_run():
 
 
 def test_split_ref():
-    from crossgen.registry import split_ref
+    from crossgen.report.registry import split_ref
 
     assert split_ref("dotnet-composite/runtime:10.0-trixie-slim") == ("dotnet-composite/runtime", "10.0-trixie-slim")
     assert split_ref("127.0.0.1:5000/a/b:t") == ("127.0.0.1:5000/a/b", "t")

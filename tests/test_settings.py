@@ -1,4 +1,4 @@
-"""crossgen.settings: Settings from the invoke configuration (the project's invoke.yaml)."""
+"""crossgen.core.settings: Settings from the invoke configuration (the project's invoke.yaml)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import yaml
 from invoke import Config
 
-from crossgen import settings as st
-from crossgen.errors import DciError
-from crossgen.settings import CrossgenOptions, Settings, from_config
+from crossgen.core import settings as st
+from crossgen.core.errors import DciError
+from crossgen.core.settings import CrossgenOptions, Settings, from_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
-from crossgen.bubbles import get_bubble
-from crossgen.cache import Cache
-from crossgen.errors import DciError
+from crossgen.compile.bubbles import get_bubble
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, NEW, ROOT, RID, acquire_fails, acquire_parts, assert_message, cdn, feed, make_settings,

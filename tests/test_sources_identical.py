@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from crossgen import http
-from crossgen.acquire import acquire
-from crossgen.cache import Cache
+from crossgen.acquire import http
+from crossgen.acquire.acquisition import acquire
+from crossgen.acquire.cache import Cache
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, INSTALLED, NEW, OLD, ROOT, assert_nothing_partial, framework_trees, make_settings, needs_installed,

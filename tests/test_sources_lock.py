@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from crossgen import lockfile
+from crossgen.acquire import lock as lockfile
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, INSTALLED, NEW, OLD, ROOT, RID, acquire_fails, acquire_parts, assert_message, cdn, feed, make_settings,

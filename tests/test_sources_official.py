@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from crossgen import http
-from crossgen.acquire import acquire
-from crossgen.cache import Cache
-from crossgen.errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire.acquisition import acquire
+from crossgen.acquire.cache import Cache
+from crossgen.core.errors import DciError
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, NEW, RID, assert_message, assert_nothing_partial, cdn, fast_http, feed, make_settings, packs_new, release,

@@ -1,11 +1,12 @@
-"""crossgen.releases against release metadata of the real schema, served over loopback HTTP."""
+"""crossgen.acquire.releases against release metadata of the real schema, served over loopback HTTP."""
 
 from __future__ import annotations
 
 import pytest
 
-from crossgen import http, releases
-from crossgen.errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire import releases
+from crossgen.core.errors import DciError
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, NEW, PREVIEW_CHANNEL, RID, assert_message, cdn, fast_http, packs_new, release, tarballs_new,

@@ -1,4 +1,4 @@
-"""crossgen.versionspec: one parser and one matcher for the version request, and proof that the
+"""crossgen.acquire.versionspec: one parser and one matcher for the version request, and proof that the
 official metadata, a NuGet feed, a local folder and the lock file agree on what it selects."""
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ import pickle
 
 import pytest
 
-from crossgen import lockfile, releases
-from crossgen.errors import DciError
-from crossgen.localsource import LocalSource
-from crossgen.settings import Settings
-from crossgen.sources import NuGetSource, pick, stable_or_exact
-from crossgen.versionspec import (
+from crossgen.acquire import lock as lockfile
+from crossgen.acquire import releases
+from crossgen.core.errors import DciError
+from crossgen.acquire.local import LocalSource
+from crossgen.core.settings import Settings
+from crossgen.acquire.model import pick, stable_or_exact
+from crossgen.acquire.sources import NuGetSource
+from crossgen.acquire.versionspec import (
     VersionSpec, newest_first, parse_spec, parse_version, support_type, version_key,
 )
 from tests import fakecdn

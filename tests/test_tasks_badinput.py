@@ -259,7 +259,7 @@ def test_unexpected_exception_is_one_line_unless_asked(capsys, monkeypatch):
 
 
 def test_dci_error_is_printed_as_one_unwrapped_line(capsys):
-    from crossgen.errors import DciError
+    from crossgen.core.errors import DciError
 
     long_fix = "choose one of: " + ", ".join(f"option-{i} [x]" for i in range(40))
     code, err = _exit_code_and_output(capsys, DciError("--variant '9'", "no such variant", long_fix))
@@ -285,7 +285,7 @@ def test_image_reference_accepted(ref):
 @pytest.mark.parametrize("ref", BAD_REFS)
 def test_image_reference_refused(ref):
     from crossgen import inputs
-    from crossgen.errors import DciError
+    from crossgen.core.errors import DciError
 
     assert not inputs.is_image_reference(ref)
     with pytest.raises(DciError) as info:
@@ -295,7 +295,7 @@ def test_image_reference_refused(ref):
 
 def test_inspect_target_says_what_it_is(tmp_path):
     from crossgen import inputs
-    from crossgen.errors import DciError
+    from crossgen.core.errors import DciError
 
     assert inputs.inspect_target("target", str(tmp_path)) == (str(tmp_path), tmp_path)
     assert inputs.inspect_target("target", "debian:trixie-slim") == ("debian:trixie-slim", None)
@@ -316,7 +316,7 @@ def test_count_accepted(value, minimum, expected):
 @pytest.mark.parametrize("value,minimum", [("-3", 0), ("0", 1), ("abc", 0), ("1.5", 0), ("", 0), (True, 0), (-1, 0), ("1e3", 0)])
 def test_count_refused(value, minimum):
     from crossgen import inputs
-    from crossgen.errors import DciError
+    from crossgen.core.errors import DciError
 
     with pytest.raises(DciError) as info:
         inputs.count("--n", value, minimum=minimum, example="--n=1")
@@ -334,7 +334,7 @@ def test_channel_accepted(value, expected):
 @pytest.mark.parametrize("value", ["banana", "", "10.0.x", "v10", "10.0.15.1.2"])
 def test_channel_refused_with_the_accepted_forms(value):
     from crossgen import inputs
-    from crossgen.errors import DciError
+    from crossgen.core.errors import DciError
 
     with pytest.raises(DciError) as info:
         inputs.channel("--channel", value)
@@ -344,7 +344,7 @@ def test_channel_refused_with_the_accepted_forms(value):
 
 def test_other_checks(tmp_path):
     from crossgen import inputs
-    from crossgen.errors import DciError
+    from crossgen.core.errors import DciError
 
     assert inputs.source("--source", "nuget,local") == "nuget,local"
     assert inputs.http_url("--base-url", "https://mirror.example/dotnet") == "https://mirror.example/dotnet"

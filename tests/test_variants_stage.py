@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from crossgen import dockerio
-from crossgen.acquire import Acquired, Component
-from crossgen.bubbles import BUBBLES, get_bubble
-from crossgen.compiler import CompileResult, crossgen_arguments, framework_inputs
-from crossgen.errors import DciError
-from crossgen.layout import ASPNETCORE, NETCORE, DotnetRoot
-from crossgen.samples import Sample
-from crossgen.stage import stage_dotnet
-from crossgen.variants import VARIANTS, find_variant, specs_for
+from crossgen.acquire.acquisition import Acquired, Component
+from crossgen.compile.bubbles import BUBBLES, get_bubble
+from crossgen.compile.compiler import CompileResult, crossgen_arguments, framework_inputs
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE, DotnetRoot
+from crossgen.compile.samples import Sample
+from crossgen.images.stage import stage_dotnet
+from crossgen.images.variants import VARIANTS, find_variant, specs_for
 from tests.pipeline_support import e2e_settings
 
 V = "10.0.15"
@@ -223,7 +223,7 @@ def test_labels_name_variant_bubble_and_crossgen(all_specs):
 
 
 def test_input_digest_changes_with_inputs(all_specs):
-    from crossgen.images import input_digest
+    from crossgen.dockerio.imagebuild import input_digest
 
     _, specs = all_specs
     spec = specs[2][0]
@@ -243,7 +243,7 @@ def test_variants_are_found_by_number_or_name():
 
 
 def test_partial_compilation_needs_the_profile_and_is_per_bubble():
-    from crossgen.settings import _bubble_list
+    from crossgen.core.settings import _bubble_list
 
     s = e2e_settings()
     assert s.crossgen.partial == ("runtime", "aspnet", "app")  # invoke.yaml default

@@ -28,8 +28,8 @@ from typing import Iterable, Sequence
 
 import docker
 
-from . import dockerio
-from .errors import DciError
+from crossgen import dockerio
+from crossgen.core.errors import DciError
 
 RULE_DISK = "chain-id"
 RULE_PULL = "blob-digest"
@@ -283,12 +283,9 @@ def layer_entries(api: docker.APIClient, ref: str, diff_id: str) -> list[TarEntr
     """The tar headers of one layer of a local image (streamed from ``docker save``; nothing is stored).
 
     The layer is recognised by its DiffID (the sha256 of its uncompressed tar)."""
-    import io
     import tarfile
 
-    from .dockerio import _ChunkReader
-
-    stream = io.BufferedReader(_ChunkReader(api.get_image(ref)), 1 << 20)
+    stream = dockerio.image_tar(api, ref)
     with tarfile.open(fileobj=stream, mode="r|") as outer:
         for member in outer:
             if not (member.isfile() and member.name.endswith("layer.tar")):

@@ -27,11 +27,14 @@ from typing import Any
 import docker
 import docker.errors
 
-from . import dockerio, sizes, startup, ui
-from .cache import atomic_write_text
-from .errors import DciError
-from .settings import Settings
-from .variants import VARIANTS
+from crossgen import dockerio
+from crossgen.report import sizes
+from crossgen.report import startup
+from crossgen.core import ui
+from crossgen.core.files import atomic_write_text
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings
+from crossgen.images.variants import VARIANTS
 
 SCHEMA_VERSION = 1
 INSPECT_LIMIT = 200_000_000   # stream images to compare two same-source layers only below this layer size
@@ -152,9 +155,9 @@ def update_build_history(settings: Settings, record: dict | None = None, *, summ
 def cold_build(api: docker.APIClient, settings: Settings) -> dict:
     """Time a build-all with nothing built: images under COLD_PREFIX, a scratch build folder (Crossgen2
     outputs, published samples); the download cache is shared. Removes what it built afterwards."""
-    from . import pipeline
-    from .cache import Cache
-    from .http import new_session
+    from crossgen import pipeline
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
 
     scratch = settings.build_dir / "report" / "cold-build"
     if scratch.exists():
@@ -228,7 +231,7 @@ def measure_sizes(api: docker.APIClient, images: list[dict]) -> dict[str, sizes.
 def measure_compressed(api: docker.APIClient, settings: Settings, images: list[dict], measured: dict[str, sizes.ImageSizes],
                        *, fresh: bool = False) -> dict:
     """Push every image to a local registry and attach the manifests' blob sizes; returns push facts."""
-    from .registry import LocalRegistry
+    from crossgen.report.registry import LocalRegistry
 
     pushes = []
     storage = settings.build_dir / "registry" / "storage"
@@ -319,7 +322,7 @@ def scenarios_section(measured: dict[str, sizes.ImageSizes]) -> tuple[list[dict]
 
 
 def run_startup(api: docker.APIClient, settings: Settings, images: list[dict], runs: int, seed: int) -> dict:
-    from .samples import publish
+    from crossgen.compile.samples import publish
 
     refs = {i["key"]: i["ref"] for i in images}
     targets = [t for t in startup.default_targets() if t.image_key in refs]
@@ -875,7 +878,7 @@ def print_headline(r: dict) -> None:
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> dict:
     if opts.charts:  # fail before measuring when matplotlib is missing; without charts it is never imported
         try:
-            from . import charts as _charts  # noqa: F401
+            from crossgen.report import charts as _charts  # noqa: F401
         except ImportError as exc:
             raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
                            "install python3-matplotlib (scripts/bootstrap.sh does), or pass --no-charts") from None
@@ -895,9 +898,9 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> dict:
         history = update_build_history(settings, summary=cold_measured)
     warm_seconds = None
     if opts.warm_build:
-        from . import pipeline
-        from .cache import Cache
-        from .http import new_session
+        from crossgen import pipeline
+        from crossgen.acquire.cache import Cache
+        from crossgen.acquire.http import new_session
 
         ui.step("Warm build-all (timed)")
         start = time.monotonic()
@@ -967,7 +970,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> dict:
     report["notes"] = notes(report)
     if opts.charts:
         start = time.monotonic()
-        from .charts import draw_all
+        from crossgen.report.charts import draw_all
 
         report["charts"] = [str(p) for p in draw_all(report, out_dir)]
         timer.add("charts", start)

@@ -18,12 +18,12 @@ import json
 import re
 from pathlib import Path
 
-from . import releases
-from .errors import DciError
-from .layout import ASPNETCORE, NETCORE
-from .settings import Settings
-from .sources import Accept, Artifact, Plan, pick
-from .versionspec import VersionSpec, as_spec, newest_first, parse_version, version_key
+from crossgen.acquire import releases
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE
+from crossgen.core.settings import Settings
+from crossgen.acquire.model import Accept, Artifact, Plan, pick
+from crossgen.acquire.versionspec import VersionSpec, as_spec, newest_first, parse_version, version_key
 
 TARBALL = re.compile(
     r"^(?P<stem>dotnet-runtime|aspnetcore-runtime|dotnet-sdk)-"

@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Callable
 
-from .errors import DciError
+from crossgen.core.errors import DciError
 
 EXECUTABLE_SUFFIXES = (".so",)
 UNSAFE_FIX = "the archive is unsafe: refusing it (nothing was extracted); get it from a trusted source"

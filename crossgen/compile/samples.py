@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from . import ui
-from .cache import atomic_dir
-from .errors import DciError
-from .settings import Settings
+from crossgen.core import ui
+from crossgen.core.files import atomic_dir
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings
 
 SAMPLES = ("hello", "web")
 
@@ -71,7 +71,7 @@ def write_restore_config(settings: Settings, path: Path) -> None:
     """A nuget.config beside the project naming exactly the sources this tool reads (the user's
     configuration as the NuGet client reads it, or NuGet's default), since the CLI runs with a
     private home and would not see the user's own file."""
-    from .nuget import configured_sources
+    from crossgen.acquire.nuget import configured_sources
 
     sources = [src for src in configured_sources(settings.nuget_config, settings.project_root) if src.enabled]
     lines = ['<?xml version="1.0" encoding="utf-8"?>', "<!-- Written by dotnet-composite-images. -->",

@@ -12,9 +12,11 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from . import dockerio, templates, ui
-from .errors import DciError
-from .settings import Settings
+from crossgen import dockerio
+from crossgen.dockerio import templates
+from crossgen.core import ui
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings
 
 
 def image_name(settings: Settings, repo: str, suffix: str = "") -> str:

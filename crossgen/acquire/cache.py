@@ -32,13 +32,12 @@ from typing import Iterator
 
 from rich.markup import escape
 
-from . import ui
-from .errors import DciError
+from crossgen.core import ui
+from crossgen.core.errors import DciError
+from crossgen.core.files import FILE_MODE, atomic_write_text, make_dirs
 
 CHUNK = 1 << 20
 _SHA512_HEX = re.compile(r"[0-9a-f]{128}")
-FILE_MODE = 0o644  # what the cache (and every atomic write) leaves: readable by others
-DIR_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -55,67 +54,6 @@ def sha512_file(path: Path) -> str:
         for block in iter(lambda: f.read(CHUNK), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def make_dirs(folder: Path) -> None:
-    """``mkdir -p`` where every folder created is 0755 whatever the umask (existing ones are left alone)."""
-    missing: list[Path] = []
-    p = Path(folder)
-    while not p.is_dir() and p.parent != p:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except FileExistsError:
-            if d.is_dir():  # made meanwhile by another process
-                continue
-            raise
-        os.chmod(d, DIR_MODE)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (0644) through a temporary file in the same folder and a rename."""
-    make_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress_missing():
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-@contextlib.contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a new temporary folder beside ``final``; when the block succeeds it replaces
-    ``final`` (one rename), when it fails it is removed. Readers never see a half-written folder."""
-    make_dirs(final.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    try:
-        os.chmod(tmp, DIR_MODE)  # mkdtemp makes 0700
-        yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-class _suppress_missing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        return exc_type is not None and issubclass(exc_type, FileNotFoundError)
 
 
 _UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR}

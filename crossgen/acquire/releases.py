@@ -14,7 +14,7 @@ A channel's ``releases[]`` entries carry ``release-version`` and the objects ``r
 ``aspnetcore-runtime`` and ``sdk``, each with ``version`` and ``files[]`` of
 ``{name, rid, url, hash}`` (hash = SHA-512 hex).
 
-Version requests are parsed and matched by :mod:`crossgen.versionspec` (as for every source):
+Version requests are parsed and matched by :mod:`crossgen.acquire.versionspec` (as for every source):
 a channel (``10.0``; ``10`` means ``10.0``), ``latest`` (newest channel with a stable release),
 ``lts`` / ``sts`` (newest such channel, by the index's ``release-type``), or an exact runtime
 version (``10.0.15``, or an SDK version such as ``10.0.401``, which selects the release that SDK
@@ -34,9 +34,10 @@ from typing import Any, Iterable
 
 import requests
 
-from . import http, ui
-from .errors import DciError
-from .versionspec import DotnetVersion, VersionSpec, as_spec, channel_key, parse_spec, parse_version, version_key
+from crossgen.acquire import http
+from crossgen.core import ui
+from crossgen.core.errors import DciError
+from crossgen.acquire.versionspec import DotnetVersion, VersionSpec, as_spec, channel_key, parse_spec, parse_version, version_key
 
 DEFAULT_BASE_URL = "https://builds.dotnet.microsoft.com/dotnet"
 OFFICIAL_PREFIXES = (

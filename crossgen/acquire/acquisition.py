@@ -1,6 +1,6 @@
 """Acquire .NET bits for a channel: resolve the version, download (cached, verified), lay out.
 
-Sources (crossgen/sources.py): official release metadata and tarballs, the NuGet feed of the
+Sources (crossgen/acquire/sources.py): official release metadata and tarballs, the NuGet feed of the
 NuGet configuration, or a local dotnet layout / folder of tarballs; ``dci.source`` picks one or
 an order (``auto``). Crossgen2 always comes from NuGet. With ``dci.locked`` (``--locked``) the
 lock file (crossgen/lockfile.py) says exactly what to use.
@@ -33,24 +33,27 @@ from pathlib import Path
 import requests
 from packaging.version import InvalidVersion, Version
 
-from . import archives, lockfile, releases, ui
-from .cache import Cache, atomic_write_text, sha512_file
-from .errors import DciError
-from .layout import ASPNETCORE, NETCORE, DotnetRoot
-from .settings import Settings
-from .sources import (
+from crossgen.core import archives
+from crossgen.acquire import lock as lockfile
+from crossgen.acquire import releases
+from crossgen.core import ui
+from crossgen.acquire.cache import Cache, sha512_file
+from crossgen.core.files import atomic_write_text
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE, DotnetRoot
+from crossgen.core.settings import Settings
+from crossgen.acquire.model import (
     ALL_COMPONENTS,
     FRAMEWORK_COMPONENTS,
     PACK_IDS,
     Artifact,
     Fetched,
-    NuGetSource,
     Plan,
     evict,
     fetch_artifact,
-    resolve_in_order,
     source_order,
 )
+from crossgen.acquire.sources import NuGetSource, resolve_in_order
 
 __all__ = ["PACK_IDS", "Component", "Acquired", "acquire", "host_rid", "build_root"]
 
@@ -426,7 +429,7 @@ def acquire(
 
 
 def _crossgen2_only_version(nuget: NuGetSource, spec: str, hrid: str | None) -> str:
-    from .sources import pick, stable_or_exact
+    from crossgen.acquire.model import pick, stable_or_exact
 
     assert hrid
     pid = PACK_IDS["crossgen2"].format(host_rid=hrid)

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .layout import DotnetRoot
+from crossgen.acquire.layout import DotnetRoot
 
 
 def link_file(src: str | Path, dest: str | Path) -> str:

@@ -18,8 +18,9 @@ from typing import Callable
 
 import docker
 
-from . import dockerio, ui
-from .errors import DciError
+from crossgen import dockerio
+from crossgen.core import ui
+from crossgen.core.errors import DciError
 
 
 @dataclass

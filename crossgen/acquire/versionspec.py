@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .errors import DciError
+from crossgen.core.errors import DciError
 
 KEYWORDS = ("latest", "lts", "sts")
 FORMS = ("a channel such as 8.0, 9.0 or 10.0 (10 means 10.0), `latest`, `lts`, `sts`, "

@@ -29,8 +29,9 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from . import ui
-from .errors import DciError
+from crossgen import dockerio
+from crossgen.core import ui
+from crossgen.core.errors import DciError
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -52,13 +53,6 @@ http:
   addr: 127.0.0.1:{port}
   secret: {secret}
 """
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _remembered_port(path: Path) -> int | None:
@@ -142,7 +136,7 @@ class LocalRegistry:
             # The same port as last time when it is free: the daemon remembers which blobs it pushed
             # to which registry host, so a kept storage on the same host:port skips re-uploads.
             port = _remembered_port(remembered) if attempt == 0 else None
-            port = port or free_port()
+            port = port or dockerio.free_port()
             config = root / "config.yml"
             config.write_text(CONFIG_TEMPLATE.format(root=json.dumps(str(storage)), port=port, secret=os.urandom(16).hex()))
             log_path = log_dir / "registry.log"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import DciError
+from crossgen.core.errors import DciError
 
 
 def default_cache_dir() -> Path:
@@ -90,7 +90,7 @@ class Settings:
     nuget_config: Path | None = None
     dotnet_root: Path | None = None
     crossgen: CrossgenOptions = CrossgenOptions()
-    # Acquisition (crossgen/sources.py): source order, official metadata mirror, local folder, lock file.
+    # Acquisition (crossgen/acquire/): source order, official metadata mirror, local folder, lock file.
     source: str = "auto"
     release_base_url: str = "https://builds.dotnet.microsoft.com/dotnet"
     local_path: Path | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import tarfile
 import time
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from typing import Callable, Iterable
 import docker
 import docker.errors
 
-from . import archives
-from .errors import DciError
+from crossgen.core import archives
+from crossgen.core.errors import DciError
 
 LABEL_PROJECT = "io.github.dotnet-composite-images.project"
 LABEL_PREFIX = "io.github.dotnet-composite-images."
@@ -144,6 +145,8 @@ def tar_files(files: dict[str, bytes], mode: int = 0o644) -> bytes:
 
 
 class _ChunkReader(io.RawIOBase):
+    """A file object over the chunks the API streams (archives, saved images)."""
+
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it = iter(chunks)
         self._buf = b""
@@ -161,6 +164,18 @@ class _ChunkReader(io.RawIOBase):
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
         return n
+
+
+def image_tar(api: docker.APIClient, ref: str) -> io.BufferedReader:
+    """``docker save`` of one image as a stream (nothing is stored)."""
+    return io.BufferedReader(_ChunkReader(api.get_image(ref)), 1 << 20)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for host-network servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -30,10 +30,10 @@ from typing import Callable
 import docker
 import docker.errors
 
-from . import dockerio, ui
-from .errors import DciError
-from .registry import free_port
-from .samples import Sample
+from crossgen import dockerio
+from crossgen.core import ui
+from crossgen.core.errors import DciError
+from crossgen.compile.samples import Sample
 
 MODES: dict[str, dict[str, str]] = {
     "default": {},
@@ -179,7 +179,7 @@ def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
 
 def _web_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     api = box.api
-    port = free_port()
+    port = dockerio.free_port()
     env = {**MODES[mode], "ASPNETCORE_URLS": f"http://127.0.0.1:{port}"}
     script = f'echo $$ > {PID_FILE}; ' + LAUNCH.replace('exec "$@"', f'exec "$@" > {LOG_FILE} 2>&1')
     ex = api.exec_create(box.id, ["/bin/sh", "-c", script, "sh", *_argv(target, app)], environment=env)

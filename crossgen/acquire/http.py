@@ -9,9 +9,9 @@ from typing import Any
 
 import requests
 
-from . import ui
-from .cache import CHUNK, Cache, CachedFile
-from .errors import DciError
+from crossgen.core import ui
+from crossgen.acquire.cache import CHUNK, Cache, CachedFile
+from crossgen.core.errors import DciError
 
 TIMEOUT = (10, 60)  # connect, read (seconds)
 RETRIES = 4

@@ -9,16 +9,17 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from . import dockerio, templates
-from .acquire import Acquired
-from .baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name
-from .compiler import CompileResult
-from .images import ImageSpec
-from .errors import DciError
-from .layout import ASPNETCORE, NETCORE
-from .samples import Sample
-from .settings import Settings
-from .stage import link_tree, stage_dotnet
+from crossgen import dockerio
+from crossgen.dockerio import templates
+from crossgen.acquire.acquisition import Acquired
+from crossgen.images.baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name
+from crossgen.compile.compiler import CompileResult
+from crossgen.dockerio.imagebuild import ImageSpec
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE
+from crossgen.compile.samples import Sample
+from crossgen.core.settings import Settings
+from crossgen.images.stage import link_tree, stage_dotnet
 
 
 @dataclass(frozen=True)

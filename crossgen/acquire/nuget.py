@@ -29,9 +29,9 @@ from typing import Mapping
 
 import requests
 
-from . import http
-from .cache import Cache, CachedFile
-from .errors import DciError
+from crossgen.acquire import http
+from crossgen.acquire.cache import Cache, CachedFile
+from crossgen.core.errors import DciError
 
 CONFIG_NAMES = ("nuget.config", "NuGet.config", "NuGet.Config")
 

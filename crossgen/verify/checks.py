@@ -11,7 +11,6 @@ import json
 import posixpath
 import re
 import shutil
-import socket
 import tempfile
 import time
 import urllib.request
@@ -20,11 +19,12 @@ from pathlib import Path
 
 import docker
 
-from . import dockerio, r2r
-from .bubbles import BUBBLES
-from .errors import DciError
-from .layout import ASPNETCORE, NETCORE
-from .samples import Sample
+from crossgen import dockerio
+from crossgen.compile import r2r
+from crossgen.compile.bubbles import BUBBLES
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE
+from crossgen.compile.samples import Sample
 
 DOTNET = "/usr/share/dotnet"
 APP_UID = "1654"
@@ -222,12 +222,6 @@ def run_console(api: docker.APIClient, ref: str, sample: Sample | None, *, env: 
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_get(url: str, *, deadline: float) -> str:
     """GET with back-off until ``deadline`` (monotonic seconds)."""
     delay = 0.05
@@ -257,7 +251,7 @@ def serve_web(
     path: str = "/jit", timeout: float = 40,
 ) -> WebResult:
     """Start the web sample (host network, 127.0.0.1:free port), GET ``path``, always remove the container."""
-    port = free_port()
+    port = dockerio.free_port()
     environment = {"ASPNETCORE_HTTP_PORTS": "", "ASPNETCORE_URLS": f"http://127.0.0.1:{port}", **(env or {})}
     command = ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"] if sample else None
     container = api.create_container(

@@ -22,13 +22,17 @@ from pathlib import Path
 
 import docker
 
-from . import archives, dockerio, r2r, templates, ui
-from .bubbles import Bubble
-from .cache import atomic_dir, atomic_write_text
-from .errors import DciError
-from .images import ImageSpec
-from .layout import DotnetRoot
-from .settings import Settings
+from crossgen.core import archives
+from crossgen import dockerio
+from crossgen.compile import r2r
+from crossgen.dockerio import templates
+from crossgen.core import ui
+from crossgen.compile.bubbles import Bubble
+from crossgen.core.files import atomic_dir, atomic_write_text
+from crossgen.core.errors import DciError
+from crossgen.dockerio.imagebuild import ImageSpec
+from crossgen.acquire.layout import DotnetRoot
+from crossgen.core.settings import Settings
 
 IN = "/work/in"
 OUT = "/work/out"

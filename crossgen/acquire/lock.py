@@ -16,7 +16,7 @@
 ``--locked`` (``dci.locked``) makes acquisition take exactly these files: the same URLs (or
 local paths) with the same SHA-512 (a cached copy with that hash is used without any network),
 and fails on any difference: another RID, a request the locked version does not answer (the
-request it was locked with, or one :meth:`~crossgen.versionspec.VersionSpec.matches` accepts the
+request it was locked with, or one :meth:`~crossgen.acquire.versionspec.VersionSpec.matches` accepts the
 locked version for, as every source matches it), a component the lock does not have, a source
 other than the one asked for, a file or host whose hash changed.
 """
@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import releases
-from .cache import atomic_write_text
-from .errors import DciError
-from .settings import Settings
-from .sources import Artifact, Plan, source_order
-from .versionspec import VersionSpec, parse_spec
+from crossgen.acquire import releases
+from crossgen.core.files import atomic_write_text
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings
+from crossgen.acquire.model import Artifact, Plan, source_order
+from crossgen.acquire.versionspec import VersionSpec, parse_spec
 
 FORMAT = 1
 FIELDS = ("package_id", "version", "source", "kind", "url", "sha512", "size")
@@ -39,7 +39,7 @@ KINDS = ("tarball", "nupkg", "framework-dir")
 
 
 def to_dict(acquired, settings: Settings) -> dict:
-    """The lock document for an :class:`~crossgen.acquire.Acquired` result."""
+    """The lock document for an :class:`~crossgen.acquire.acquisition.Acquired` result."""
     comps = {}
     for name, c in acquired.components.items():
         kind = "nupkg" if c.url.endswith(".nupkg") else "tarball" if c.url.endswith(".tar.gz") else "framework-dir"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import DciError
-from .layout import ASPNETCORE, NETCORE
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE
 
 
 @dataclass(frozen=True)
