@@ -325,9 +325,9 @@ def _print_outcomes(outcomes):
 @friendly
 def build(c, variant, channel=None, force=False, locked=False):
     """Build the images of one variant (and what they stand on)."""
-    from crossgen.images.variants import find_variant
+    from crossgen.images.catalog import CATALOG
 
-    v = inputs.choice("--variant", variant, find_variant)
+    v = inputs.choice("--variant", variant, CATALOG.variant)
     flags = {"channel": _channel_flag(channel), "locked": True if locked else None}
     s = _checked(_settings(c, **flags), flags=flags)
     from crossgen import dockerio

@@ -15,7 +15,8 @@ from crossgen.images import baseimage
 from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
-from crossgen.images import variants
+from crossgen.images import specs
+from crossgen.images.catalog import CATALOG, Catalog, Variant
 from crossgen.verify import checks as verify
 from crossgen.acquire.acquisition import Acquired, acquire, host_rid
 from crossgen.compile.bubbles import get_bubble
@@ -24,7 +25,7 @@ from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.compile.compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
 from crossgen.dockerio.imagebuild import BuildOutcome, build_image
-from crossgen.compile.samples import SAMPLES, Sample, publish
+from crossgen.compile.samples import Sample, publish
 from crossgen.core.settings import Settings
 
 
@@ -36,7 +37,7 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     seconds = time.monotonic() - start
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
     outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
-    outcomes.append(build_image(api, variants.runtime_deps_spec(settings, acquired), settings.build_dir / "contexts", force=force))
+    outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.build_dir / "contexts", force=force))
     return outcomes
 
 
@@ -62,7 +63,7 @@ def compile_named(
     for n in names:
         bubble = get_bubble(n)
         if n == "app":
-            for app_name, (_, sc) in (apps or publish_samples(settings, acquired)).items():
+            for app_name, (_, sc) in (apps or publish_samples(settings, acquired, CATALOG)).items():
                 results[f"app-{app_name}"] = compile_bubble(
                     api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc)
         else:
@@ -89,11 +90,11 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def publish_samples(settings: Settings, acquired: Acquired) -> dict[str, tuple[Sample, Sample]]:
-    """Each sample published framework-dependent and self-contained (on the acquired version)."""
+def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog) -> dict[str, tuple[Sample, Sample]]:
+    """Each sample of the catalog published framework-dependent and self-contained (on the acquired version)."""
     return {
-        name: (publish(settings, name), publish(settings, name, self_contained_rid=settings.rid, runtime_version=acquired.version))
-        for name in SAMPLES
+        s.name: (publish(settings, s.name), publish(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version))
+        for s in catalog.samples
     }
 
 
@@ -103,22 +104,20 @@ def build_variants(
     session: requests.Session,
     cache: Cache,
     *,
-    selected: list[variants.Variant] | None = None,
+    selected: list[Variant] | None = None,
     force: bool = False,
+    catalog: Catalog = CATALOG,
 ) -> list[BuildOutcome]:
     """Build the selected variants (default all) in dependency order; writes build/build-all.json."""
     start = time.monotonic()
     acquired = acquire(settings, session, cache)
-    chosen = selected or list(variants.VARIANTS)
-    bubbles = tuple(dict.fromkeys(b for v in chosen for b in v.bubbles))
-    apps = publish_samples(settings, acquired) if any(v.number == 5 for v in chosen) else {}
-    compiled, outcomes = compile_named(api, settings, acquired, bubbles, apps=apps)
+    chosen = selected or list(catalog.variants)
+    needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
+    apps = publish_samples(settings, acquired, catalog) if needs_apps else {}
+    compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps)
     contexts = settings.build_dir / "contexts"
-    # Variant 5's framework-dependent comparison apps stand on the baseline images.
-    if any(v.number == 5 for v in chosen) and not any(v.number == 1 for v in chosen):
-        chosen = [variants.VARIANTS[0], *chosen]
     for v in chosen:
-        for spec in variants.specs_for(settings, acquired, v, compiled, apps):
+        for spec in specs.specs_for(settings, acquired, catalog, v, compiled, apps):
             if any(o.ref == spec.ref for o in outcomes):
                 continue
             outcomes.append(build_image(api, spec, contexts, force=force))
@@ -139,7 +138,7 @@ def build_variants(
     return outcomes
 
 
-def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | None = None) -> list[verify.Check]:
+def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | None = None, *, catalog: Catalog = CATALOG) -> list[verify.Check]:
     """Verify every image of the last build-all (or those named); writes build/verify/verify.json.
 
     SDK images are checked first: they build and publish the samples offline, and what they
@@ -148,7 +147,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     """
     targets = refs or [o["ref"] for o in _built_images(settings) if o["key"] not in ("os", "runtime-deps", "crossgen2")]
     claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != 1, c.variant))
-    host_samples = {n: publish(settings, n) for n in ("hello", "web")}
+    host_samples = {s.name: publish(settings, s.name) for s in catalog.samples}
     sdk_samples: dict[int, dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
@@ -162,31 +161,39 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant})")
         add(verify.verify_structure(api, claim) if claim.role != "sdk" else _sdk_structure(api, claim))
         add(verify.check_conventions(api, claim))
+        runs: list[tuple[Sample | None, bool, tuple[str, str]]] = []  # (sample, web?, baseline key)
         if claim.role == "app":
-            web = claim.app == "web"
-            sample = None
-            key = (f"app-{claim.app}", claim.app or "")
+            runs.append((None, claim.app_kind == "web", (f"app-{claim.app}", claim.app or "")))
         else:
             add(verify.check_list_runtimes(api, claim))
-            web = claim.role == "aspnet"
             if claim.role == "sdk":
-                check, built = verify.sdk_build_samples(api, claim.ref, settings.project_root / "samples", ("hello", "web"), work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"))
+                check, built = verify.sdk_build_samples(api, claim.ref, settings.project_root / "samples",
+                                                        tuple(s.name for s in catalog.samples),
+                                                        work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"))
                 add(check)
                 sdk_samples[claim.variant] = built
-            name = "web" if web else "hello"
-            sample = sdk_samples.get(claim.variant, {}).get(name) or host_samples[name]
-            key = (claim.role, name)
-        run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
-        if sample is not None:
-            run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
-        add(run)
-        on, off = verify.jit_counts(api, claim.ref, sample, web)
-        composite = bool(claim.composites)
-        if not composite:
-            baseline_jit.setdefault(key, on)
-        add(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite))
+            kind = "web" if claim.role == "aspnet" else "console"
+            for s in catalog.samples_of_kind(kind):
+                runs.append((sdk_samples.get(claim.variant, {}).get(s.name) or host_samples[s.name], kind == "web", (claim.role, s.name)))
+        for sample, web, key in runs:
+            run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
+            if sample is not None:
+                run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
+            add(_about(run, key[1]))
+            on, off = verify.jit_counts(api, claim.ref, sample, web)
+            composite = bool(claim.composites)
+            if not composite:
+                baseline_jit.setdefault(key, on)
+            add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite), key[1]))
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
+
+
+def _about(check: verify.Check, sample: str) -> verify.Check:
+    """Name the sample a run check ran (an image runs every sample of its kind)."""
+    check.data["sample"] = sample
+    check.detail = f"{sample}: {check.detail}"
+    return check
 
 
 def _sdk_structure(api: docker.APIClient, claim: verify.Claim) -> verify.Check:

@@ -64,8 +64,8 @@ def _bench_containers(api, refs):
 
 def test_console_runs_interleaved_in_both_modes(fake_apps, tmp_path):
     api, refs = fake_apps
-    targets = [startup.Target("hello", "slow", (1,), self_contained=True),
-               startup.Target("hello", "fast", (2,), self_contained=True)]
+    targets = [startup.Target("hello", "console", "slow", (1,), self_contained=True),
+               startup.Target("hello", "console", "fast", (2,), self_contained=True)]
     app = Sample("hello", tmp_path, "x")
     runs, summaries = startup.measure(api, targets, refs, {"hello": app}, runs=4, log=lambda _: None)
     assert len(runs) == 4 * 2 * 2 and not [r for r in runs if r.error]
@@ -87,7 +87,7 @@ def test_console_runs_interleaved_in_both_modes(fake_apps, tmp_path):
 
 def test_a_failing_app_is_reported_not_measured(fake_apps, tmp_path):
     api, refs = fake_apps
-    targets = [startup.Target("hello", "broken", (1,), self_contained=True)]
+    targets = [startup.Target("hello", "console", "broken", (1,), self_contained=True)]
     runs, summaries = startup.measure(api, targets, refs, {"hello": Sample("hello", tmp_path, "x")}, runs=2,
                                       modes=("default",), log=lambda _: None)
     assert all(r.error.startswith("exit 3") for r in runs)

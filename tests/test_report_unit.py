@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from crossgen.images.catalog import CATALOG
 from crossgen.report import run as report
 from crossgen.report import sizes
 from crossgen.report import startup
@@ -104,13 +105,14 @@ def test_pull_bytes_unknown_without_registry_figures():
 
 
 def test_every_scenario_names_images_of_the_variants():
-    keys = set(report.IMAGE_VARIANTS)
+    keys = set(CATALOG.images) | {"runtime-deps"}
     for sc in sizes.default_scenarios():
         assert 1 in sc.images
         for v, imgs in sc.images.items():
             assert set(imgs) <= keys, (sc.id, v)
             for k in imgs:
-                assert v in report.IMAGE_VARIANTS[k] or (sc.id == "with-baseline" and 1 in report.IMAGE_VARIANTS[k]), (sc.id, v, k)
+                owners = CATALOG.variants_of_image(k)
+                assert v in owners or (sc.id == "with-baseline" and 1 in owners), (sc.id, v, k)
 
 
 # --- daemon history -> layers ---------------------------------------------------------
@@ -151,7 +153,7 @@ def test_parse_values_from_sample_output():
 
 
 def test_summaries_and_ratios():
-    targets = [startup.Target("hello", "base", (1,)), startup.Target("hello", "comp", (2,))]
+    targets = [startup.Target("hello", "console", "base", (1,)), startup.Target("hello", "console", "comp", (2,))]
     refs = {"base": "r/base", "comp": "r/comp"}
     runs = []
     for i, (b, c) in enumerate([(100, 60), (120, 50), (110, 55), (90, 70)]):

@@ -16,7 +16,8 @@ from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE, DotnetRoot
 from crossgen.compile.samples import Sample
 from crossgen.images.stage import stage_dotnet
-from crossgen.images.variants import VARIANTS, find_variant, specs_for
+from crossgen.images.catalog import CATALOG
+from crossgen.images.specs import specs_for
 from tests.pipeline_support import e2e_settings
 
 V = "10.0.15"
@@ -165,7 +166,7 @@ def all_specs(tmp_path):
         "app-web": fake_compiled(tmp_path, "app-web", "web.r2r.dll", []),
     }
     apps = {n: (Sample(n, tmp_path / f"{n}-fd", "d1"), Sample(n, tmp_path / f"{n}-sc", "d2")) for n in ("hello", "web")}
-    return s, {v.number: specs_for(s, acquired, v, compiled, apps) for v in VARIANTS}
+    return s, {v.number: specs_for(s, acquired, CATALOG, v, compiled, apps) for v in CATALOG.variants}
 
 
 def test_variant_images_stand_on_the_right_bases(all_specs):
@@ -177,6 +178,9 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
         (f"{p}runtime:{t}-no-composite", deps),
         (f"{p}aspnet:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
         (f"{p}sdk:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
+        # the framework-dependent samples on the baseline (what variant 5's apps are compared with)
+        (f"{p}sample-hello:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
+        (f"{p}sample-web:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
     ]
     assert got[2] == [
         (f"{p}runtime:{t}-composite", deps),
@@ -189,12 +193,7 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
         (f"{p}sdk:{t}-aspnet-composed-composite", f"{p}aspnet:{t}-composed-composite"),
     ]
     assert got[4][0] == got[2][0]  # the composed variant reuses variant 2's runtime image
-    assert got[5] == [
-        (f"{p}sample-hello:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
-        (f"{p}sample-hello:{t}-composite", deps),
-        (f"{p}sample-web:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
-        (f"{p}sample-web:{t}-composite", deps),
-    ]
+    assert got[5] == [(f"{p}sample-hello:{t}-composite", deps), (f"{p}sample-web:{t}-composite", deps)]
     for sps in specs.values():
         for sp in sps:
             assert sp.base == _dockerfile_from(sp.dockerfile)
@@ -202,15 +201,15 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
 
 def test_dockerfiles_set_the_official_environment(all_specs):
     _, specs = all_specs
-    rt, asp, sdk = specs[1]
+    rt, asp, sdk, hello_fd, _ = specs[1]
     assert f"DOTNET_VERSION={V}" in rt.dockerfile and "ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet" in rt.dockerfile
     assert f"ASPNET_VERSION={V}" in asp.dockerfile and "DOTNET_VERSION" not in asp.dockerfile
     assert "DOTNET_SDK_VERSION=" in sdk.dockerfile
     full = specs[3][0].dockerfile
     assert f"DOTNET_VERSION={V}" in full and f"ASPNET_VERSION={V}" in full and "/usr/bin/dotnet" in full
-    hello_sc = specs[5][1].dockerfile
+    hello_sc = specs[5][0].dockerfile
     assert 'ENTRYPOINT ["/app/hello"]' in hello_sc and "USER $APP_UID" in hello_sc
-    assert 'ENTRYPOINT ["dotnet", "/app/hello.dll"]' in specs[5][0].dockerfile
+    assert 'ENTRYPOINT ["dotnet", "/app/hello.dll"]' in hello_fd.dockerfile
 
 
 def test_labels_name_variant_bubble_and_crossgen(all_specs):
@@ -235,10 +234,10 @@ def test_input_digest_changes_with_inputs(all_specs):
 
 
 def test_variants_are_found_by_number_or_name():
-    assert find_variant("3").name == "aspnet-composite"
-    assert find_variant("aspnet-composed-composite").number == 4
+    assert CATALOG.variant("3").name == "aspnet-composite"
+    assert CATALOG.variant("aspnet-composed-composite").number == 4
     with pytest.raises(DciError) as exc:
-        find_variant("7")
+        CATALOG.variant("7")
     assert "no-composite" in str(exc.value)
 
 

@@ -16,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from crossgen.images.catalog import CATALOG, Catalog  # noqa: E402
+
 CATEGORY_COLORS = {
     "OS base (debian)": "#9e9e9e",
     "runtime-deps packages": "#c7c7c7",
@@ -27,18 +29,23 @@ CATEGORY_COLORS = {
     "self-contained app": "#d62728",
     "other": "#17becf",
 }
-VARIANT_COLORS = {1: "#7f7f7f", 2: "#1f77b4", 3: "#9467bd", 4: "#ff7f0e", 5: "#d62728"}
-VARIANT_SHORT = {1: "1 baseline", 2: "2 runtime-composite", 3: "3 aspnet-composite", 4: "4 composed", 5: "5 app-composite"}
+def layer_rows(catalog: Catalog = CATALOG) -> list[tuple[int, str, str]]:
+    """(variant drawn under, image key, label) per image: each image once, under the variant that builds
+    it, labelled with its role (and the other variants it serves)."""
+    rows = []
+    for v in catalog.variants:
+        for img in catalog.images_of(v):
+            owner = catalog.owner(img.key)
+            if owner is None or owner.number != v.number or any(k == img.key for _, k, _ in rows):
+                continue
+            label = f"{img.app} app" if img.role == "app" else img.role
+            others = [n for n in catalog.variants_of_image(img.key) if n != v.number]
+            rows.append((v.number, img.key, label + (f" (also {', '.join(map(str, others))})" if others else "")))
+    return rows
 
-# image key -> (variant it is drawn under, label); an image of several variants is drawn once, under the first
-LAYER_ROWS = [
-    (1, "runtime-no-composite", "runtime"), (1, "aspnet-no-composite", "aspnet"), (1, "sdk-no-composite", "sdk"),
-    (1, "sample-hello-no-composite", "hello app"), (1, "sample-web-no-composite", "web app"),
-    (2, "runtime-composite", "runtime (also 3, 4)"), (2, "aspnet-runtime-composite", "aspnet"), (2, "sdk-runtime-composite", "sdk"),
-    (3, "aspnet-composite", "aspnet"), (3, "sdk-aspnet-composite", "sdk"),
-    (4, "aspnet-composed-composite", "aspnet"), (4, "sdk-aspnet-composed-composite", "sdk"),
-    (5, "sample-hello-composite", "hello app"), (5, "sample-web-composite", "web app"),
-]
+
+def _style(catalog: Catalog = CATALOG) -> tuple[dict[int, str], dict[int, str]]:
+    return {v.number: v.color for v in catalog.variants}, {v.number: v.short for v in catalog.variants}
 
 
 def draw_all(report: dict, out_dir: Path) -> list[Path]:
@@ -52,11 +59,12 @@ def draw_all(report: dict, out_dir: Path) -> list[Path]:
 
 def layers_chart(report: dict, path: Path) -> Path:
     imgs = {i["key"]: i for i in report["images"]}
-    rows = [(v, key, label) for v, key, label in LAYER_ROWS if key in imgs]
+    rows = [(v, key, label) for v, key, label in layer_rows() if key in imgs]
+    _, short = _style()
     with_compressed = any(imgs[k]["compressed_bytes"] is not None for _, k, _ in rows)
     panels = [("uncompressed_bytes", "uncompressed (daemon)")] + ([("compressed_bytes", "compressed (registry manifest)")] if with_compressed else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 0.42 * len(rows) + 2.2), squeeze=False, sharey=True)
-    labels = [f"v{VARIANT_SHORT[v]}: {label}" for v, _, label in rows]
+    labels = [f"v{short[v]}: {label}" for v, _, label in rows]
     used: dict[str, str] = {}
     for ax, (field, title) in zip(axes[0], panels):
         for y, (v, key, _) in enumerate(rows):
@@ -98,6 +106,8 @@ def scenarios_chart(report: dict, path: Path) -> Path:
         panels.append(("pull_bytes", "Pulled, compressed MB (rule: blob-digest)"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(12, 4.6 * len(panels)), squeeze=False)
     width = 0.16
+    colors, short = _style()
+    last = max(colors)
     for ax, (field, title) in zip(axes[:, 0], panels):
         for x, sc in enumerate(scen):
             present = [(int(v), f) for v, f in sc["variants"].items() if not f.get("missing") and f.get(field)]
@@ -105,7 +115,7 @@ def scenarios_chart(report: dict, path: Path) -> Path:
             for j, (v, fig_) in enumerate(present):
                 pos = x + (j - (n - 1) / 2) * width
                 val = fig_[field] / 1e6
-                ax.bar(pos, val, width=width * 0.95, color=VARIANT_COLORS[v], label=VARIANT_SHORT[v] if x == 0 or v == 5 else None)
+                ax.bar(pos, val, width=width * 0.95, color=colors[v], label=short[v] if x == 0 or v == last else None)
                 ratio = fig_.get("ratio_disk" if field == "disk_bytes" else "ratio_pull")
                 text = f"{val:.0f}" + (f"\nx{ratio:.2f}" if ratio is not None and v != 1 else "")
                 ax.text(pos, val, text, ha="center", va="bottom", fontsize=7)
@@ -126,7 +136,7 @@ def scenarios_chart(report: dict, path: Path) -> Path:
 
 def startup_chart(report: dict, path: Path) -> Path:
     st = report["startup"]
-    samples = [s for s in ("hello", "web") if any(x["sample"] == s for x in st["summaries"])]
+    samples = list(dict.fromkeys(x["sample"] for x in st["summaries"]))
     fig, axes = plt.subplots(1, len(samples), figsize=(7.5 * len(samples), 5.2), squeeze=False)
     mode_style = {"default": ("#1f77b4", "default settings"), "r2r-off": ("#ff7f0e", "DOTNET_ReadyToRun=0")}
     for ax, sample in zip(axes[0], samples):
@@ -154,7 +164,8 @@ def startup_chart(report: dict, path: Path) -> Path:
         ax.set_ylim(0, ax.get_ylim()[1] * 1.18)
         ax.set_ylabel("ms")
         ax.grid(axis="y", alpha=0.3)
-        what = "console: process start to end of Main" if sample == "hello" else "web: process start to first HTTP 200"
+        kind = mine[0].get("kind", "console")
+        what = f"{sample} (console): process start to end of Main" if kind == "console" else f"{sample} (web): process start to first HTTP 200"
         ax.set_title(f"{what}\n(each dot one run; bar = median; xN = median / baseline)", fontsize=10)
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()

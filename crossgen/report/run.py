@@ -34,7 +34,7 @@ from crossgen.core import ui
 from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
-from crossgen.images.variants import VARIANTS
+from crossgen.images.catalog import CATALOG
 
 SCHEMA_VERSION = 1
 INSPECT_LIMIT = 200_000_000   # stream images to compare two same-source layers only below this layer size
@@ -42,36 +42,6 @@ COLD_PREFIX = "dci-report-cold/"
 EXCLUDED_KEYS = ("os", "crossgen2")   # the OS base and the compiler image are not part of the experiment
 README_BEGIN = "<!-- report:latest:begin (written by `invoke report`; do not edit by hand) -->"
 README_END = "<!-- report:latest:end -->"
-
-# Which experiment variants each image belongs to (variant 3 uses variant 2's composite runtime image,
-# as in the 2020 experiment; the framework-dependent sample images are the baseline of variant 5).
-IMAGE_VARIANTS: dict[str, tuple[int, ...]] = {
-    "runtime-deps": (1, 2, 3, 4, 5),
-    "runtime-no-composite": (1,),
-    "aspnet-no-composite": (1,),
-    "sdk-no-composite": (1,),
-    "sample-hello-no-composite": (1,),
-    "sample-web-no-composite": (1,),
-    "runtime-composite": (2, 3, 4),
-    "aspnet-runtime-composite": (2,),
-    "sdk-runtime-composite": (2,),
-    "aspnet-composite": (3,),
-    "sdk-aspnet-composite": (3,),
-    "aspnet-composed-composite": (4,),
-    "sdk-aspnet-composed-composite": (4,),
-    "sample-hello-composite": (5,),
-    "sample-web-composite": (5,),
-}
-# Per variant: role -> image key (what is compared with the baseline's image of the same role).
-ROLES: dict[int, dict[str, str]] = {
-    1: {"runtime": "runtime-no-composite", "aspnet": "aspnet-no-composite", "sdk": "sdk-no-composite",
-        "hello app": "sample-hello-no-composite", "web app": "sample-web-no-composite"},
-    2: {"runtime": "runtime-composite", "aspnet": "aspnet-runtime-composite", "sdk": "sdk-runtime-composite"},
-    3: {"runtime": "runtime-composite", "aspnet": "aspnet-composite", "sdk": "sdk-aspnet-composite"},
-    4: {"runtime": "runtime-composite", "aspnet": "aspnet-composed-composite", "sdk": "sdk-aspnet-composed-composite"},
-    5: {"hello app": "sample-hello-composite", "web app": "sample-web-composite"},
-}
-
 
 @dataclass
 class ReportOptions:
@@ -282,7 +252,7 @@ def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pu
         m = measured[img["key"]]
         out.append({
             "key": m.key, "ref": m.ref, "image_id": m.image_id,
-            "variants": list(IMAGE_VARIANTS.get(m.key, ())),
+            "variants": list(CATALOG.variants_of_image(m.key)),
             "uncompressed_bytes": m.size,
             "compressed_bytes": m.compressed,
             "config_bytes": m.config_size,
@@ -335,8 +305,8 @@ def run_startup(api: docker.APIClient, settings: Settings, images: list[dict], r
     return {
         "runs_per_pair": runs, "warmup_rounds": 1, "seed": seed,
         "modes": {m: env for m, env in startup.MODES.items()},
-        "measure": {"hello": "startup-ms: DCI_START_NS (date +%s%N right before exec) to the end of Main",
-                    "web": "first-request-ms: DCI_START_NS to the first GET / reaching its handler "
+        "measure": {"console": "startup-ms: DCI_START_NS (date +%s%N right before exec) to the end of Main",
+                    "web": "first-request-ms: DCI_START_NS to the first GET / answered "
                            f"(host polls with back-off, at most every {startup.POLL_MAX_S * 1000:.0f} ms)"},
         "seconds": round(time.monotonic() - start, 1),
         "load_before": load_before, "load_after": startup.machine_load(),
@@ -376,9 +346,10 @@ def fmt_value(v, unit: str) -> str:
 def verdicts(report: dict) -> list[dict]:
     imgs = {i["key"]: i for i in report["images"]}
     out: list[dict] = []
-    for v in (2, 3, 4, 5):
-        for role, key in ROLES[v].items():
-            base_key = ROLES[1].get(role)
+    baseline_roles = CATALOG.compared_roles(CATALOG.baseline)
+    for v in (x.number for x in CATALOG.variants if not x.baseline):
+        for role, key in CATALOG.compared_roles(CATALOG.variant(v)).items():
+            base_key = baseline_roles.get(role)
             if key not in imgs or base_key not in imgs:
                 continue
             a, b = imgs[key], imgs[base_key]
@@ -402,7 +373,7 @@ def verdicts(report: dict) -> list[dict]:
             if not base or s["median_ms"] is None or base["median_ms"] is None:
                 continue
             clear = (s["max_ms"] < base["min_ms"]) if s["median_ms"] < base["median_ms"] else (s["min_ms"] > base["max_ms"])
-            label = "console startup" if s["sample"] == "hello" else "web first request"
+            label = f"{s['sample']}: " + ("console startup" if s.get("kind") == "console" else "web first request")
             mode = "" if s["mode"] == "default" else " with DOTNET_ReadyToRun=0"
             jit = f"(JIT methods {s['jit_median']:.0f} vs {base['jit_median']:.0f})" if s["jit_median"] is not None and base["jit_median"] is not None else ""
             out.append(_verdict(v, "startup" if s["mode"] == "default" else "startup-r2r-off", f"{label}{mode} ({s['image_key']})",
@@ -520,7 +491,9 @@ def notes(report: dict) -> list[str]:
                          "layers add to; a pull would then transfer each of these layers once (on disk they still count once per chain).")
         out.append(text)
     st = report.get("startup") or {}
-    for sample, label in (("hello", "Console startup"), ("web", "Web first request")):
+    for smp in CATALOG.samples:
+        sample = smp.name
+        label = f"{sample}: " + ("console startup" if smp.kind == "console" else "web first request")
         summaries = st.get("summaries") or []
         base = next((x for x in summaries if x["sample"] == sample and x["mode"] == "default" and 1 in x["variants"]), None)
         if not base or base["median_ms"] is None:
@@ -620,8 +593,7 @@ def _ratio_text(r) -> str:
 
 
 def variant_title(n: int) -> str:
-    v = next(x for x in VARIANTS if x.number == n)
-    return f"{n} {v.name}"
+    return f"{n} {CATALOG.variant(n).name}"
 
 
 def md_header(r: dict) -> list[str]:
@@ -641,36 +613,42 @@ def md_headline(r: dict) -> list[str]:
     rows = ["| variant | aspnet MB (uncompr.) | aspnet MB (compr.) | runtime+aspnet+sdk on disk MB (chain-id) | "
             "runtime+aspnet+sdk pull MB (blob-digest) | console startup ms (median, JIT) | web first request ms (median, JIT) |",
             "|---|---|---|---|---|---|---|"]
-    for v in (1, 2, 3, 4, 5):
-        asp = imgs.get(ROLES[v].get("aspnet", ROLES[v].get("web app", "")), {})
+    console, web_sample = (next((s.name for s in CATALOG.samples if s.kind == k), "") for k in ("console", "web"))
+    baseline_roles = CATALOG.compared_roles(CATALOG.baseline)
+    for variant in CATALOG.variants:
+        v = variant.number
+        roles = CATALOG.compared_roles(variant)
+        role = "aspnet" if "aspnet" in roles else f"{web_sample} app"
+        asp = imgs.get(roles.get(role, ""), {})
         full = scen.get("runtime+aspnet+sdk", {}).get("variants", {}).get(str(v), {})
-        hello = next((s for s in st.values() if s["sample"] == "hello" and s["mode"] == "default" and v in s["variants"]), None)
-        web = next((s for s in st.values() if s["sample"] == "web" and s["mode"] == "default" and v in s["variants"]), None)
+        hello = next((s for s in st.values() if s["sample"] == console and s["mode"] == "default" and v in s["variants"]), None)
+        web = next((s for s in st.values() if s["sample"] == web_sample and s["mode"] == "default" and v in s["variants"]), None)
 
         def su(s):
             if not s or s["median_ms"] is None:
                 return "n/a"
             return f"{s['median_ms']:.0f}{_ratio_text(s['ratio_to_baseline'])}, {s['jit_median']:.0f}"
 
-        label = variant_title(v) + (" (apps)" if v == 5 else "")
+        label = variant_title(v) + (" (apps)" if role != "aspnet" else "")
         asp_u = f"{mb(asp.get('uncompressed_bytes'))}" if asp else "n/a"
         asp_c = f"{mb(asp.get('compressed_bytes'))}" if asp else "n/a"
-        if v > 1 and asp:
-            base = imgs.get(ROLES[1]["aspnet" if v < 5 else "web app"], {})
+        if not variant.baseline and asp:
+            base = imgs.get(baseline_roles.get(role, ""), {})
             asp_u += _ratio_text(_ratio(asp.get("uncompressed_bytes"), base.get("uncompressed_bytes")))
             asp_c += _ratio_text(_ratio(asp.get("compressed_bytes"), base.get("compressed_bytes")))
         disk = f"{mb(full.get('disk_bytes'))}{_ratio_text(full.get('ratio_disk'))}" if full.get("disk_bytes") else "n/a"
         pull = f"{mb(full.get('pull_bytes'))}{_ratio_text(full.get('ratio_pull'))}" if full.get("pull_bytes") else "n/a"
         rows.append(f"| {label} | {asp_u} | {asp_c} | {disk} | {pull} | {su(hello)} | {su(web)} |")
     rows.append("")
-    rows.append("Variant 5's columns are its self-contained web app image vs the framework-dependent one on the baseline; "
-                "ratios (xN) are to variant 1; below 1 is better.")
+    rows.append(f"Console startup is `{console}`, web first request `{web_sample}`. An app variant's (apps) aspnet columns are "
+                f"its `{web_sample}` app image vs the framework-dependent one on the baseline; ratios (xN) are to variant 1; "
+                "below 1 is better.")
     return rows
 
 
 def md_scenario_grid(r: dict) -> list[str]:
     """Scenario x variant: on disk (chain-id) / pulled (blob-digest), MB and ratio to variant 1."""
-    vs = ("1", "2", "3", "4", "5")
+    vs = tuple(str(v.number) for v in CATALOG.variants)
     rows = ["| scenario: disk MB (chain-id) / pull MB (blob-digest) | " + " | ".join(variant_title(int(v)) for v in vs) + " |",
             "|---|" + "---|" * len(vs)]
     for sc in r["scenarios"]:
@@ -690,9 +668,9 @@ def md_startup_grid(r: dict) -> list[str]:
     st = (r.get("startup") or {}).get("summaries") or []
     if not st:
         return []
-    cols = [("hello", "default", "console"), ("hello", "r2r-off", "console, R2R=0"), ("web", "default", "web"), ("web", "r2r-off", "web, R2R=0")]
+    cols = [(s.name, mode, s.name + ("" if mode == "default" else ", R2R=0")) for s in CATALOG.samples for mode in ("default", "r2r-off")]
     rows = ["| variant | " + " | ".join(f"{c} ms (median, ratio, JIT)" for _, _, c in cols) + " |", "|---|" + "---|" * len(cols)]
-    for v in (1, 2, 3, 4, 5):
+    for v in (x.number for x in CATALOG.variants):
         cells = []
         for sample, mode, _ in cols:
             s = next((x for x in st if x["sample"] == sample and x["mode"] == mode and v in x["variants"]), None)
@@ -814,7 +792,7 @@ def markdown(r: dict) -> str:
     lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
     lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
     lines += ["", "## Does each composite variant beat the baseline?", ""]
-    for v in (2, 3, 4, 5):
+    for v in (x.number for x in CATALOG.variants if not x.baseline):
         mine = [d for d in r["verdicts"] if d["variant"] == v]
         if not mine:
             continue
@@ -955,7 +933,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> dict:
         "dotnet_version": record.get("dotnet_version"),
         "base_os": base_os(api, deps_ref),
         "rules": dict(sizes.RULES),
-        "variants": [{"number": v.number, "name": v.name, "title": v.title} for v in VARIANTS],
+        "variants": [{"number": v.number, "name": v.name, "title": v.title} for v in CATALOG.variants],
         "images": images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])}),
         "scenarios": scen,
         "across_variants": across,

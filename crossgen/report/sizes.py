@@ -30,6 +30,7 @@ import docker
 
 from crossgen import dockerio
 from crossgen.core.errors import DciError
+from crossgen.images.catalog import CATALOG, Catalog
 
 RULE_DISK = "chain-id"
 RULE_PULL = "blob-digest"
@@ -181,7 +182,7 @@ def pull_uncompressed_bytes(images: Iterable[ImageSizes]) -> int:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class ScenarioImages:
     """A deployment: which images sit on one machine, per variant (variant number -> image keys)."""
 
     id: str
@@ -190,34 +191,18 @@ class Scenario:
     compare: bool = True   # ratios to variant 1 make sense
 
 
-def default_scenarios() -> list[Scenario]:
-    rt = {1: "runtime-no-composite", 2: "runtime-composite", 3: "runtime-composite", 4: "runtime-composite"}
-    asp = {1: "aspnet-no-composite", 2: "aspnet-runtime-composite", 3: "aspnet-composite", 4: "aspnet-composed-composite"}
-    sdk = {1: "sdk-no-composite", 2: "sdk-runtime-composite", 3: "sdk-aspnet-composite", 4: "sdk-aspnet-composed-composite"}
-    apps_fd = ("sample-hello-no-composite", "sample-web-no-composite")
-    apps_sc = ("sample-hello-composite", "sample-web-composite")
-    full = {v: (rt[v], asp[v], sdk[v]) for v in rt}
-    return [
-        Scenario("aspnet", "aspnet alone", {v: (asp[v],) for v in asp}),
-        Scenario("runtime+aspnet", "runtime + aspnet", {v: (rt[v], asp[v]) for v in asp}),
-        Scenario("runtime+aspnet+sdk", "runtime + aspnet + sdk", full),
-        Scenario("apps", "both sample apps (hello + web)", {1: apps_fd, 5: apps_sc}),
-        Scenario("with-baseline", "this variant's runtime + aspnet + sdk next to the baseline's",
-                 {v: tuple(dict.fromkeys(full[1] + full[v])) for v in full}, compare=False),
-    ]
+def default_scenarios(catalog: Catalog = CATALOG) -> list[ScenarioImages]:
+    """The catalog's scenarios, resolved to image keys per variant."""
+    return [ScenarioImages(sc.id, sc.title, catalog.scenario_images(sc), sc.compare) for sc in catalog.scenarios]
 
 
-def across_variants() -> list[tuple[str, str, tuple[str, ...]]]:
+def across_variants(catalog: Catalog = CATALOG) -> list[tuple[str, str, tuple[str, ...]]]:
     """(id, title, image keys) of the sets that span variants."""
-    fw = ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
-          "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite",
-          "aspnet-composite", "sdk-aspnet-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite")
-    asp = ("aspnet-no-composite", "aspnet-runtime-composite", "aspnet-composite", "aspnet-composed-composite")
-    apps = ("sample-hello-no-composite", "sample-hello-composite", "sample-web-no-composite", "sample-web-composite")
+    fw = catalog.framework_images()
     return [
-        ("all-aspnet", "the four aspnet images", asp),
-        ("all-framework", "every runtime/aspnet/sdk image of variants 1-4", fw),
-        ("all", "every image of the report (with the sample apps)", fw + apps),
+        ("all-aspnet", "every aspnet image", catalog.framework_images("aspnet")),
+        ("all-framework", "every runtime/aspnet/sdk image", fw),
+        ("all", "every image of the report (with the sample apps)", fw + catalog.all_app_images()),
     ]
 
 

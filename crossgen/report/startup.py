@@ -5,8 +5,8 @@ and kept running; each measurement is a ``docker exec`` into it, so container st
 part of any figure. The launching shell takes the time with ``date +%s%N`` right before it
 ``exec``s the app (env ``DCI_START_NS``); the app reports the milliseconds from there:
 
-* console (``hello``): ``startup-ms`` printed at the end of Main, with ``jit-methods``;
-* web (``web``): ``first-request-ms``, the time at which the first request (GET /, polled from the
+* console samples: ``startup-ms`` printed at the end of Main, with ``jit-methods``;
+* web samples: ``first-request-ms``, the time at which the first request (GET /, polled from the
   host with back-off on a free 127.0.0.1 port) reached its handler; ``GET /jit`` then reports it
   and the JIT count. The polling interval (at most ``POLL_MAX_S``) bounds the resolution.
 
@@ -34,6 +34,7 @@ from crossgen import dockerio
 from crossgen.core import ui
 from crossgen.core.errors import DciError
 from crossgen.compile.samples import Sample
+from crossgen.images.catalog import CATALOG, Catalog
 
 MODES: dict[str, dict[str, str]] = {
     "default": {},
@@ -52,7 +53,8 @@ LAUNCH = 'DCI_START_NS=$(date +%s%N); export DCI_START_NS; exec "$@"'
 class Target:
     """One sample on one image; ``variants`` are the experiment variants it stands for."""
 
-    sample: str                # hello | web
+    sample: str                # a sample of the catalog
+    kind: str                  # console | web
     image_key: str             # key in build-all.json
     variants: tuple[int, ...]
     self_contained: bool = False
@@ -62,20 +64,17 @@ class Target:
         return f"{self.sample}@{self.image_key}"
 
 
-def default_targets() -> list[Target]:
-    """Console on each variant's runtime image (variant 3 has none: its aspnet image), web on each aspnet image;
-    variant 5 runs its self-contained composite sample images."""
-    return [
-        Target("hello", "runtime-no-composite", (1,)),
-        Target("hello", "runtime-composite", (2, 4)),
-        Target("hello", "aspnet-composite", (3,)),
-        Target("hello", "sample-hello-composite", (5,), self_contained=True),
-        Target("web", "aspnet-no-composite", (1,)),
-        Target("web", "aspnet-runtime-composite", (2,)),
-        Target("web", "aspnet-composite", (3,)),
-        Target("web", "aspnet-composed-composite", (4,)),
-        Target("web", "sample-web-composite", (5,), self_contained=True),
-    ]
+def default_targets(catalog: Catalog = CATALOG) -> list[Target]:
+    """Every sample on the image that runs it for each variant (the catalog's ``runs``); an image that
+    runs a sample for several variants is one target standing for all of them."""
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for s in catalog.samples:
+        for v in catalog.variants:
+            key = catalog.runner(v, s)
+            if key:
+                grouped.setdefault((s.name, key), []).append(v.number)
+    return [Target(name, catalog.sample(name).kind, key, tuple(vs), self_contained=catalog.images[key].self_contained)
+            for (name, key), vs in grouped.items()]
 
 
 @dataclass
@@ -96,6 +95,7 @@ class Run:
 class Summary:
     target: str
     sample: str
+    kind: str
     image_key: str
     ref: str
     variants: list[int]
@@ -269,7 +269,7 @@ def measure(
             order = pairs[:]
             rng.shuffle(order)
             for t, mode in order:
-                fn = _console_run if t.sample == "hello" else _web_run
+                fn = _console_run if t.kind == "console" else _web_run
                 r = fn(boxes[t.image_key], t, apps[t.sample], mode, rnd)
                 done += 1
                 if r.error:
@@ -292,7 +292,7 @@ def summarize(targets: list[Target], refs: dict[str, str], runs: list[Run], mode
             vals = [float(r.ms) for r in ok if r.ms is not None]
             jits = [r.jit_methods for r in ok if r.jit_methods is not None]
             out.append(Summary(
-                t.id, t.sample, t.image_key, refs.get(t.image_key, ""), list(t.variants), mode, len(mine), len(mine) - len(ok),
+                t.id, t.sample, t.kind, t.image_key, refs.get(t.image_key, ""), list(t.variants), mode, len(mine), len(mine) - len(ok),
                 min(vals) if vals else None, statistics.median(vals) if vals else None, max(vals) if vals else None,
                 statistics.median(jits) if jits else None, min(jits) if jits else None, max(jits) if jits else None,
                 values_ms=vals,

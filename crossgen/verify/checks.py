@@ -52,13 +52,14 @@ class Claim:
     variant: int
     composites: dict[str, str]      # bubble -> composite path (relative to dotnet root or app folder)
     app: str | None = None
+    app_kind: str | None = None     # console | web (app images)
     self_contained: bool = False
     dotnet_version: str | None = None
     excluded: frozenset[str] = frozenset()  # assembly file names kept out of the composites
 
     @property
     def frameworks(self) -> tuple[str, ...]:
-        if self.role == "runtime" or (self.role == "app" and self.app != "web"):
+        if self.role == "runtime" or (self.role == "app" and self.app_kind != "web"):
             return (NETCORE,)
         return (NETCORE, ASPNETCORE)
 
@@ -83,7 +84,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
     excluded = frozenset(n for names in json.loads(lab("excluded", "{}") or "{}").values() for n in names)
     return Claim(
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
-        app=lab("app") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
+        app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
         excluded=excluded,
     )
 

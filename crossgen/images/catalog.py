@@ -1,0 +1,292 @@
+"""The variant catalog: every variant, image, base, role, bubble, tag, sample, deployment scenario and
+chart row, declared once (as dotnet-docker's manifest.json declares its images). Staging, building,
+verify, report and the tests read it; adding a variant or an image is one entry here.
+
+Vocabulary:
+
+* an **image** is one Dockerfile context: its key (``runtime-composite``), its repository and tag
+  suffix (``<prefix><repo>:<channel>-<os_tag>-<suffix>``), its role (runtime | aspnet | sdk | app),
+  the image it is built FROM (``base``: another entry's key, or ``runtime-deps``), and the version
+  bubbles whose composites it holds (its own layer's and its base's);
+* an **app image** is declared once for every sample (``AppImage``): ``sample-<name>-<suffix>``;
+* a **variant** is a numbered way of building the framework images: which images it builds, which
+  image plays each role when its sizes are compared with the baseline's, and which image runs each
+  kind of sample (console or web) when startup is measured;
+* a **sample** is an app under ``samples/``; its kind says how it is run and probed;
+* a **scenario** is a set of roles deployed together on one machine (sizes, sharing).
+
+Axes still to come (compile mode, OS base, architecture, app approach, channel) are fields of these
+records with today's single value as the default, so that a new value is one more entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crossgen.core.errors import DciError
+
+RUNTIME_DEPS = "runtime-deps"  # the image every variant stands on (built by images.baseimage)
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str                 # folder under samples/
+    kind: str                 # console (prints and exits) | web (answers HTTP)
+
+
+@dataclass(frozen=True)
+class Image:
+    key: str
+    repo: str                 # runtime | aspnet | sdk | sample-<app>
+    suffix: str               # tag suffix after <channel>-<os_tag>-
+    role: str                 # runtime | aspnet | sdk | app
+    base: str                 # key of the image it is built FROM (RUNTIME_DEPS or another image)
+    bubbles: tuple[str, ...] = ()   # bubbles whose composites the image holds (inherited ones too)
+    app: str | None = None          # app images: the sample
+    self_contained: bool = False    # app images: published self-contained (no framework below)
+
+
+@dataclass(frozen=True)
+class AppImage:
+    """One app image per sample: ``sample-<name>-<suffix>``. ``base`` names the image each sample
+    kind stands on ({"console": key, "web": key}); ``bubble`` is ``app`` for an app composite."""
+
+    suffix: str
+    base: dict[str, str]
+    self_contained: bool = False
+    bubble: str | None = None
+
+    def expand(self, sample: Sample) -> Image:
+        return Image(
+            key=f"sample-{sample.name}-{self.suffix}", repo=f"sample-{sample.name}", suffix=self.suffix, role="app",
+            base=self.base[sample.kind], bubbles=(f"{self.bubble}-{sample.name}",) if self.bubble else (),
+            app=sample.name, self_contained=self.self_contained,
+        )
+
+
+@dataclass(frozen=True)
+class Variant:
+    number: int
+    name: str
+    title: str
+    short: str                                  # chart legend
+    color: str                                  # chart colour
+    builds: tuple[str, ...] = ()                # framework image keys this variant builds (dependency order)
+    apps: tuple[AppImage, ...] = ()             # app images it builds, one per sample
+    roles: dict[str, str] = field(default_factory=dict)   # role -> image key compared with the baseline's
+    runs: dict[str, str] = field(default_factory=dict)    # sample kind -> image that runs it ("app": its own app image)
+
+    @property
+    def baseline(self) -> bool:
+        return self.number == 1
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Images deployed together: the variant's images of ``roles`` (``apps`` = its app images)."""
+
+    id: str
+    title: str
+    roles: tuple[str, ...]
+    compare: bool = True           # ratios to the baseline make sense
+    beside_baseline: bool = False  # the variant's images next to the baseline's (a node that runs both)
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample("hello", "console"),
+    Sample("web", "web"),
+)
+
+IMAGES: tuple[Image, ...] = (
+    Image("runtime-no-composite", "runtime", "no-composite", "runtime", RUNTIME_DEPS),
+    Image("aspnet-no-composite", "aspnet", "no-composite", "aspnet", "runtime-no-composite"),
+    Image("sdk-no-composite", "sdk", "no-composite", "sdk", "aspnet-no-composite"),
+    Image("runtime-composite", "runtime", "composite", "runtime", RUNTIME_DEPS, ("runtime",)),
+    Image("aspnet-runtime-composite", "aspnet", "runtime-composite", "aspnet", "runtime-composite", ("runtime",)),
+    Image("sdk-runtime-composite", "sdk", "runtime-composite", "sdk", "aspnet-runtime-composite", ("runtime",)),
+    Image("aspnet-composite", "aspnet", "composite", "aspnet", RUNTIME_DEPS, ("aspnet",)),
+    Image("sdk-aspnet-composite", "sdk", "aspnet-composite", "sdk", "aspnet-composite", ("aspnet",)),
+    Image("aspnet-composed-composite", "aspnet", "composed-composite", "aspnet", "runtime-composite", ("runtime", "aspnet-composed")),
+    Image("sdk-aspnet-composed-composite", "sdk", "aspnet-composed-composite", "sdk", "aspnet-composed-composite",
+          ("runtime", "aspnet-composed")),
+)
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        1, "no-composite", "baseline: no composite", "1 baseline", "#7f7f7f",
+        builds=("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite"),
+        # the framework-dependent samples on the baseline: what variant 5's apps are compared with
+        apps=(AppImage("no-composite", {"console": "runtime-no-composite", "web": "aspnet-no-composite"}),),
+        roles={"runtime": "runtime-no-composite", "aspnet": "aspnet-no-composite", "sdk": "sdk-no-composite"},
+        runs={"console": "runtime-no-composite", "web": "aspnet-no-composite"},
+    ),
+    Variant(
+        2, "runtime-composite", "composite .NET runtime", "2 runtime-composite", "#1f77b4",
+        builds=("runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite"),
+        roles={"runtime": "runtime-composite", "aspnet": "aspnet-runtime-composite", "sdk": "sdk-runtime-composite"},
+        runs={"console": "runtime-composite", "web": "aspnet-runtime-composite"},
+    ),
+    Variant(
+        3, "aspnet-composite", "composite .NET runtime + ASP.NET Core in one composite", "3 aspnet-composite", "#9467bd",
+        builds=("aspnet-composite", "sdk-aspnet-composite"),
+        # its "runtime" is variant 2's composite runtime image, as in the 2020 experiment
+        roles={"runtime": "runtime-composite", "aspnet": "aspnet-composite", "sdk": "sdk-aspnet-composite"},
+        runs={"console": "aspnet-composite", "web": "aspnet-composite"},
+    ),
+    Variant(
+        4, "aspnet-composed-composite", "composite .NET runtime + composed ASP.NET Core composite", "4 composed", "#ff7f0e",
+        builds=("runtime-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite"),
+        roles={"runtime": "runtime-composite", "aspnet": "aspnet-composed-composite", "sdk": "sdk-aspnet-composed-composite"},
+        runs={"console": "runtime-composite", "web": "aspnet-composed-composite"},
+    ),
+    Variant(
+        5, "app-composite", "self-contained composite apps", "5 app-composite", "#d62728",
+        apps=(AppImage("composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
+        runs={"console": "app", "web": "app"},
+    ),
+)
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("aspnet", "aspnet alone", ("aspnet",)),
+    Scenario("runtime+aspnet", "runtime + aspnet", ("runtime", "aspnet")),
+    Scenario("runtime+aspnet+sdk", "runtime + aspnet + sdk", ("runtime", "aspnet", "sdk")),
+    Scenario("apps", "every sample app", ("apps",)),
+    Scenario("with-baseline", "this variant's runtime + aspnet + sdk next to the baseline's", ("runtime", "aspnet", "sdk"),
+             compare=False, beside_baseline=True),
+)
+
+
+# --- reading the catalog -------------------------------------------------------------------------
+
+
+class Catalog:
+    """The declarations above, resolved: app images expanded per sample, lookups by key and number.
+
+    Tests build a Catalog with an extra variant or sample to see it flow through every stage."""
+
+    def __init__(self, variants=VARIANTS, images=IMAGES, samples=SAMPLES, scenarios=SCENARIOS) -> None:
+        self.variants: tuple[Variant, ...] = tuple(variants)
+        self.samples: tuple[Sample, ...] = tuple(samples)
+        self.scenarios: tuple[Scenario, ...] = tuple(scenarios)
+        expanded = list(images) + [a.expand(s) for v in self.variants for a in v.apps for s in self.samples]
+        self.images: dict[str, Image] = {}
+        for img in expanded:
+            if img.key in self.images and self.images[img.key] != img:
+                raise DciError(f"catalog image {img.key!r}", "declared twice with different contents", "give each image one entry")
+            self.images[img.key] = img
+        self._check()
+
+    def _check(self) -> None:
+        """Every key named anywhere is declared; bases come before the images that stand on them."""
+        for img in self.images.values():
+            if img.base != RUNTIME_DEPS and img.base not in self.images:
+                raise DciError(f"catalog image {img.key!r}", f"its base {img.base!r} is not declared", "declare the base image")
+        for v in self.variants:
+            for key in [*v.builds, *v.roles.values(), *(k for k in v.runs.values() if k != "app")]:
+                if key not in self.images:
+                    raise DciError(f"catalog variant {v.number}", f"names the undeclared image {key!r}", "declare it in IMAGES")
+            if "app" in v.runs.values() and not v.apps:
+                raise DciError(f"catalog variant {v.number}", "runs samples on its app images but builds none", "add an AppImage")
+        numbers = [v.number for v in self.variants]
+        if len(set(numbers)) != len(numbers) or numbers[0] != 1:
+            raise DciError("catalog variants", "numbers must be unique and the baseline must be variant 1", "fix VARIANTS")
+
+    # -- variants ---------------------------------------------------------------------------------
+    def variant(self, text: str | int) -> Variant:
+        for v in self.variants:
+            if str(text) in (str(v.number), v.name):
+                return v
+        raise DciError(f"variant {text!r}", "no such variant",
+                       "choose one of: " + ", ".join(f"{v.number} ({v.name})" for v in self.variants))
+
+    @property
+    def baseline(self) -> Variant:
+        return self.variants[0]
+
+    def app_images(self, variant: Variant) -> list[Image]:
+        return [a.expand(s) for a in variant.apps for s in self.samples]
+
+    def images_of(self, variant: Variant) -> list[Image]:
+        """What building ``variant`` builds, bases first (a base of another variant comes along)."""
+        wanted = [*variant.builds, *(i.key for i in self.app_images(variant))]
+        out: list[str] = []
+
+        def add(key: str) -> None:
+            if key == RUNTIME_DEPS or key in out:
+                return
+            add(self.images[key].base)
+            out.append(key)
+
+        for key in wanted:
+            add(key)
+        return [self.images[k] for k in out]
+
+    def bubbles_of(self, variants: list[Variant]) -> tuple[str, ...]:
+        """Bubble names to compile (``app`` once for all samples)."""
+        names = [b if not b.startswith("app-") else "app" for v in variants for i in self.images_of(v) for b in i.bubbles]
+        return tuple(dict.fromkeys(names))
+
+    def variants_of_image(self, key: str) -> tuple[int, ...]:
+        """Which variants an image belongs to: built by it, or playing one of its roles or runs."""
+        if key == RUNTIME_DEPS:
+            return tuple(v.number for v in self.variants)
+        found = []
+        for v in self.variants:
+            mine = {*v.builds, *v.roles.values(), *v.runs.values(), *(i.key for i in self.app_images(v))}
+            if key in mine:
+                found.append(v.number)
+        return tuple(found)
+
+    def owner(self, key: str) -> Variant | None:
+        """The variant that builds an image (the first one, for an image two variants build)."""
+        return next((v for v in self.variants if key in v.builds or key in {i.key for i in self.app_images(v)}), None)
+
+    # -- samples ----------------------------------------------------------------------------------
+    def sample(self, name: str) -> Sample:
+        for s in self.samples:
+            if s.name == name:
+                return s
+        raise DciError(f"sample {name!r}", "not in the catalog", "choose one of: " + ", ".join(s.name for s in self.samples))
+
+    def samples_of_kind(self, kind: str) -> list[Sample]:
+        return [s for s in self.samples if s.kind == kind]
+
+    def runner(self, variant: Variant, sample: Sample) -> str | None:
+        """The image that runs ``sample`` for ``variant`` (None: the variant does not run that kind)."""
+        key = variant.runs.get(sample.kind)
+        if key == "app":
+            return next((i.key for i in self.app_images(variant) if i.app == sample.name), None)
+        return key
+
+    # -- sizes ------------------------------------------------------------------------------------
+    def role_images(self, variant: Variant, role: str) -> tuple[str, ...]:
+        if role == "apps":
+            return tuple(i.key for i in self.app_images(variant))
+        return (variant.roles[role],) if role in variant.roles else ()
+
+    def compared_roles(self, variant: Variant) -> dict[str, str]:
+        """Role -> image key compared with the baseline's image of the same role (``<sample> app`` for apps)."""
+        return {**variant.roles, **{f"{i.app} app": i.key for i in self.app_images(variant)}}
+
+    def scenario_images(self, scenario: Scenario) -> dict[int, tuple[str, ...]]:
+        """Variant number -> image keys, for the variants that have every role of the scenario."""
+        out: dict[int, tuple[str, ...]] = {}
+        for v in self.variants:
+            parts = [self.role_images(v, r) for r in scenario.roles]
+            if not all(parts):
+                continue
+            keys = tuple(k for p in parts for k in p)
+            if scenario.beside_baseline:
+                keys = tuple(dict.fromkeys([k for r in scenario.roles for k in self.role_images(self.baseline, r)] + list(keys)))
+            out[v.number] = keys
+        return out
+
+    def framework_images(self, role: str | None = None) -> tuple[str, ...]:
+        """Every runtime/aspnet/sdk image (or those of one role), in declaration order."""
+        return tuple(k for k, i in self.images.items() if i.role != "app" and (role is None or i.role == role))
+
+    def all_app_images(self) -> tuple[str, ...]:
+        return tuple(k for k, i in self.images.items() if i.role == "app")
+
+
+CATALOG = Catalog()

@@ -1,0 +1,177 @@
+"""Image specs from the catalog: for each catalog image, its Dockerfile (rendered template), the base
+it is built FROM, what its context holds (staged from the dotnet root, the bubbles' Crossgen2
+outputs, the SDK or a published sample) and its labels."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+from packaging.version import Version
+
+from crossgen import dockerio
+from crossgen.dockerio import templates
+from crossgen.acquire.acquisition import Acquired
+from crossgen.images.baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name
+from crossgen.compile.compiler import CompileResult
+from crossgen.dockerio.imagebuild import ImageSpec
+from crossgen.images.catalog import RUNTIME_DEPS, Catalog, Image, Variant
+from crossgen.core.errors import DciError
+from crossgen.acquire.layout import ASPNETCORE, NETCORE
+from crossgen.compile.samples import Sample
+from crossgen.core.settings import Settings
+from crossgen.images.stage import link_tree, stage_dotnet
+
+
+def _labels(settings: Settings, acquired: Acquired, variant: Variant | None, image_kind: str, compiled: list[CompileResult]) -> dict[str, str]:
+    labels = {
+        dockerio.label("role"): image_kind,
+        dockerio.label("dotnet-version"): acquired.version,
+        dockerio.label("rid"): settings.rid,
+        dockerio.label("sources"): json.dumps({k: c.source for k, c in acquired.components.items()}, sort_keys=True),
+        dockerio.label("input-sha512"): json.dumps({k: c.sha512[:32] for k, c in acquired.components.items() if k != "crossgen2"}, sort_keys=True),
+    }
+    if variant:
+        labels[dockerio.label("variant")] = str(variant.number)
+        labels[dockerio.label("variant-name")] = variant.name
+    if compiled:
+        cg = compiled[0].record
+        labels[dockerio.label("bubble")] = ",".join(c.bubble for c in compiled)
+        labels[dockerio.label("crossgen2-version")] = cg["crossgen2_version"]
+        labels[dockerio.label("crossgen2-args")] = json.dumps(
+            {c.bubble: [a for a in c.record["arguments"] if a.startswith("-")] for c in compiled}, sort_keys=True
+        )
+        labels[dockerio.label("composites")] = json.dumps({c.bubble: c.record["composite"]["path"] for c in compiled}, sort_keys=True)
+        labels[dockerio.label("excluded")] = json.dumps(
+            {c.bubble: sorted(r.rsplit("/", 1)[-1] for r in c.record.get("excluded", [])) for c in compiled if c.record.get("excluded")}, sort_keys=True
+        )
+        labels[dockerio.label("crossgen-keys")] = json.dumps({c.bubble: c.record["key"][:16] for c in compiled}, sort_keys=True)
+    return labels
+
+
+def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
+    return ImageSpec(
+        key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
+        base=settings.base_image, inputs={"packages": list(settings.runtime_deps_packages)},
+        labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version},
+        network_mode="host",
+    )
+
+
+def sdk_layout(settings: Settings) -> tuple[Path, str]:
+    """The local dotnet layout that provides the SDK layer, and its SDK version."""
+    root = settings.dotnet_root
+    versions = sorted((root / "sdk").iterdir(), key=lambda p: Version(p.name)) if root and (root / "sdk").is_dir() else []
+    if not versions:
+        raise DciError(f"dotnet layout {root}", "has no sdk/ folder", "set dci.dotnet_root to an installed .NET SDK")
+    return root, versions[-1].name
+
+
+SDK_PARTS = ("sdk", "packs", "sdk-manifests", "templates")
+
+
+def _stage_sdk(context: Path, *, root: Path, sdk_version: str) -> None:
+    dest = context / "dotnet"
+    for part in SDK_PARTS:
+        src = root / part
+        if part == "sdk":
+            link_tree(src / sdk_version, dest / "sdk" / sdk_version)
+        elif src.is_dir():
+            link_tree(src, dest / part)
+
+
+def _render(settings: Settings, name: str, **values) -> str:
+    return templates.render(settings.project_root / "docker", name, **values)
+
+
+def image_ref(settings: Settings, catalog: Catalog, key: str) -> str:
+    """The reference a catalog key is tagged with (``runtime-deps`` included)."""
+    if key == RUNTIME_DEPS:
+        return runtime_deps_name(settings)
+    img = catalog.images[key]
+    return image_name(settings, img.repo, img.suffix)
+
+
+def spec_for(
+    settings: Settings,
+    acquired: Acquired,
+    catalog: Catalog,
+    image: Image,
+    compiled: dict[str, CompileResult],
+    apps: dict[str, tuple[Sample, Sample]] | None = None,
+) -> ImageSpec:
+    """The spec of one catalog image. ``compiled`` holds the bubbles by name (``app-<sample>`` for the
+    app bubbles); ``apps`` maps a sample to its (framework-dependent, self-contained) publish."""
+    base_ref = image_ref(settings, catalog, image.base)
+    inherited = catalog.images[image.base].bubbles if image.base != RUNTIME_DEPS else ()
+    try:
+        holds = [compiled[b] for b in image.bubbles]
+    except KeyError as exc:
+        raise DciError(f"image {image.key}", f"bubble {exc.args[0]} was not compiled", "compile every bubble the catalog names for it") from None
+    own = tuple(c.out_dir for c in holds if c.bubble not in inherited)
+    owner = catalog.owner(image.key)
+    title = owner.title if owner else image.key
+    labels = _labels(settings, acquired, owner, image.role, holds)
+    ref = image_ref(settings, catalog, image.key)
+    root = acquired.dotnet_root
+    assert root is not None
+    if image.role == "runtime":
+        dockerfile = _render(settings, "runtime", base_image=base_ref, dotnet_version=acquired.version, variant_title=title)
+        return ImageSpec(
+            key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
+            inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds]},
+            stage=partial(stage_dotnet, root=root, frameworks=(NETCORE,), host=True, overlays=own), labels=labels,
+        )
+    if image.role == "aspnet":
+        full_root = image.base == RUNTIME_DEPS  # the whole dotnet root in one layer (one composite for both frameworks)
+        frameworks = (NETCORE, ASPNETCORE) if full_root else (ASPNETCORE,)
+        dockerfile = _render(settings, "aspnet", base_image=base_ref, dotnet_version=acquired.version,
+                             aspnet_version=root.aspnet_version, variant_title=title, full_root=full_root)
+        return ImageSpec(
+            key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
+            inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds], "frameworks": list(frameworks)},
+            stage=partial(stage_dotnet, root=root, frameworks=frameworks, host=full_root, overlays=own), labels=labels,
+        )
+    if image.role == "sdk":
+        sdk_root, sdk_version = sdk_layout(settings)
+        labels[dockerio.label("sdk-version")] = sdk_version
+        dockerfile = _render(settings, "sdk", base_image=base_ref, sdk_version=sdk_version, variant_title=title)
+        return ImageSpec(
+            key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
+            inputs={"sdk_root": str(sdk_root), "sdk_version": sdk_version, "parts": list(SDK_PARTS)},
+            stage=partial(_stage_sdk, root=sdk_root, sdk_version=sdk_version), labels=labels,
+        )
+    if image.role == "app":
+        if not apps or image.app not in apps:
+            raise DciError(f"image {image.key}", f"sample {image.app} was not published", "publish every sample the catalog names")
+        sample = apps[image.app][1 if image.self_contained else 0]
+        dockerfile = _render(settings, "app", base_image=base_ref, app_name=sample.name, variant_title=title,
+                             self_contained=image.self_contained)
+        labels[dockerio.label("app")] = sample.name
+        labels[dockerio.label("app-kind")] = catalog.sample(sample.name).kind
+        labels[dockerio.label("self-contained")] = str(image.self_contained).lower()
+        return ImageSpec(
+            key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
+            inputs={"sample": sample.digest, "sample_dir": sample.path.name, "crossgen": [c.record["key"] for c in holds]},
+            stage=partial(_stage_app, app=sample.path, overlays=own), labels=labels,
+        )
+    raise DciError(f"image {image.key}", f"unknown role {image.role!r}", "use runtime, aspnet, sdk or app in the catalog")
+
+
+def _stage_app(context: Path, *, app: Path, overlays: tuple[Path, ...]) -> None:
+    link_tree(app, context / "app")
+    for overlay in overlays:
+        link_tree(overlay, context / "app")
+
+
+def specs_for(
+    settings: Settings,
+    acquired: Acquired,
+    catalog: Catalog,
+    variant: Variant,
+    compiled: dict[str, CompileResult],
+    apps: dict[str, tuple[Sample, Sample]] | None = None,
+) -> list[ImageSpec]:
+    """Image specs of one variant, bases first."""
+    return [spec_for(settings, acquired, catalog, img, compiled, apps) for img in catalog.images_of(variant)]

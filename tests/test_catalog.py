@@ -1,0 +1,104 @@
+"""The variant catalog: declared once, and everything downstream follows an added entry.
+
+These tests add a variant (and a sample) to a copy of the catalog and check that staging,
+building, verify's sample runs, startup targets, scenarios and chart rows all pick it up with no
+other edit. The end-to-end counterpart (a real build, verify and report of an added variant) is in
+``test_catalog_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crossgen.core.errors import DciError
+from crossgen.images.catalog import CATALOG, IMAGES, RUNTIME_DEPS, SAMPLES, VARIANTS, AppImage, Catalog, Image, Sample, Variant
+from crossgen.images.specs import image_ref, specs_for
+from crossgen.report import sizes, startup
+from tests.pipeline_support import e2e_settings
+from tests.test_variants_stage import fake_acquired, fake_compiled, fake_root
+
+EXTRA_IMAGE = Image("runtime-composite-again", "runtime", "composite-again", "runtime", RUNTIME_DEPS, ("runtime",))
+EXTRA = Variant(6, "again", "the runtime composite once more", "6 again", "#2ca02c",
+                builds=("runtime-composite-again",), roles={"runtime": "runtime-composite-again"},
+                runs={"console": "runtime-composite-again"})
+
+
+def extended(**more) -> Catalog:
+    return Catalog(variants=VARIANTS + (EXTRA,), images=IMAGES + (EXTRA_IMAGE,), **more)
+
+
+def test_every_image_stands_on_a_declared_base_built_before_it():
+    for v in CATALOG.variants:
+        seen = {RUNTIME_DEPS}
+        for img in CATALOG.images_of(v):
+            assert img.base in seen or img.base in {i.key for i in CATALOG.images_of(CATALOG.owner(img.base))}, (v.number, img.key)
+            seen.add(img.key)
+
+
+def test_tags_are_unique():
+    s = e2e_settings()
+    refs = [image_ref(s, CATALOG, k) for k in CATALOG.images]
+    assert len(refs) == len(set(refs))
+
+
+def test_an_image_holds_its_bases_composites():
+    """What a base holds, the image on it holds too (verify reads these from the labels)."""
+    for img in CATALOG.images.values():
+        if img.base != RUNTIME_DEPS:
+            assert set(CATALOG.images[img.base].bubbles) <= set(img.bubbles), img.key
+
+
+def test_broken_declarations_are_refused():
+    with pytest.raises(DciError, match="base 'nowhere' is not declared"):
+        Catalog(images=IMAGES + (Image("x", "runtime", "x", "runtime", "nowhere"),))
+    with pytest.raises(DciError, match="undeclared image 'ghost'"):
+        Catalog(variants=VARIANTS + (Variant(6, "g", "g", "g", "#000", builds=("ghost",)),))
+    with pytest.raises(DciError, match="numbers must be unique"):
+        Catalog(variants=VARIANTS + (Variant(2, "dup", "dup", "dup", "#000"),))
+    with pytest.raises(DciError, match="declared twice"):
+        Catalog(images=IMAGES + (Image("runtime-composite", "runtime", "other", "runtime", RUNTIME_DEPS),))
+
+
+def test_an_added_variant_is_staged_compiled_run_and_measured(tmp_path):
+    cat = extended()
+    v = cat.variant("6")
+    assert v is cat.variant("again")
+    # staged and built: its image spec, FROM runtime-deps, with the runtime composite overlaid
+    s = e2e_settings()
+    acquired = fake_acquired(fake_root(tmp_path))
+    compiled = {"runtime": fake_compiled(tmp_path, "runtime", "shared/Microsoft.NETCore.App/10.0.15/framework-r2r.dll", [])}
+    [spec] = specs_for(s, acquired, cat, v, compiled)
+    assert spec.ref == f"{s.image_prefix}runtime:10.0-trixie-slim-composite-again" and spec.base.endswith("runtime-deps:10.0-trixie-slim")
+    assert spec.labels["io.github.dotnet-composite-images.variant"] == "6"
+    assert cat.bubbles_of([v]) == ("runtime",)
+    # verify runs the console samples on it; startup measures them there
+    assert cat.runner(v, cat.sample("hello")) == "runtime-composite-again" and cat.runner(v, cat.sample("web")) is None
+    targets = startup.default_targets(cat)
+    assert [t.variants for t in targets if t.image_key == "runtime-composite-again"] == [(6,)]
+    # sizes: it is in the scenarios whose roles it has, and in the chart rows
+    scen = {sc.id: sc.images for sc in sizes.default_scenarios(cat)}
+    assert scen["aspnet"].get(6) is None and 6 not in scen["runtime+aspnet"]
+    assert cat.compared_roles(v) == {"runtime": "runtime-composite-again"}
+    assert cat.variants_of_image("runtime-composite-again") == (6,)
+    assert cat.variants_of_image(RUNTIME_DEPS)[-1] == 6
+
+
+def test_an_added_sample_gets_app_images_runs_and_targets():
+    cat = Catalog(samples=SAMPLES + (Sample("extra", "console"),))
+    assert "sample-extra-composite" in cat.images and "sample-extra-no-composite" in cat.images
+    assert cat.images["sample-extra-no-composite"].base == "runtime-no-composite"
+    assert cat.images["sample-extra-composite"].bubbles == ("app-extra",)
+    keys = {(t.sample, t.image_key) for t in startup.default_targets(cat)}
+    assert {("extra", "runtime-no-composite"), ("extra", "runtime-composite"), ("extra", "sample-extra-composite")} <= keys
+    assert "sample-extra-composite" in dict(
+        (sc.id, sc.images) for sc in sizes.default_scenarios(cat))["apps"][5]
+
+
+def test_an_app_only_variant_builds_one_image_per_sample():
+    v = Variant(7, "apps-again", "apps", "7", "#000",
+                apps=(AppImage("again", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
+                runs={"console": "app", "web": "app"})
+    cat = Catalog(variants=VARIANTS + (v,))
+    assert [i.key for i in cat.images_of(v)] == ["sample-hello-again", "sample-web-again"]
+    assert cat.bubbles_of([v]) == ("app",)
+    assert cat.runner(v, cat.sample("web")) == "sample-web-again"

@@ -1,0 +1,58 @@
+"""An added catalog entry is built, verified and reported for real, with no other edit.
+
+Variant 6 (declared only in this test) is the runtime composite once more under another tag. It is
+built into a build folder of its own (so the suite's build record stays as it is), on the suite's
+runtime-deps image, then verified and measured by the same code paths as the five real variants.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crossgen.acquire.cache import Cache
+from crossgen.acquire.http import new_session
+from crossgen.images.catalog import CATALOG
+from crossgen import pipeline
+from crossgen.report import run as report
+from tests.test_catalog import EXTRA_IMAGE, extended
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+
+@pytest.fixture
+def catalog_with_variant_6(monkeypatch):
+    """The shared catalog object, with variant 6 added for this test only."""
+    cat = extended()
+    for attr in ("variants", "samples", "scenarios", "images"):
+        monkeypatch.setattr(CATALOG, attr, getattr(cat, attr))
+    return CATALOG
+
+
+def test_an_added_variant_is_built_verified_and_reported(built_images, catalog_with_variant_6, tmp_path):
+    settings, api, _ = built_images
+    settings = settings.with_overrides(build_dir=tmp_path / "build")
+    v6 = CATALOG.variant("6")
+
+    outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir), selected=[v6])
+    built = {o.key: o for o in outcomes}
+    assert EXTRA_IMAGE.key in built
+    ref = built[EXTRA_IMAGE.key].ref
+    assert ref.endswith(":10.0-trixie-slim-composite-again")
+
+    checks = pipeline.verify_images(api, settings, [ref])
+    failed = [f"{c.name}: {c.detail}" for c in checks if not c.passed]
+    assert not failed, failed
+    assert {"structure", "conventions", "console-runs", "r2r-used"} <= {c.name for c in checks}
+    assert all(c.data.get("sample") == "hello" for c in checks if c.name == "console-runs")
+
+    r = report.run(api, settings, report.ReportOptions(runs=1, registry=False, warm_build=False, readme=False, charts=False))
+    images = {i["key"]: i for i in r["images"]}
+    assert images[EXTRA_IMAGE.key]["variants"] == [6]
+    assert images[EXTRA_IMAGE.key]["uncompressed_bytes"] > 50_000_000
+    [summary] = [s for s in r["startup"]["summaries"] if s["image_key"] == EXTRA_IMAGE.key and s["mode"] == "default"]
+    assert summary["variants"] == [6] and summary["failed"] == 0 and summary["jit_median"] > 0
+    md = (settings.build_dir / "report" / "report.md").read_text()
+    assert "6 again" in md
+    assert json.loads((settings.build_dir / "report" / "report.json").read_text())["variants"][-1]["number"] == 6
