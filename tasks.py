@@ -498,7 +498,10 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     )
     from crossgen import dockerio
 
-    r = rep.run(dockerio.connect(), s, opts)
-    rep.print_headline(r)
+    from crossgen import pipeline
+    from crossgen.report.render import print_headline
+
+    r = pipeline.report(dockerio.connect(), s, opts)
+    print_headline(r)
     out = s.build_dir / "report"
     ui.info(f"report: {out / 'report.json'}, {out / 'report.md'}" + "".join(f", {p}" for p in r.get("charts", [])) + f" ({r['seconds']:.0f} s)")

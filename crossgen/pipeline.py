@@ -21,6 +21,9 @@ from crossgen.verify import checks as verify
 from crossgen.acquire.acquisition import Acquired, acquire, host_rid
 from crossgen.compile.bubbles import get_bubble
 from crossgen.acquire.cache import Cache
+from crossgen.acquire.http import new_session
+from crossgen.report import run as report_run
+from crossgen.report.analyse import build_summary
 from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.compile.compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
@@ -217,3 +220,54 @@ def _built_images(settings: Settings) -> list[dict]:
     if not path.is_file():
         raise DciError(str(path), "no build record", "run `invoke build-all` first, or name images to verify")
     return json.loads(path.read_text())["images"]
+
+
+# --- report: build (timed) then measure ---------------------------------------------------------
+
+COLD_PREFIX = "dci-report-cold/"
+
+
+def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOptions) -> dict:
+    """``invoke report``: optionally time a cold and a warm build-all, then measure what exists."""
+    timings: dict[str, float] = {}
+    cold_measured = None
+    if opts.cold_build:
+        ui.step(f"Cold build-all (timed) into {COLD_PREFIX} and a scratch build folder")
+        start = time.monotonic()
+        cold_measured = cold_build(api, settings)
+        timings["cold_build"] = round(time.monotonic() - start, 1)
+    warm_seconds = None
+    if opts.warm_build:
+        ui.step("Warm build-all (timed)")
+        start = time.monotonic()
+        build_variants(api, settings, new_session(), Cache(settings.cache_dir))
+        warm_seconds = timings["warm_build"] = round(time.monotonic() - start, 1)
+    return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings)
+
+
+def cold_build(api: docker.APIClient, settings: Settings) -> dict:
+    """Time a build-all with nothing built: images under COLD_PREFIX, a scratch build folder (Crossgen2
+    outputs, published samples); the download cache is shared. Removes what it built afterwards."""
+    scratch = settings.build_dir / "report" / "cold-build"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    cold = settings.with_overrides(image_prefix=COLD_PREFIX, build_dir=scratch)
+    _remove_cold_images(api)
+    try:
+        build_variants(api, cold, new_session(), Cache(cold.cache_dir))
+        record = json.loads((scratch / "build-all.json").read_text())
+        return build_summary(record) | {"build_dir": str(scratch), "image_prefix": COLD_PREFIX}
+    finally:
+        _remove_cold_images(api)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_cold_images(api: docker.APIClient) -> None:
+    mine = [i for i in api.images() if any(t.startswith(COLD_PREFIX) for t in (i.get("RepoTags") or []))]
+    for img in sorted(mine, key=lambda i: i["Created"], reverse=True):
+        for tag in img.get("RepoTags") or []:
+            if tag.startswith(COLD_PREFIX):
+                try:
+                    api.remove_image(tag)
+                except docker.errors.APIError as exc:
+                    ui.detail(f"could not remove {tag}: {str(exc)[:100]}")

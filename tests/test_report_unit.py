@@ -12,6 +12,8 @@ import pytest
 
 from crossgen.images.catalog import CATALOG
 from crossgen.report import run as report
+from crossgen.report import analyse as report_analyse
+from crossgen.report import render as report_render
 from crossgen.report import sizes
 from crossgen.report import startup
 from crossgen.core.errors import DciError
@@ -177,18 +179,18 @@ def _record(built: bool, compiled: bool, when: str) -> dict:
 
 
 def test_build_kinds():
-    assert report.classify_build(_record(True, True, "t1")) == "cold"
-    assert report.classify_build(_record(False, False, "t2")) == "warm"
-    assert report.classify_build(_record(True, False, "t3")) == "partial"
+    assert report_analyse.classify_build(_record(True, True, "t1")) == "cold"
+    assert report_analyse.classify_build(_record(False, False, "t2")) == "warm"
+    assert report_analyse.classify_build(_record(True, False, "t3")) == "partial"
 
 
 def test_build_history_keeps_each_record_once(tmp_path):
     from crossgen.core.settings import Settings
 
     s = Settings(project_root=tmp_path, build_dir=tmp_path / "build")
-    report.update_build_history(s, _record(True, True, "t1"))
-    report.update_build_history(s, _record(True, True, "t1"))
-    hist = report.update_build_history(s, _record(False, False, "t2"))
+    report_analyse.update_build_history(s, _record(True, True, "t1"))
+    report_analyse.update_build_history(s, _record(True, True, "t1"))
+    hist = report_analyse.update_build_history(s, _record(False, False, "t2"))
     assert [(h["finished_at"], h["kind"]) for h in hist] == [("t1", "cold"), ("t2", "warm")]
 
 
@@ -216,7 +218,7 @@ def synthetic_report(seed: int = 1) -> dict:
     }
     measured = {k: img(k, *names) for k, names in chains.items()}
     images = [{"key": k, "ref": f"test/{k}:1"} for k in chains]
-    scen, across = report.scenarios_section(measured)
+    scen, across = report_analyse.scenarios_section(measured)
     targets = startup.default_targets()
     runs = []
     for t, mode, i in itertools.product(targets, startup.MODES, range(10)):
@@ -226,7 +228,7 @@ def synthetic_report(seed: int = 1) -> dict:
         "schema_version": report.SCHEMA_VERSION, "generated_at": "2026-01-01T00:00:00Z", "seconds": 1.0,
         "machine": {"cores": 2, "memory_bytes": 2**34, "cpu_model": "test cpu", "kernel": "6", "docker_version": "20.10"},
         "dotnet_version": "10.0.15", "base_os": "Debian test", "rules": dict(sizes.RULES), "timings": {},
-        "images": report.images_section(measured, images, {}), "scenarios": scen, "across_variants": across,
+        "images": report_analyse.images_section(measured, images, {}), "scenarios": scen, "across_variants": across,
         "startup": {"runs_per_pair": 10, "warmup_rounds": 1, "seed": 1, "load_before": [], "load_after": [],
                     "measure": {"hello": "h", "web": "w"}, "summaries": [s.to_dict() for s in sums], "runs": []},
         "registry": None,
@@ -234,8 +236,8 @@ def synthetic_report(seed: int = 1) -> dict:
                                           "output_bytes": 70_000_000, "composite": {"size": 49_000_000}, "reused": True}},
                   "last": None, "cold": None, "warm": None, "warm_measured_seconds": None},
     }
-    r["verdicts"] = report.verdicts(r)
-    r["notes"] = report.notes(r)
+    r["verdicts"] = report_analyse.verdicts(r)
+    r["notes"] = report_analyse.notes(r)
     return r
 
 
@@ -260,20 +262,20 @@ def test_verdicts_say_who_wins_and_by_what_ratio():
 
 def test_markdown_and_readme_block(tmp_path):
     r = synthetic_report()
-    md = report.markdown(r)
+    md = report_render.markdown(r)
     for heading in ("## Headline", "## Sizes per image", "## Sharing per deployment scenario", "## Startup", "## Build cost"):
         assert heading in md
     assert "chain-id" in md and "blob-digest" in md
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\nbefore\n{report.README_BEGIN}\nold table\n{report.README_END}\nafter\n")
-    assert report.update_readme(readme, r)
+    readme.write_text(f"# x\n\nbefore\n{report_render.README_BEGIN}\nold table\n{report_render.README_END}\nafter\n")
+    assert report_render.update_readme(readme, r)
     text = readme.read_text()
     assert "old table" not in text and "before" in text and "after" in text
     assert "10.0.15" in text and "Debian test" in text and "2 cores" in text
-    assert report.update_readme(readme, r) and readme.read_text() == text  # idempotent
+    assert report_render.update_readme(readme, r) and readme.read_text() == text  # idempotent
     plain = tmp_path / "OTHER.md"
     plain.write_text("no markers\n")
-    assert not report.update_readme(plain, r) and plain.read_text() == "no markers\n"
+    assert not report_render.update_readme(plain, r) and plain.read_text() == "no markers\n"
     json.dumps(r)  # the report is JSON as it stands
 
 
@@ -294,7 +296,7 @@ def test_layer_identity_finds_same_source_layers_with_other_digests():
     for img in (a, b, c):
         img.layers[1].created_by = "/bin/sh -c #(nop) COPY dir:abc in /x "
     c.layers[1].created_by = "/bin/sh -c #(nop) COPY dir:other in /x "
-    groups = report.layer_identity({"a": a, "b": b, "c": c})
+    groups = report_analyse.layer_identity({"a": a, "b": b, "c": c})
     assert len(groups) == 1
     g = groups[0]
     assert g["diff_ids"] == 2 and sorted(k for ks in g["images"].values() for k in ks) == ["a", "b"]
@@ -311,7 +313,7 @@ def test_notes_explain_lost_sharing():
 
 def test_comparison_with_the_previous_run():
     a, b = synthetic_report(1), synthetic_report(2)
-    c = report.compare_with_previous(a, b)
+    c = report_analyse.compare_with_previous(a, b)
     assert c["sizes_identical"] and all(x["same_image"] for x in c["sizes"])
     assert len(c["startup"]) == len(b["startup"]["summaries"])
     for x in c["startup"]:
@@ -319,11 +321,11 @@ def test_comparison_with_the_previous_run():
     # a changed size and a median far outside the other run's spread are reported as such
     b["images"][0]["uncompressed_bytes"] += 1
     b["startup"]["summaries"][0]["median_ms"] = 10 * a["startup"]["summaries"][0]["max_ms"]
-    c = report.compare_with_previous(a, b)
+    c = report_analyse.compare_with_previous(a, b)
     assert not c["sizes_identical"] and not c["startup_medians_within_spreads"]
     b["previous_run"] = c
-    assert "differ for" in "\n".join(report.md_previous(b))
-    assert report.compare_with_previous(None, b) is None
+    assert "differ for" in "\n".join(report_render.md_previous(b))
+    assert report_analyse.compare_with_previous(None, b) is None
 
 
 def test_split_ref():

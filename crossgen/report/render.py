@@ -1,0 +1,301 @@
+"""Rendering the report: report.md, the headline table in the terminal, and the README block between
+the ``report:latest`` markers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+from crossgen.core import ui
+from crossgen.images.catalog import CATALOG
+from crossgen.report.analyse import _ratio
+
+
+README_BEGIN = "<!-- report:latest:begin (written by `invoke report`; do not edit by hand) -->"
+
+
+README_END = "<!-- report:latest:end -->"
+
+
+def md_previous(r: dict) -> list[str]:
+    c = r.get("previous_run")
+    if not c:
+        return ["No earlier report to compare with."]
+    rebuilt = [x["key"] for x in c["sizes"] if not x["same_image"]]
+    differ = [x["key"] for x in c["sizes"] if not x["uncompressed_equal"] or x["compressed_equal"] is False]
+    lines = [f"Compared with the report of {c['previous_generated_at']}: sizes "
+             + ("identical for all images" if c["sizes_identical"] else f"differ for {', '.join(differ)}")
+             + (f" (rebuilt since: {', '.join(rebuilt)})" if rebuilt else " (same image IDs)") + "; startup medians "
+             + ("each within the other run's min-max spread." if c["startup_medians_within_spreads"] else "NOT all within the other run's spread:"), ""]
+    if c["startup"]:
+        lines += ["| target | mode | median ms | previous median ms | inside previous spread | previous inside this spread |", "|---|---|---|---|---|---|"]
+        lines += [f"| {x['target']} | {x['mode']} | {x['median_ms']:.1f} | {x['previous_median_ms']:.1f} | {x['within_previous_spread']} | "
+                  f"{x['previous_within_spread']} |" for x in c["startup"]]
+    return lines
+
+
+def mb(v) -> str:
+    return "n/a" if v is None else f"{v / 1e6:.1f}"
+
+
+def _ratio_text(r) -> str:
+    return "" if r is None else f" (x{r:.3f})"
+
+
+def variant_title(n: int) -> str:
+    return f"{n} {CATALOG.variant(n).name}"
+
+
+def md_header(r: dict) -> list[str]:
+    m = r["machine"]
+    return [
+        f"Measured {r['generated_at']} on {m['cores']} cores, {m['memory_bytes'] / 2**30:.1f} GiB "
+        f"({m['cpu_model'] or 'cpu ?'}; kernel {m['kernel']}; Docker {m['docker_version']}); "
+        f".NET {r['dotnet_version']}, base OS {r['base_os']}. `invoke report` took {r['seconds']:.0f} s.",
+    ]
+
+
+def md_headline(r: dict) -> list[str]:
+    """One row per variant: the figures a maintainer asks for first."""
+    imgs = {i["key"]: i for i in r["images"]}
+    scen = {s["id"]: s for s in r["scenarios"]}
+    st = {(s["image_key"], s["sample"], s["mode"]): s for s in (r.get("startup") or {}).get("summaries", [])}
+    rows = ["| variant | aspnet MB (uncompr.) | aspnet MB (compr.) | runtime+aspnet+sdk on disk MB (chain-id) | "
+            "runtime+aspnet+sdk pull MB (blob-digest) | console startup ms (median, JIT) | web first request ms (median, JIT) |",
+            "|---|---|---|---|---|---|---|"]
+    console, web_sample = (next((s.name for s in CATALOG.samples if s.kind == k), "") for k in ("console", "web"))
+    baseline_roles = CATALOG.compared_roles(CATALOG.baseline)
+    for variant in CATALOG.variants:
+        v = variant.number
+        roles = CATALOG.compared_roles(variant)
+        role = "aspnet" if "aspnet" in roles else f"{web_sample} app"
+        asp = imgs.get(roles.get(role, ""), {})
+        full = scen.get("runtime+aspnet+sdk", {}).get("variants", {}).get(str(v), {})
+        hello = next((s for s in st.values() if s["sample"] == console and s["mode"] == "default" and v in s["variants"]), None)
+        web = next((s for s in st.values() if s["sample"] == web_sample and s["mode"] == "default" and v in s["variants"]), None)
+
+        def su(s):
+            if not s or s["median_ms"] is None:
+                return "n/a"
+            return f"{s['median_ms']:.0f}{_ratio_text(s['ratio_to_baseline'])}, {s['jit_median']:.0f}"
+
+        label = variant_title(v) + (" (apps)" if role != "aspnet" else "")
+        asp_u = f"{mb(asp.get('uncompressed_bytes'))}" if asp else "n/a"
+        asp_c = f"{mb(asp.get('compressed_bytes'))}" if asp else "n/a"
+        if not variant.baseline and asp:
+            base = imgs.get(baseline_roles.get(role, ""), {})
+            asp_u += _ratio_text(_ratio(asp.get("uncompressed_bytes"), base.get("uncompressed_bytes")))
+            asp_c += _ratio_text(_ratio(asp.get("compressed_bytes"), base.get("compressed_bytes")))
+        disk = f"{mb(full.get('disk_bytes'))}{_ratio_text(full.get('ratio_disk'))}" if full.get("disk_bytes") else "n/a"
+        pull = f"{mb(full.get('pull_bytes'))}{_ratio_text(full.get('ratio_pull'))}" if full.get("pull_bytes") else "n/a"
+        rows.append(f"| {label} | {asp_u} | {asp_c} | {disk} | {pull} | {su(hello)} | {su(web)} |")
+    rows.append("")
+    rows.append(f"Console startup is `{console}`, web first request `{web_sample}`. An app variant's (apps) aspnet columns are "
+                f"its `{web_sample}` app image vs the framework-dependent one on the baseline; ratios (xN) are to variant 1; "
+                "below 1 is better.")
+    return rows
+
+
+def md_scenario_grid(r: dict) -> list[str]:
+    """Scenario x variant: on disk (chain-id) / pulled (blob-digest), MB and ratio to variant 1."""
+    vs = tuple(str(v.number) for v in CATALOG.variants)
+    rows = ["| scenario: disk MB (chain-id) / pull MB (blob-digest) | " + " | ".join(variant_title(int(v)) for v in vs) + " |",
+            "|---|" + "---|" * len(vs)]
+    for sc in r["scenarios"]:
+        cells = []
+        for v in vs:
+            f = sc["variants"].get(v)
+            if not f or f.get("missing"):
+                cells.append("")
+                continue
+            ratio = f" (x{f['ratio_disk']:.2f} / x{f['ratio_pull']:.2f})" if v != "1" and f.get("ratio_disk") and f.get("ratio_pull") else ""
+            cells.append(f"{mb(f['disk_bytes'])} / {mb(f['pull_bytes'])}{ratio}")
+        rows.append(f"| {sc['title']} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def md_startup_grid(r: dict) -> list[str]:
+    st = (r.get("startup") or {}).get("summaries") or []
+    if not st:
+        return []
+    cols = [(s.name, mode, s.name + ("" if mode == "default" else ", R2R=0")) for s in CATALOG.samples for mode in ("default", "r2r-off")]
+    rows = ["| variant | " + " | ".join(f"{c} ms (median, ratio, JIT)" for _, _, c in cols) + " |", "|---|" + "---|" * len(cols)]
+    for v in (x.number for x in CATALOG.variants):
+        cells = []
+        for sample, mode, _ in cols:
+            s = next((x for x in st if x["sample"] == sample and x["mode"] == mode and v in x["variants"]), None)
+            if not s or s["median_ms"] is None:
+                cells.append("")
+                continue
+            cells.append(f"{s['median_ms']:.0f} ({s['min_ms']:.0f}-{s['max_ms']:.0f}), x{s['ratio_to_baseline']:.2f}, {s['jit_median']:.0f}")
+        rows.append(f"| {variant_title(v)} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def md_build_compact(r: dict) -> list[str]:
+    b = r["build"]
+    parts = [f"{n} {x.get('seconds')} s / {mb(x.get('peak_memory_bytes'))} MB" for n, x in sorted(b["bubbles"].items())]
+    line = "Crossgen2 per bubble (wall / peak memory): " + "; ".join(parts) + "."
+    kinds = []
+    cm = b.get("cold_measured") or b.get("cold")
+    if cm:
+        kinds.append(f"cold build-all {cm['seconds']} s ({cm['finished_at']})")
+    if b.get("warm_measured_seconds") is not None:
+        kinds.append(f"warm build-all {b['warm_measured_seconds']} s")
+    elif b.get("warm"):
+        kinds.append(f"warm build-all {b['warm']['seconds']} s ({b['warm']['finished_at']})")
+    return [line + (" " + ", ".join(kinds) + "." if kinds else "")]
+
+
+def md_images(r: dict) -> list[str]:
+    rows = ["| image | variants | uncompressed MB | compressed MB | layers | push s |", "|---|---|---|---|---|---|"]
+    for i in r["images"]:
+        rows.append(f"| `{i['ref']}` | {','.join(map(str, i['variants']))} | {mb(i['uncompressed_bytes'])} | "
+                    f"{mb(i['compressed_bytes'])} | {len(i['layers'])} | {i['push_seconds'] if i['push_seconds'] is not None else 'n/a'} |")
+    return rows
+
+
+def md_layers(r: dict) -> list[str]:
+    rows = ["| image | # | what | uncompressed MB | compressed MB | DiffID | ChainID | blob digest |", "|---|---|---|---|---|---|---|---|"]
+    for i in r["images"]:
+        for l in i["layers"]:
+            rows.append(f"| {i['key']} | {l['index']} | {l['category']} | {mb(l['uncompressed_bytes'])} | {mb(l['compressed_bytes'])} | "
+                        f"`{l['diff_id'][7:19]}` | `{l['chain_id'][7:19]}` | `{(l['blob_digest'] or 'sha256:n/a')[7:19]}` |")
+    return rows
+
+
+def md_scenarios(r: dict) -> list[str]:
+    rows = ["| scenario | variant | images | on disk MB (chain-id) | pull MB (blob-digest) | naive sum MB (uncompr. / compr.) |",
+            "|---|---|---|---|---|---|"]
+    for sc in r["scenarios"]:
+        for v, fig in sc["variants"].items():
+            if fig.get("missing"):
+                rows.append(f"| {sc['title']} | {variant_title(int(v))} | missing: {', '.join(fig['missing'])} | | | |")
+                continue
+            rows.append(f"| {sc['title']} | {variant_title(int(v))} | {', '.join(fig['images'])} | "
+                        f"{mb(fig['disk_bytes'])}{_ratio_text(fig.get('ratio_disk'))} | {mb(fig['pull_bytes'])}{_ratio_text(fig.get('ratio_pull'))} | "
+                        f"{mb(fig['sum_uncompressed_bytes'])} / {mb(fig['sum_compressed_bytes'])} |")
+    rows += ["", "| across variants | images | on disk MB (chain-id) | pull MB (blob-digest) | distinct DiffIDs MB | naive sum MB |", "|---|---|---|---|---|---|"]
+    for a in r["across_variants"]:
+        if a.get("missing"):
+            rows.append(f"| {a['title']} | missing: {', '.join(a['missing'])} | | | | |")
+            continue
+        rows.append(f"| {a['title']} | {len(a['images'])} | {mb(a['disk_bytes'])} | {mb(a['pull_bytes'])} | "
+                    f"{mb(a['distinct_diff_id_bytes'])} | {mb(a['sum_uncompressed_bytes'])} |")
+    return rows
+
+
+def busy(r: dict) -> bool:
+    """More than half the cores were busy (1-minute load average) when the startup runs began."""
+    st = r.get("startup") or {}
+    cores = (r.get("machine") or {}).get("cores") or 1
+    return bool(st.get("load_before")) and st["load_before"][0] > 0.5 * cores
+
+
+def md_startup(r: dict) -> list[str]:
+    st = r.get("startup") or {}
+    if not st.get("summaries"):
+        return [f"Not measured ({st.get('skipped', 'skipped')})."]
+    rows = [f"{st['runs_per_pair']} runs per image and mode after {st['warmup_rounds']} warm-up round, interleaved "
+            f"(seed {st['seed']}); load average before/after: {st['load_before']} / {st['load_after']}. "
+            f"Console: {st['measure']['hello']}. Web: {st['measure']['web']}."
+            + (f" **The machine was busy** (load average {st['load_before'][0]} on {r['machine']['cores']} cores at the start): "
+               "absolute times are inflated; the interleaved ratios suffer less." if busy(r) else ""), "",
+            "| sample | mode | variant(s) | image | min ms | median ms | max ms | ratio to baseline | JIT methods (median, min-max) | failed |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in st["summaries"]:
+        f = lambda x: "n/a" if x is None else f"{x:.1f}"  # noqa: E731
+        jit = "n/a" if s["jit_median"] is None else f"{s['jit_median']:.0f} ({s['jit_min']}-{s['jit_max']})"
+        ratio = "n/a" if s["ratio_to_baseline"] is None else f"{s['ratio_to_baseline']:.3f}"
+        rows.append(f"| {s['sample']} | {s['mode']} | {','.join(map(str, s['variants']))} | {s['image_key']} | {f(s['min_ms'])} | "
+                    f"{f(s['median_ms'])} | {f(s['max_ms'])} | {ratio} | {jit} | {s['failed']} |")
+    return rows
+
+
+def md_build(r: dict) -> list[str]:
+    b = r["build"]
+    rows = ["| bubble | Crossgen2 wall s | peak memory MB | inputs MB | outputs MB | composite MB | reused in last build |",
+            "|---|---|---|---|---|---|---|"]
+    for name, x in sorted(b["bubbles"].items()):
+        rows.append(f"| {name} | {x.get('seconds')} | {mb(x.get('peak_memory_bytes'))} | {mb(x.get('input_bytes'))} | "
+                    f"{mb(x.get('output_bytes'))} | {mb((x.get('composite') or {}).get('size'))} | {x.get('reused')} |")
+    rows += ["", "| build-all | finished | seconds | images built / up to date | bubbles compiled |", "|---|---|---|---|---|"]
+    names = {"cold": "latest cold one seen", "warm": "latest warm one seen", "last": "last build-all.json"}
+    for label in ("cold", "warm", "last"):
+        x = b.get(label)
+        if not x:
+            rows.append(f"| {names[label]} | not seen yet | | | |")
+            continue
+        where = f" ({x['image_prefix']}, scratch build folder)" if x.get("image_prefix") else ""
+        rows.append(f"| {names[label]}: {x['kind']}{where} | {x['finished_at']} | {x['seconds']} | {x['images_built']} / {x['images_up_to_date']} | "
+                    f"{', '.join(x['bubbles_compiled']) or '-'} |")
+    rows += ["", "A cold build-all measured by `invoke report --cold-build` starts from an empty build folder and no images "
+             "under its prefix; the download cache and docker's layer cache (identical build steps) are shared with the "
+             "main build."]
+    if b.get("warm_measured_seconds") is not None:
+        rows.append("")
+        rows.append(f"Warm `build-all` run by this report: {b['warm_measured_seconds']} s.")
+    return rows
+
+
+def markdown(r: dict) -> str:
+    lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
+    lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
+    lines += ["", "## Does each composite variant beat the baseline?", ""]
+    for v in (x.number for x in CATALOG.variants if not x.baseline):
+        mine = [d for d in r["verdicts"] if d["variant"] == v]
+        if not mine:
+            continue
+        won = sum(1 for d in mine if d["beats"])
+        lines.append(f"**Variant {variant_title(v)}** beats the baseline on {won} of {len(mine)} measures:")
+        lines.append("")
+        lines += [f"- [{d['measure']}] {d['statement']}" for d in mine]
+        lines.append("")
+    lines += ["## Sizes per image", "", "Uncompressed: the daemon's image size (sum of its layers' file bytes). Compressed: "
+              "the sum of the layer blob sizes in the manifest of a local registry the images were pushed to.", ""] + md_images(r)
+    lines += ["", "## Sharing per deployment scenario", ""]
+    lines += [f"- `{k}`: {v}" for k, v in r["rules"].items()]
+    lines += [""] + md_scenarios(r)
+    lines += ["", "## Startup", ""] + md_startup(r)
+    lines += ["", "## Build cost", ""] + md_build(r)
+    if r.get("registry"):
+        reg = r["registry"]
+        lines += ["", f"Registry: {len(reg['pushes'])} images pushed in {reg['seconds']} s, {reg['layers_uploaded']} layer blobs uploaded "
+                  f"(storage {'kept from earlier runs' if reg['storage_reused'] else 'fresh'})."]
+    lines += ["", "## Two runs", ""] + md_previous(r)
+    lines += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"]] + ["", "Timings of this run (s): " + json.dumps(r["timings"])]
+    lines += ["", "## Layers", ""] + md_layers(r)
+    charts = r.get("charts") or []
+    if charts:
+        lines += ["", "## Charts", ""] + [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(path: Path, r: dict) -> bool:
+    """Replace the block between the report markers in README.md; False when the markers are absent."""
+    if not path.is_file():
+        return False
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    block = "\n".join(["", *md_header(r), "", *md_headline(r), "", *md_scenario_grid(r), "", *md_startup_grid(r), "",
+                       *md_build_compact(r), "",
+                       "Full tables, charts, the verdict per measure and the notes: `build/report/report.md`.", ""])
+    path.write_text(head + README_BEGIN + block + README_END + tail)
+    return True
+
+
+def print_headline(r: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"report: .NET {r['dotnet_version']} on {r['base_os']} ({r['machine']['cores']} cores)")
+    header = md_headline(r)[0].strip("|").split("|")
+    for h in header:
+        t.add_column(h.strip())
+    for row in md_headline(r)[2:]:
+        if row.startswith("|"):
+            t.add_row(*[c.strip() for c in row.strip().strip("|").split("|")])
+    ui.console.print(t)
