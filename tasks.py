@@ -479,7 +479,7 @@ def _charts_available() -> None:
     "fresh_registry": "empty the registry storage first (every layer is compressed and uploaded again)",
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
     "charts": "draw the PNG charts (needs matplotlib; --no-charts skips them)",
-    "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; ~10 min on 2 cores)",
+    "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; minutes of Crossgen2 on 2 cores)",
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,

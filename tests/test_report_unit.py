@@ -249,8 +249,6 @@ def test_verdicts_say_who_wins_and_by_what_ratio():
     assert asp2["beats"] is False and "does NOT beat" in asp2["statement"]
     asp4 = by[(4, "uncompressed", "aspnet image")]
     assert asp4["beats"] is True and "beats the baseline" in asp4["statement"]
-    for d in r["verdicts"]:
-        assert d["beats"] == (d["ratio"] < 1)
     # every composite variant gets a startup verdict in both modes
     for v in (2, 3, 4, 5):
         assert {d["measure"] for d in r["verdicts"] if d["variant"] == v} >= {"startup", "startup-r2r-off", "uncompressed"}
@@ -309,6 +307,37 @@ def test_notes_explain_lost_sharing():
     # variant 3's aspnet does not stand on its runtime image: the runtime + aspnet note says what they share
     assert "runtime + aspnet, variant 3: its images share 120.0 MB" in text
     assert "Image sizes (" in text and "outweighs the input for runtime" in text
+
+
+@pytest.mark.parametrize("value, base, beats, word", [
+    (90, 100, True, "beats the baseline"),
+    (100, 100, False, "ties with the baseline"),
+    (101, 100, False, "does NOT beat the baseline"),
+    (None, 100, None, "not measured"),
+    (100, None, None, "not measured"),
+])
+def test_a_verdict_compares_value_and_baseline(value, base, beats, word):
+    d = report_analyse._verdict(2, "uncompressed", "aspnet image", "daemon image size", value, base, "bytes")
+    assert d["beats"] is beats and word in d["statement"]
+
+
+def test_startup_verdict_says_whether_the_spreads_overlap():
+    d = report_analyse._verdict(2, "startup", "hello: console startup", "median", 90, 100, "ms", clear=False)
+    assert d["beats"] is True and "spreads overlap (not a clear difference)" in d["statement"]
+    d = report_analyse._verdict(2, "startup", "hello: console startup", "median", 90, 100, "ms", clear=True)
+    assert "do not overlap" in d["statement"]
+
+
+def test_nothing_compared_is_not_reported_as_within_spread():
+    """A run without startup (or with no image in common) has nothing to compare: None, not True."""
+    a, b = synthetic_report(1), synthetic_report(2)
+    b["startup"] = {"skipped": "--no-startup"}
+    c = report_analyse.compare_with_previous(a, b)
+    assert c["startup"] == [] and c["startup_medians_within_spreads"] is None
+    b["previous_run"] = c
+    assert "not compared" in "\n".join(report_render.md_previous(b))
+    b["images"] = []
+    assert report_analyse.compare_with_previous(a, b)["sizes_identical"] is None
 
 
 def test_comparison_with_the_previous_run():

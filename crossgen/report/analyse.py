@@ -130,13 +130,13 @@ def scenarios_section(measured: dict[str, sizes.ImageSizes]) -> tuple[list[dict]
 def _verdict(variant: int, measure: str, subject: str, rule: str, value, base, unit: str, *, clear: bool | None = None,
              extra: str = "") -> dict:
     ratio = _ratio(value, base)
-    beats = None if ratio is None else ratio < 1.0
+    beats = None if ratio is None else value < base
     if ratio is None:
         text = f"{subject}: not measured"
     else:
-        word = "beats" if beats else ("ties with" if ratio == 1.0 else "does NOT beat")
+        word = "beats" if beats else ("ties with" if value == base else "does NOT beat")
         text = f"{subject}: {fmt_value(value, unit)} vs {fmt_value(base, unit)} -> {word} the baseline (ratio {ratio:.3f})"
-        if clear is not None and ratio != 1.0:
+        if clear is not None and value != base:
             text += "; the min-max spreads do not overlap" if clear else "; the min-max spreads overlap (not a clear difference)"
     if extra:
         text += f" {extra}"
@@ -356,7 +356,9 @@ def compare_with_previous(previous: dict | None, current: dict) -> dict | None:
     return {
         "previous_generated_at": previous.get("generated_at"),
         "sizes": sizes_,
-        "sizes_identical": all(x["uncompressed_equal"] and x["compressed_equal"] is not False for x in sizes_),
+        # None when nothing was compared (no image in common, or startup not measured in one of the runs)
+        "sizes_identical": all(x["uncompressed_equal"] and x["compressed_equal"] is not False for x in sizes_) if sizes_ else None,
         "startup": startup_,
-        "startup_medians_within_spreads": all(x["within_previous_spread"] and x["previous_within_spread"] for x in startup_),
+        "startup_medians_within_spreads":
+            all(x["within_previous_spread"] and x["previous_within_spread"] for x in startup_) if startup_ else None,
     }

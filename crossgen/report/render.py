@@ -24,10 +24,15 @@ def md_previous(r: dict) -> list[str]:
         return ["No earlier report to compare with."]
     rebuilt = [x["key"] for x in c["sizes"] if not x["same_image"]]
     differ = [x["key"] for x in c["sizes"] if not x["uncompressed_equal"] or x["compressed_equal"] is False]
-    lines = [f"Compared with the report of {c['previous_generated_at']}: sizes "
-             + ("identical for all images" if c["sizes_identical"] else f"differ for {', '.join(differ)}")
-             + (f" (rebuilt since: {', '.join(rebuilt)})" if rebuilt else " (same image IDs)") + "; startup medians "
-             + ("each within the other run's min-max spread." if c["startup_medians_within_spreads"] else "NOT all within the other run's spread:"), ""]
+    if c["sizes_identical"] is None:
+        sizes_text = "no image in common"
+    else:
+        sizes_text = ("identical for all images" if c["sizes_identical"] else f"differ for {', '.join(differ)}") \
+            + (f" (rebuilt since: {', '.join(rebuilt)})" if rebuilt else " (same image IDs)")
+    within = c["startup_medians_within_spreads"]
+    startup_text = ("not compared (startup was not measured in both runs)." if within is None else
+                    "each within the other run's min-max spread." if within else "NOT all within the other run's spread:")
+    lines = [f"Compared with the report of {c['previous_generated_at']}: sizes {sizes_text}; startup medians {startup_text}", ""]
     if c["startup"]:
         lines += ["| target | mode | median ms | previous median ms | inside previous spread | previous inside this spread |", "|---|---|---|---|---|---|"]
         lines += [f"| {x['target']} | {x['mode']} | {x['median_ms']:.1f} | {x['previous_median_ms']:.1f} | {x['within_previous_spread']} | "
