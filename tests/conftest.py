@@ -255,7 +255,7 @@ def runtime_pack(tmp_path_factory) -> RuntimePack:
     cache = Cache(tmp_path_factory.mktemp("runtime-pack-cache"))
     session = http.new_session()
     try:
-        got = http.fetch(session, RUNTIME_PACK_URL, cache, retries=2)
+        got = http.fetch(session, RUNTIME_PACK_URL, cache, attempts=2)
     except DciError as exc:
         pytest.fail(f"runtime pack not cached and not downloadable: {exc}")
     finally:

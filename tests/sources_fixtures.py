@@ -74,7 +74,7 @@ def real_pack(component: str, version: str) -> RealPack:
         session = http.new_session()
         if _feed is None:
             _feed = open_feed(session, configured_sources(None, ROOT))
-        hit = _feed.download(cache, pid, version)
+        hit = http.fetch(session, _feed.nupkg_url(pid, version), cache, label=f"{pid} {version}")
         url = hit.url
     return RealPack(pid, version, hit.path, hit.sha512, url)
 
@@ -138,8 +138,9 @@ def feed(packs_new):
 
 @pytest.fixture
 def fast_http(monkeypatch):
-    """Shorter retry/timeout settings (read by crossgen at call time)."""
-    monkeypatch.setattr(http, "RETRIES", 3)
+    """Shorter retry/timeout settings (attempts and back-off are read when a session is made, the
+    timeout at each call: set them before acquiring)."""
+    monkeypatch.setattr(http, "ATTEMPTS", 3)
     monkeypatch.setattr(http, "BACKOFF", 0.05)
     monkeypatch.setattr(http, "TIMEOUT", (2, 2))
 

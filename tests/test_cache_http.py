@@ -204,7 +204,7 @@ def test_fetch_with_expected_sha512(http_server, http_session, cache: Cache):
 def test_fetch_sha512_mismatch_keeps_nothing_and_does_not_retry(http_server, http_session, cache: Cache):
     url = http_server.route("/tampered.bin", http_server.Reply.ok(b"evil bytes"))
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, url, cache, sha512=sha512(b"good bytes"), retries=3, **FAST)
+        http.fetch(http_session, url, cache, sha512=sha512(b"good bytes"), attempts=3, **FAST)
     assert "SHA-512 mismatch" in err.value.cause and err.value.what == url
     assert http_server.hits("/tampered.bin") == 1
     assert cache_files(cache) == []  # no blob, no tmp file, no URL record
@@ -213,7 +213,7 @@ def test_fetch_sha512_mismatch_keeps_nothing_and_does_not_retry(http_server, htt
 def test_fetch_404_is_an_immediate_error(http_server, http_session, cache: Cache):
     url = http_server.url("/missing.nupkg")  # not scripted: 404
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, url, cache, retries=4, **FAST)
+        http.fetch(http_session, url, cache, attempts=4, **FAST)
     assert "HTTP 404" in err.value.cause and err.value.what == url
     assert err.value.fix
     assert http_server.hits("/missing.nupkg") == 1
@@ -225,7 +225,7 @@ def test_fetch_retries_server_errors_then_succeeds(http_server, http_session, ca
     data = os.urandom(20_000)
     R = http_server.Reply
     url = http_server.route("/flaky.bin", R.error(status), R.error(status), R.ok(data))
-    got = http.fetch(http_session, url, cache, retries=3, **FAST)
+    got = http.fetch(http_session, url, cache, attempts=3, **FAST)
     assert got.path.read_bytes() == data
     assert http_server.hits("/flaky.bin") == 3
     assert partial_files(cache) == [str(got.path.relative_to(cache.root))]
@@ -235,7 +235,7 @@ def test_fetch_gives_up_after_the_retries(http_server, http_session, cache: Cach
     url = http_server.route("/down.bin", http_server.Reply.error(500))
     start = time.monotonic()
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, url, cache, retries=3, backoff=0.05)
+        http.fetch(http_session, url, cache, attempts=3, backoff=0.05)
     assert "HTTP 500" in err.value.cause and "3 attempts" in err.value.cause
     assert http_server.hits("/down.bin") == 3
     assert time.monotonic() - start >= 0.05 + 0.1  # back-off doubles: 0.05 then 0.1
@@ -246,7 +246,7 @@ def test_fetch_body_cut_off_is_retried(http_server, http_session, cache: Cache):
     data = os.urandom(300_000)
     R = http_server.Reply
     url = http_server.route("/cut.bin", R.cut(data, 100_000), R.ok(data))
-    got = http.fetch(http_session, url, cache, retries=2, **FAST)
+    got = http.fetch(http_session, url, cache, attempts=2, **FAST)
     assert got.path.read_bytes() == data
     assert http_server.hits("/cut.bin") == 2
 
@@ -255,7 +255,7 @@ def test_fetch_body_always_cut_off_fails_and_keeps_nothing(http_server, http_ses
     data = os.urandom(300_000)
     url = http_server.route("/cut.bin", http_server.Reply.cut(data, 123_456))
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, url, cache, retries=2, **FAST)
+        http.fetch(http_session, url, cache, attempts=2, **FAST)
     assert "cut off" in err.value.cause and "123456 of 300000" in err.value.cause
     assert http_server.hits("/cut.bin") == 2
     assert cache_files(cache) == []
@@ -266,7 +266,7 @@ def test_fetch_slow_answer_times_out_and_is_retried(http_server, http_session, c
     R = http_server.Reply
     url = http_server.route("/slow.bin", R.slow(data, 5.0), R.ok(data))
     start = time.monotonic()
-    got = http.fetch(http_session, url, cache, timeout=(2, 0.3), retries=2, **FAST)
+    got = http.fetch(http_session, url, cache, timeout=(2, 0.3), attempts=2, **FAST)
     assert got.path.read_bytes() == data
     assert http_server.hits("/slow.bin") == 2
     assert time.monotonic() - start < 3
@@ -275,8 +275,8 @@ def test_fetch_slow_answer_times_out_and_is_retried(http_server, http_session, c
 def test_fetch_always_slow_fails_with_timeout(http_server, http_session, cache: Cache):
     url = http_server.route("/slow.bin", http_server.Reply.slow(b"x", 5.0))
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, url, cache, timeout=(2, 0.2), retries=2, **FAST)
-    assert "Timeout" in err.value.cause
+        http.fetch(http_session, url, cache, timeout=(2, 0.2), attempts=2, **FAST)
+    assert "timed out" in err.value.cause
     assert cache_files(cache) == []
 
 
@@ -284,7 +284,7 @@ def test_fetch_stall_in_the_middle_of_the_body_is_retried(http_server, http_sess
     data = os.urandom(200_000)
     R = http_server.Reply
     url = http_server.route("/stall.bin", R.stalled(data, 50_000, 5.0), R.ok(data))
-    got = http.fetch(http_session, url, cache, timeout=(2, 0.3), retries=2, **FAST)
+    got = http.fetch(http_session, url, cache, timeout=(2, 0.3), attempts=2, **FAST)
     assert got.path.read_bytes() == data
     assert http_server.hits("/stall.bin") == 2
 
@@ -294,8 +294,8 @@ def test_fetch_connection_refused_is_retried_then_fails(http_session, cache: Cac
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, f"http://127.0.0.1:{port}/x.bin", cache, retries=2, **FAST)
-    assert "ConnectionError" in err.value.cause and "2 attempts" in err.value.cause
+        http.fetch(http_session, f"http://127.0.0.1:{port}/x.bin", cache, attempts=2, **FAST)
+    assert "connection refused" in err.value.cause and "2 attempts" in err.value.cause
     assert cache_files(cache) == []
 
 
@@ -314,7 +314,7 @@ def test_fetch_stores_the_served_bytes_when_the_server_can_compress(http_server,
     """A server (CDN) that gzips when asked: Content-Length counts the encoded bytes."""
     data = b"compressible " * 50_000
     url = http_server.route("/big.json", http_server.Reply.ok(data, "application/json", gzip_if_asked=True))
-    got = http.fetch(http_session, url, cache, retries=2, **FAST)
+    got = http.fetch(http_session, url, cache, attempts=2, **FAST)
     assert got.path.read_bytes() == data
     assert http_server.hits("/big.json") == 1
 
@@ -324,7 +324,7 @@ def test_fetch_repeated_failures_leave_tmp_empty(http_server, http_session, cach
     R = http_server.Reply
     url = http_server.route("/mix.bin", R.cut(data, 10), R.error(503), R.cut(data, 99_999))
     with pytest.raises(DciError):
-        http.fetch(http_session, url, cache, retries=3, **FAST)
+        http.fetch(http_session, url, cache, attempts=3, **FAST)
     assert http_server.hits("/mix.bin") == 3
     assert list((cache.root / "tmp").iterdir()) == []
     assert cache_files(cache) == []
@@ -346,7 +346,7 @@ s = http.new_session()
 s.trust_env = False
 out = {"error": None}
 try:
-    http.fetch(s, url, cache, retries=3, backoff=0.01)
+    http.fetch(s, url, cache, attempts=3, backoff=0.01)
 except DciError as exc:
     out["error"] = {"what": exc.what, "cause": exc.cause, "fix": exc.fix}
 out["files"] = sorted(str(p.relative_to(cache.root)) for p in cache.root.rglob("*") if p.is_file())
@@ -389,7 +389,7 @@ def test_get_json_parses(http_server, http_session):
 
 def test_get_json_404_is_immediate(http_server, http_session):
     with pytest.raises(DciError) as err:
-        http.get_json(http_session, http_server.url("/nope.json"), retries=3, **FAST)
+        http.get_json(http_session, http_server.url("/nope.json"), attempts=3, **FAST)
     assert "HTTP 404" in err.value.cause
     assert http_server.hits("/nope.json") == 1
 
@@ -397,28 +397,28 @@ def test_get_json_404_is_immediate(http_server, http_session):
 def test_get_json_retries_5xx(http_server, http_session):
     R = http_server.Reply
     url = http_server.route("/i.json", R.error(503), R.error(500), R.json([1]))
-    assert http.get_json(http_session, url, retries=3, **FAST) == [1]
+    assert http.get_json(http_session, url, attempts=3, **FAST) == [1]
     assert http_server.hits("/i.json") == 3
 
 
 def test_get_json_gives_up(http_server, http_session):
     url = http_server.route("/i.json", http_server.Reply.error(502))
     with pytest.raises(DciError) as err:
-        http.get_json(http_session, url, retries=2, **FAST)
+        http.get_json(http_session, url, attempts=2, **FAST)
     assert "HTTP 502" in err.value.cause and "2 attempts" in err.value.cause
 
 
 def test_get_json_timeout_is_retried(http_server, http_session):
     R = http_server.Reply
     url = http_server.route("/i.json", R.slow(b"{}", 5.0), R.json({"ok": True}))
-    assert http.get_json(http_session, url, timeout=(2, 0.3), retries=2, **FAST) == {"ok": True}
+    assert http.get_json(http_session, url, timeout=(2, 0.3), attempts=2, **FAST) == {"ok": True}
     assert http_server.hits("/i.json") == 2
 
 
 def test_get_json_not_json(http_server, http_session):
     url = http_server.route("/page", http_server.Reply.ok(b"<html>hello</html>", "text/html"))
     with pytest.raises(DciError) as err:
-        http.get_json(http_session, url, retries=3, **FAST)
+        http.get_json(http_session, url, attempts=3, **FAST)
     assert "not JSON" in err.value.cause
     assert http_server.hits("/page") == 1
 
@@ -427,7 +427,7 @@ def test_get_json_body_cut_off_is_retried(http_server, http_session):
     body = json.dumps({"versions": [f"10.0.{i}" for i in range(200)]}).encode()
     R = http_server.Reply
     url = http_server.route("/v.json", R.cut(body, len(body) // 2), R.ok(body, "application/json"))
-    assert http.get_json(http_session, url, retries=2, **FAST) == json.loads(body)
+    assert http.get_json(http_session, url, attempts=2, **FAST) == json.loads(body)
     assert http_server.hits("/v.json") == 2
 
 
@@ -435,6 +435,6 @@ def test_get_json_accepts_a_gzip_encoded_answer(http_server, http_session):
     """Content-Length counts the encoded bytes: a compressed answer is complete, not cut off."""
     doc = {"versions": [f"10.0.{i}" for i in range(2000)]}
     url = http_server.route("/gz.json", http_server.Reply.json(doc, gzip_if_asked=True))
-    assert http.get_json(http_session, url, retries=2, **FAST) == doc
+    assert http.get_json(http_session, url, attempts=2, **FAST) == doc
     assert http_server.hits("/gz.json") == 1
     assert "gzip" in http_server.seen[0].headers.get("accept-encoding", "")

@@ -129,7 +129,7 @@ def test_a_file_where_the_store_folder_should_be_is_a_clear_error(http_server, h
     cache.root.mkdir()
     (cache.root / "sha512").write_text("not a folder")
     with pytest.raises(DciError) as err:
-        http.fetch(http_session, url, cache, retries=1, **FAST)
+        http.fetch(http_session, url, cache, attempts=1, **FAST)
     assert_unwritable_error(err.value, cache.root, "sha512 is a file, not a folder")
     assert list((cache.root / "tmp").iterdir()) == []
     assert http_server.hits("/x.bin") == 1  # not retried
@@ -149,15 +149,15 @@ from crossgen.core.errors import DciError
 cache = Cache(mnt / "dotnet-composite-images")
 s = http.new_session()
 s.trust_env = False
-http.fetch(s, good_url, cache, retries=1, backoff=0.01)  # filled while writable
+http.fetch(s, good_url, cache, attempts=1, backoff=0.01)  # filled while writable
 r = subprocess.run(["mount", "-o", "remount,ro", str(mnt)], capture_output=True, text=True)
 if r.returncode:
     print("MOUNT-FAILED " + r.stderr.strip())
     sys.exit(3)
 out = {"error": None, "reused": None}
-out["reused"] = http.fetch(s, good_url, cache, retries=1, backoff=0.01).path.read_text()
+out["reused"] = http.fetch(s, good_url, cache, attempts=1, backoff=0.01).path.read_text()
 try:
-    http.fetch(s, new_url, cache, retries=3, backoff=0.01)
+    http.fetch(s, new_url, cache, attempts=3, backoff=0.01)
 except DciError as exc:
     out["error"] = {"what": exc.what, "cause": exc.cause, "fix": exc.fix}
 print(json.dumps(out))
@@ -198,7 +198,7 @@ s = http.new_session()
 s.trust_env = False
 out = {"error": None}
 try:
-    http.fetch(s, sys.argv[2], Cache(Path(sys.argv[1])), retries=3, backoff=0.01)
+    http.fetch(s, sys.argv[2], Cache(Path(sys.argv[1])), attempts=3, backoff=0.01)
 except DciError as exc:
     out["error"] = {"what": exc.what, "cause": exc.cause, "fix": exc.fix}
 print(json.dumps(out))

@@ -10,12 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from crossgen.acquire import nuget
+from crossgen.acquire import http, nuget
 from crossgen.acquire.cache import Cache
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, IntegrityError
 from crossgen.acquire.nuget import Source
 
-FAST = {"retries": 2, "backoff": 0.01}
+
+
+@pytest.fixture
+def http_session():
+    """The tool's session with a short retry policy (2 attempts, 10 ms back-off), blind to proxies."""
+    s = http.new_session(attempts=2, backoff=0.01)
+    s.trust_env = False
+    yield s
+    s.close()
 
 
 def write_config(path: Path, sources: str = "", disabled: str | None = None) -> Path:
@@ -337,7 +345,7 @@ def feed_url(http_server) -> str:
 
 
 def test_feed_reads_the_service_index_and_versions(http_server, http_session, feed_url):
-    feed = nuget.Feed(http_session, feed_url, **FAST)
+    feed = nuget.Feed(http_session, feed_url)
     assert feed.base == http_server.url("/nuget/flat/")
     assert feed.versions(PID) == ["9.0.10", "10.0.14", "10.0.15", "10.0.0-rc.2.25502.107"]
     assert http_server.hits(f"/nuget/flat/{PID.lower()}/index.json") == 1  # ids are lowercased
@@ -347,13 +355,13 @@ def test_feed_reads_the_service_index_and_versions(http_server, http_session, fe
 
 
 def test_feed_unknown_package_has_no_versions(http_server, http_session, feed_url):
-    feed = nuget.Feed(http_session, feed_url, **FAST)
+    feed = nuget.Feed(http_session, feed_url)
     assert feed.versions("No.Such.Package") == []
     assert http_server.hits("/nuget/flat/no.such.package/index.json") == 1
 
 
 def test_feed_versions_server_error_is_not_an_empty_list(http_server, http_session, feed_url):
-    feed = nuget.Feed(http_session, feed_url, **FAST)
+    feed = nuget.Feed(http_session, feed_url)
     http_server.route("/nuget/flat/broken/index.json", http_server.Reply.error(500))
     with pytest.raises(DciError) as err:
         feed.versions("Broken")
@@ -361,25 +369,25 @@ def test_feed_versions_server_error_is_not_an_empty_list(http_server, http_sessi
     assert http_server.hits("/nuget/flat/broken/index.json") == 2
 
 
-def test_feed_download_into_the_cache(http_server, http_session, feed_url, tmp_path):
+def test_feed_nupkg_url_downloads_into_the_cache(http_server, http_session, feed_url, tmp_path):
     cache = Cache(tmp_path / "cache")
-    feed = nuget.Feed(http_session, feed_url, **FAST)
-    got = feed.download(cache, PID, "10.0.15")
+    feed = nuget.Feed(http_session, feed_url)
+    got = http.fetch(http_session, feed.nupkg_url(PID, "10.0.15"), cache)
     assert got.path.read_bytes() == nupkg_bytes(PID, "10.0.15")
     with zipfile.ZipFile(got.path) as zf:
         assert zf.namelist() == [f"{PID}.nuspec"]
     good = hashlib.sha512(nupkg_bytes(PID, "10.0.14")).hexdigest()
-    with pytest.raises(DciError) as err:
-        feed.download(cache, PID, "10.0.14", sha512=hashlib.sha512(b"other").hexdigest())
+    with pytest.raises(IntegrityError) as err:
+        http.fetch(http_session, feed.nupkg_url(PID, "10.0.14"), cache, sha512=hashlib.sha512(b"other").hexdigest())
     assert "SHA-512 mismatch" in err.value.cause
-    assert feed.download(cache, PID, "10.0.14", sha512=good).sha512 == good
+    assert http.fetch(http_session, feed.nupkg_url(PID, "10.0.14"), cache, sha512=good).sha512 == good
 
 
 def test_feed_service_index_retried_after_5xx(http_server, http_session):
     R = http_server.Reply
     index = {"resources": [{"@id": "http://x.invalid/flat", "@type": "PackageBaseAddress/3.0.0"}]}
     url = http_server.route("/v3/index.json", R.error(503), R.json(index))
-    feed = nuget.Feed(http_session, url, **FAST)
+    feed = nuget.Feed(http_session, url)
     assert feed.base == "http://x.invalid/flat/"
     assert http_server.hits("/v3/index.json") == 2
 
@@ -389,7 +397,7 @@ def test_feed_without_package_base_address(http_server, http_session):
         "/v3/index.json", http_server.Reply.json({"resources": [{"@id": "http://x/q", "@type": "SearchQueryService"}]})
     )
     with pytest.raises(DciError) as err:
-        nuget.Feed(http_session, url, **FAST)
+        nuget.Feed(http_session, url)
     assert "PackageBaseAddress" in err.value.cause
 
 
@@ -402,7 +410,7 @@ def test_open_feed_picks_the_first_usable_source(http_server, http_session, feed
         Source("good", feed_url),
         Source("later", http_server.url("/never/index.json")),
     ]
-    feed = nuget.open_feed(http_session, sources, **FAST)
+    feed = nuget.open_feed(http_session, sources)
     assert feed.index_url == feed_url
     assert http_server.hits("/never/index.json") == 0
     assert http_server.hits("/gone/index.json") == 1
@@ -411,10 +419,10 @@ def test_open_feed_picks_the_first_usable_source(http_server, http_session, feed
 def test_open_feed_nothing_usable_lists_why(http_server, http_session):
     sources = [Source("off", "https://a/index.json", enabled=False), Source("folder", "/srv/packages")]
     with pytest.raises(DciError) as err:
-        nuget.open_feed(http_session, sources, **FAST)
+        nuget.open_feed(http_session, sources)
     assert "off: disabled" in err.value.cause and "folder: /srv/packages" in err.value.cause
     with pytest.raises(DciError) as err:
-        nuget.open_feed(http_session, [], **FAST)
+        nuget.open_feed(http_session, [])
     assert "none configured" in err.value.cause
 
 
@@ -422,6 +430,6 @@ def test_open_feed_from_config_files(http_server, http_session, tree, feed_url):
     """End to end: a repo config adds the local feed; the user's nuget.org stays listed after it."""
     repo = write_config(tree["repo"] / "nuget.config", add("local", feed_url))
     user = write_config(tree["home"] / "u.config", add("nuget.org", http_server.url("/unreachable/index.json")))
-    feed = nuget.open_feed(http_session, nuget.read_sources([repo, user]), **FAST)
+    feed = nuget.open_feed(http_session, nuget.read_sources([repo, user]))
     assert feed.index_url == feed_url
     assert http_server.hits("/unreachable/index.json") == 0

@@ -144,11 +144,11 @@ def test_metadata_timeout(cdn, tmp_path, fast_http, monkeypatch):
 
 
 def test_tarball_timeout(cdn, tmp_path, fast_http, monkeypatch):
-    monkeypatch.setattr(http, "RETRIES", 2)
+    monkeypatch.setattr(http, "ATTEMPTS", 2)
     monkeypatch.setattr(http, "TIMEOUT", (1, 0.3))
     cdn.fault(RT_PATH, delay=1.0)
     e = fail(make_settings(tmp_path, release_base_url=cdn.base_url))
-    assert_message(e, RT_PATH, "Timeout", "gave up after 2 attempts", "another source/mirror")
+    assert_message(e, RT_PATH, "timed out", "gave up after 2 attempts", "another source/mirror")
 
 
 def test_tarball_404(cdn, tmp_path, fast_http):

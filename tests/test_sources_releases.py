@@ -6,7 +6,7 @@ import pytest
 
 from crossgen.acquire import http
 from crossgen.acquire import releases
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, NotFound, Unreachable
 from tests import fakecdn
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, NEW, PREVIEW_CHANNEL, RID, assert_message, cdn, fast_http, packs_new, release, tarballs_new,
@@ -153,6 +153,7 @@ def test_index_404_says_what_base_url_is_expected(fast_http):
         assert_message(e.value, "release metadata index", "HTTP 404", "/wrong/release-metadata/releases-index.json",
                        "must be the folder that holds release-metadata/")
         assert server.hits("/wrong/release-metadata/releases-index.json") == [404]  # not retried
+        assert isinstance(e.value, NotFound)
 
 
 def test_index_that_is_not_json(fast_http):
@@ -190,11 +191,12 @@ def test_refused_connection(fast_http):
     with pytest.raises(DciError) as e:
         releases.ReleaseMetadata(http.new_session(), url).channels()
     assert_message(e.value, "release metadata index", "connection refused", "gave up after 3 attempts", "--source nuget")
+    assert isinstance(e.value, Unreachable)
 
 
 def test_timeout(cdn, fast_http, monkeypatch):
     monkeypatch.setattr(http, "TIMEOUT", (1, 0.3))
     cdn.fault("/dotnet/release-metadata/releases-index.json", delay=1.0)
     with pytest.raises(DciError) as e:
-        meta(cdn, retries=2).channels()
+        meta(cdn, attempts=2).channels()
     assert_message(e.value, "release metadata index", "timed out", "gave up after 2 attempts")

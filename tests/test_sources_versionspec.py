@@ -195,7 +195,7 @@ def resolved(universe, http_session, spec: str, accept=None) -> dict[str, str]:
     settings = Settings(project_root=universe["root"], nuget_config=universe["feed"].nuget_config(universe["root"]),
                         dotnet_root=universe["root"], rid=RID)
     sources = {
-        "official": lambda: releases.resolve(releases.ReleaseMetadata(http_session, universe["cdn"].base_url, retries=1),
+        "official": lambda: releases.resolve(releases.ReleaseMetadata(http_session, universe["cdn"].base_url, attempts=1),
                                              spec, RID, ["runtime"], accept)[1]["runtime"].version,
         "nuget": lambda: NuGetSource(http_session, settings).resolve(spec, RID, ("runtime",), accept).version,
         "local": lambda: LocalSource(universe["tarballs"]).resolve(spec, RID, ("runtime",), accept).version,

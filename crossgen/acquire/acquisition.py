@@ -159,7 +159,7 @@ def _write_version_file(nupkg: Path, framework: str, dest: Path) -> None:
             (dest / ".version").write_bytes(zf.read(name))
 
 
-def _host_parts(host_dir: Path, root: Path, version: str) -> None:
+def _host_parts(host_dir: Path, root: Path) -> None:
     """`dotnet`, LICENSE.txt and ThirdPartyNotices.txt from a local dotnet layout."""
     exe = host_dir / "dotnet"
     if not exe.is_file():
@@ -203,7 +203,7 @@ def _extract(art: Artifact, got: Fetched, cache: Cache, func, *args, **kwargs):
         ) from None
 
 
-def _place_runtime(root: Path, scratch: Path, art: Artifact, got: Fetched, cache: Cache, rid: str, version: str, host_dir: Path | None) -> None:
+def _place_runtime(root: Path, art: Artifact, got: Fetched, cache: Cache, rid: str, version: str, host_dir: Path | None) -> None:
     fx = root / "shared" / NETCORE / version
     if art.kind == "tarball":
         _extract(art, got, cache, archives.extract_tar, got.path, root, label=art.url)
@@ -216,7 +216,7 @@ def _place_runtime(root: Path, scratch: Path, art: Artifact, got: Fetched, cache
                            "use the official dotnet-runtime tarball")
         return
     assert host_dir is not None
-    _host_parts(host_dir, root, version)
+    _host_parts(host_dir, root)
     if art.kind == "nupkg":
         written = _extract(art, got, cache, archives.extract_zip, got.path, fx, select=_pack_select(rid))
         if "System.Private.CoreLib.dll" not in written:
@@ -300,7 +300,7 @@ def build_root(
         root.mkdir()
         scratch.mkdir()
         art, got = parts["runtime"]
-        _place_runtime(root, scratch, art, got, cache, rid, version, host_dir)
+        _place_runtime(root, art, got, cache, rid, version, host_dir)
         if "aspnetcore" in parts:
             art, got = parts["aspnetcore"]
             _place_aspnet(root, scratch, art, got, cache, rid, str(aspnet_version))

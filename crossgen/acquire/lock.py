@@ -28,7 +28,7 @@ from pathlib import Path
 
 from crossgen.acquire import releases
 from crossgen.core.files import atomic_write_text
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, NotFound
 from crossgen.core.settings import Settings
 from crossgen.acquire.model import Artifact, Plan, source_order
 from crossgen.acquire.versionspec import VersionSpec, parse_spec
@@ -71,7 +71,7 @@ def write(path: Path, acquired, settings: Settings) -> dict:
 def read(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise DciError(str(path), "no lock file here", "run `invoke lock` first (it writes this file), or set dci.lock_file")
+        raise NotFound(str(path), "no lock file here", "run `invoke lock` first (it writes this file), or set dci.lock_file")
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

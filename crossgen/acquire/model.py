@@ -16,7 +16,7 @@ import requests
 from crossgen.acquire import http
 from crossgen.acquire.cache import Cache, sha512_file
 from crossgen.acquire.versionspec import VersionSpec, as_spec
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, IntegrityError, NotFound
 
 SOURCE_NAMES = ("official", "nuget", "local")
 AUTO_ORDER = ("official", "nuget", "local")
@@ -126,23 +126,22 @@ def fetch_artifact(session: requests.Session, cache: Cache, art: Artifact, *, pu
         folder = art.local_path
         assert folder is not None
         if not folder.is_dir():
-            raise DciError(str(folder), "the framework folder does not exist", "check dci.local_path / --local-path (or re-run `invoke lock`)")
+            raise NotFound(str(folder), "the framework folder does not exist", "check dci.local_path / --local-path (or re-run `invoke lock`)")
         digest, size = tree_digest(folder)
         if expected and digest != expected:
-            raise DciError(str(folder), f"its contents changed (tree SHA-512 {digest[:16]}..., expected {expected[:16]}...)",
+            raise IntegrityError(str(folder), f"its contents changed (tree SHA-512 {digest[:16]}..., expected {expected[:16]}...)",
                            "restore that .NET installation, or re-run `invoke lock` to accept the new contents")
         return Fetched(folder, digest, size)
     path = art.local_path
     if path is not None:
         if not path.is_file():
-            raise DciError(str(path), "file not found", "check dci.local_path / --local-path (or re-run `invoke lock`)")
+            raise NotFound(str(path), "file not found", "check dci.local_path / --local-path (or re-run `invoke lock`)")
         digest = sha512_file(path)
         if expected and digest != expected:
-            raise DciError(str(path), f"SHA-512 mismatch: got {digest[:16]}..., expected {expected[:16]}... ({art.checksum_from or 'lock file'})",
+            raise IntegrityError(str(path), f"SHA-512 mismatch: got {digest[:16]}..., expected {expected[:16]}... ({art.checksum_from or 'lock file'})",
                            "the file is corrupt or not the one recorded; replace it with the official file")
         return Fetched(path, digest, path.stat().st_size)
-    got = http.fetch(session, art.url, cache, sha512=expected, label=f"{art.package_id} {art.version}",
-                     timeout=http.TIMEOUT, retries=http.RETRIES)
+    got = http.fetch(session, art.url, cache, sha512=expected, label=f"{art.package_id} {art.version}")
     return Fetched(got.path, got.sha512, got.size)
 
 

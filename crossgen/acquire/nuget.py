@@ -30,8 +30,7 @@ from typing import Mapping
 import requests
 
 from crossgen.acquire import http
-from crossgen.acquire.cache import Cache, CachedFile
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, NotFound
 
 CONFIG_NAMES = ("nuget.config", "NuGet.config", "NuGet.Config")
 
@@ -192,14 +191,10 @@ def configured_sources(explicit: Path | None = None, start: Path | None = None) 
 class Feed:
     """A NuGet v3 feed: service index -> PackageBaseAddress (flat container)."""
 
-    def __init__(
-        self, session: requests.Session, index_url: str, *, retries: int = http.RETRIES, backoff: float = http.BACKOFF
-    ) -> None:
+    def __init__(self, session: requests.Session, index_url: str) -> None:
         self.session = session
         self.index_url = index_url
-        self.retries = retries
-        self.backoff = backoff
-        index = http.get_json(session, index_url, retries=retries, backoff=backoff)
+        index = http.get_json(session, index_url)
         bases = [
             r.get("@id")
             for r in index.get("resources", [])
@@ -217,29 +212,19 @@ class Feed:
         return f"{self.index_url} (source {self.source.name!r} from {self.source.origin or 'an explicit list'})"
 
     def versions(self, package_id: str) -> list[str]:
-        url = f"{self.base}{package_id.lower()}/index.json"
+        """The versions the feed serves of a package (none when it does not know the package)."""
         try:
-            data = http.get_json(self.session, url, retries=self.retries, backoff=self.backoff)
-        except DciError as exc:
-            if "HTTP 404" in exc.cause:
-                return []
-            raise
+            data = http.get_json(self.session, f"{self.base}{package_id.lower()}/index.json")
+        except NotFound:
+            return []
         return list(data.get("versions", []))
 
     def nupkg_url(self, package_id: str, version: str) -> str:
         pid, ver = package_id.lower(), version.lower()
         return f"{self.base}{pid}/{ver}/{pid}.{ver}.nupkg"
 
-    def download(self, cache: Cache, package_id: str, version: str, *, sha512: str | None = None) -> CachedFile:
-        return http.fetch(
-            self.session, self.nupkg_url(package_id, version), cache, sha512=sha512,
-            label=f"{package_id} {version}", retries=self.retries, backoff=self.backoff,
-        )
 
-
-def open_feed(
-    session: requests.Session, sources: list[Source], *, retries: int = http.RETRIES, backoff: float = http.BACKOFF
-) -> Feed:
+def open_feed(session: requests.Session, sources: list[Source]) -> Feed:
     """The first enabled HTTP v3 source whose service index answers."""
     problems = []
     for s in sources:
@@ -250,7 +235,7 @@ def open_feed(
             problems.append(f"{s.name}: {s.url} is not a NuGet v3 HTTP feed")
             continue
         try:
-            feed = Feed(session, s.url, retries=retries, backoff=backoff)
+            feed = Feed(session, s.url)
         except DciError as exc:
             problems.append(f"{s.name}: {exc}")
             continue
@@ -261,4 +246,3 @@ def open_feed(
         "no usable feed (" + ("; ".join(problems) or "none configured") + ")",
         "add a v3 feed to a NuGet.Config, or name a config file with dci.nuget_config (INVOKE_DCI_NUGET_CONFIG)",
     )
-

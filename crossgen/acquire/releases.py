@@ -28,15 +28,13 @@ above, so a mirror only has to copy the official tree.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import requests
 
 from crossgen.acquire import http
-from crossgen.core import ui
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, NotFound, Unreachable
 from crossgen.acquire.versionspec import DotnetVersion, VersionSpec, as_spec, channel_key, parse_spec, parse_version, version_key
 
 DEFAULT_BASE_URL = "https://builds.dotnet.microsoft.com/dotnet"
@@ -124,73 +122,41 @@ class ReleaseFile:
 check_spec = parse_spec
 
 
-class _Retry(Exception):
-    pass
+FIX_BASE_URL = "check the base URL: it must be the folder that holds release-metadata/ (e.g. https://builds.dotnet.microsoft.com/dotnet)"
 
 
-def _dns_failure(exc: BaseException) -> bool:
-    text = str(exc)
-    return any(s in text for s in ("Name or service not known", "Temporary failure in name resolution",
-                                   "nodename nor servname", "NameResolutionError", "No address associated"))
-
-
-def get_json(session: requests.Session, url: str, *, retries: int | None = None, what: str = "") -> Any:
-    """GET a JSON document: retries refused connections, timeouts and 5xx with back-off; a host
-    name that does not resolve fails at once (retrying cannot help)."""
-    retries = retries or http.RETRIES
-    delay = http.BACKOFF
-    what = what or url
-    last = ""
-    for attempt in range(1, retries + 1):
-        try:
-            try:
-                resp = session.get(url, timeout=http.TIMEOUT)
-            except requests.Timeout:
-                raise _Retry(f"timed out (limit {http.TIMEOUT} s)") from None
-            except requests.ConnectionError as exc:
-                if _dns_failure(exc):
-                    host = url.split("/")[2] if "//" in url else url
-                    raise DciError(what, f"host {host} cannot be resolved (no DNS answer)",
-                                   "check the base URL, or use a mirror/another source (--base-url, --source nuget|local)") from None
-                refused = "refused" in str(exc).lower()
-                raise _Retry("connection refused" if refused else f"connection failed ({type(exc).__name__})") from None
-            if resp.status_code in (408, 429) or resp.status_code >= 500:
-                raise _Retry(f"HTTP {resp.status_code} {resp.reason}")
-            if resp.status_code == 404:
-                raise DciError(what, f"HTTP 404 Not Found at {url}",
-                               "check the base URL: it must be the folder that holds release-metadata/ (e.g. https://builds.dotnet.microsoft.com/dotnet)")
-            if resp.status_code >= 400:
-                raise DciError(what, f"HTTP {resp.status_code} {resp.reason} at {url}", "check the URL and the server's access rules")
-            try:
-                return resp.json()
-            except ValueError:
-                raise DciError(what, f"the answer from {url} is not JSON", "check the base URL: it must serve the official release-metadata layout") from None
-        except _Retry as exc:
-            last = str(exc)
-            if attempt < retries:
-                ui.detail(f"{url}: {last}; retrying in {delay:.1f} s ({attempt}/{retries})")
-                time.sleep(delay)
-                delay *= 2
-    raise DciError(what, f"{url}: {last} (gave up after {retries} attempts)",
-                   "check that the server answers, use a mirror (--base-url) or another source (--source nuget|local)")
+def _get_json(session: requests.Session, url: str, what: str, attempts: int | None) -> Any:
+    """A metadata document, or the transport's error told in terms of the base URL."""
+    try:
+        return http.get_json(session, url, attempts=attempts)
+    except NotFound as exc:
+        raise exc.reworded(what=what, cause=f"{exc.cause} at {url}", fix=FIX_BASE_URL) from None
+    except Unreachable as exc:
+        raise exc.reworded(what=what, cause=f"{url}: {exc.cause}", fix=(
+            "check that the server answers, use a mirror (--base-url) or another source (--source nuget|local)")) from None
+    except DciError as exc:  # another HTTP status, or not JSON
+        raise exc.reworded(what=what, cause=f"{exc.cause} at {url}",
+                           fix="check the base URL: it must serve the official release-metadata layout") from None
 
 
 def _get_text(session: requests.Session, url: str) -> str | None:
-    """A small text file (checksum) or None when it is absent or unreachable."""
+    """A small text file (a checksum), or None when the server does not serve it (an unreachable
+    server is an error: "not published" would not be true)."""
     try:
-        resp = session.get(url, timeout=http.TIMEOUT)
-    except requests.RequestException:
+        return http.get_text(session, url)
+    except Unreachable:
+        raise
+    except DciError:  # 404, 403 (a bucket hiding what it lacks), ...
         return None
-    return resp.text if resp.status_code == 200 else None
 
 
 class ReleaseMetadata:
     """Client for the release metadata under ``base_url``."""
 
-    def __init__(self, session: requests.Session, base_url: str = DEFAULT_BASE_URL, *, retries: int | None = None) -> None:
+    def __init__(self, session: requests.Session, base_url: str = DEFAULT_BASE_URL, *, attempts: int | None = None) -> None:
         self.session = session
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.retries = retries
+        self.attempts = attempts  # None: the session's
         self._channels: list[Channel] | None = None
         self._releases: dict[str, list[Release]] = {}
 
@@ -217,7 +183,7 @@ class ReleaseMetadata:
     # -- channels ----------------------------------------------------------------------------
     def channels(self) -> list[Channel]:
         if self._channels is None:
-            data = get_json(self.session, self.index_url, retries=self.retries, what="release metadata index")
+            data = _get_json(self.session, self.index_url, "release metadata index", self.attempts)
             entries = data.get("releases-index") if isinstance(data, dict) else None
             if not isinstance(entries, list):
                 raise DciError(self.index_url, "not a .NET releases-index.json (no `releases-index` list)",
@@ -271,7 +237,7 @@ class ReleaseMetadata:
     def releases(self, channel: Channel) -> list[Release]:
         """Every release of ``channel``, newest first."""
         if channel.version not in self._releases:
-            data = get_json(self.session, channel.releases_url, retries=self.retries, what=f"releases.json of channel {channel.version}")
+            data = _get_json(self.session, channel.releases_url, f"releases.json of channel {channel.version}", self.attempts)
             rels = data.get("releases") if isinstance(data, dict) else None
             if not isinstance(rels, list):
                 raise DciError(channel.releases_url, "not a .NET releases.json (no `releases` list)",

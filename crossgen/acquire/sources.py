@@ -27,8 +27,8 @@ from crossgen.core.settings import Settings
 class OfficialSource:
     name = "official"
 
-    def __init__(self, session: requests.Session, base_url: str, *, retries: int | None = None) -> None:
-        self.meta = releases.ReleaseMetadata(session, base_url, retries=retries)
+    def __init__(self, session: requests.Session, base_url: str, *, attempts: int | None = None) -> None:
+        self.meta = releases.ReleaseMetadata(session, base_url, attempts=attempts)
 
     def describe(self) -> str:
         return f"release metadata at {self.meta.index_url}"
@@ -128,17 +128,17 @@ class NuGetSource:
         """The package hash the feed publishes (registration -> catalog entry), when it does."""
         try:
             if self._index is None:
-                self._index = http.get_json(self.session, self.feed().index_url, retries=1)
+                self._index = http.get_json(self.session, self.feed().index_url, attempts=1)
             regs = [
                 r.get("@id") for r in self._index.get("resources", [])
                 if str(r.get("@type", "")).startswith("RegistrationsBaseUrl")
             ]
             if not regs:
                 return None
-            leaf = http.get_json(self.session, f"{regs[0].rstrip('/')}/{package_id.lower()}/{version.lower()}.json", retries=1)
+            leaf = http.get_json(self.session, f"{regs[0].rstrip('/')}/{package_id.lower()}/{version.lower()}.json", attempts=1)
             entry = leaf.get("catalogEntry")
             if isinstance(entry, str):
-                entry = http.get_json(self.session, entry, retries=1)
+                entry = http.get_json(self.session, entry, attempts=1)
             if not isinstance(entry, dict) or str(entry.get("packageHashAlgorithm", "")).upper() != "SHA512":
                 return None
             return base64.b64decode(entry["packageHash"], validate=True).hex()
@@ -149,7 +149,7 @@ class NuGetSource:
 def make_source(name: str, session: requests.Session, settings: Settings, nuget: NuGetSource, *, last: bool):
     if name == "official":
         # A source that is not the last one in the order gets fewer attempts: auto moves on sooner.
-        return OfficialSource(session, settings.release_base_url, retries=None if last else 2)
+        return OfficialSource(session, settings.release_base_url, attempts=None if last else 2)
     if name == "nuget":
         return nuget
     return LocalSource.from_settings(settings)

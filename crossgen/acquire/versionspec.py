@@ -192,10 +192,6 @@ class VersionSpec(str):
         return self.kind == "exact"
 
     @property
-    def is_channel(self) -> bool:
-        return self.kind == "channel"
-
-    @property
     def is_keyword(self) -> bool:
         return self.kind in KEYWORDS
 
