@@ -13,8 +13,27 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "crossgen").rglob("*.py")) + [ROOT / "tasks.py"]
 
 
+def error_classes(paths=SOURCES) -> set[str]:
+    """DciError and every class of the sources that derives from it (directly or through another)."""
+    bases: dict[str, set[str]] = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+    found = {"DciError"}
+    while True:
+        more = {name for name, bs in bases.items() if bs & found} - found
+        if not more:
+            return found
+        found |= more
+
+
+ERRORS = error_classes()
+
+
 def _is_dci_error(func: ast.expr) -> bool:
-    return (isinstance(func, ast.Name) and func.id == "DciError") or (isinstance(func, ast.Attribute) and func.attr == "DciError")
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    return name in ERRORS
 
 
 def _empty(node: ast.expr) -> bool:
@@ -45,6 +64,10 @@ def problems(path: Path, root: Path = ROOT) -> list[str]:
 
 def test_sources_are_found():
     assert len(SOURCES) > 20 and all(p.is_file() for p in SOURCES)
+
+
+def test_the_scan_knows_the_error_types():
+    assert {"DciError", "NotFound", "Unreachable", "IntegrityError"} <= ERRORS
 
 
 def test_every_dci_error_has_a_fix():
