@@ -230,7 +230,7 @@ def synthetic_report(seed: int = 1) -> dict:
         "dotnet_version": "10.0.15", "base_os": "Debian test", "rules": dict(sizes.RULES), "timings": {},
         "images": report_analyse.images_section(measured, images, {}), "scenarios": scen, "across_variants": across,
         "startup": {"runs_per_pair": 10, "warmup_rounds": 1, "seed": 1, "load_before": [], "load_after": [],
-                    "measure": {"hello": "h", "web": "w"}, "summaries": [s.to_dict() for s in sums], "runs": []},
+                    "measure": {"console": "h", "web": "w"}, "summaries": [s.to_dict() for s in sums], "runs": []},
         "registry": None,
         "build": {"bubbles": {"runtime": {"seconds": 50, "peak_memory_bytes": 10**9, "input_bytes": 60_000_000,
                                           "output_bytes": 70_000_000, "composite": {"size": 49_000_000}, "reused": True}},
@@ -260,7 +260,12 @@ def test_verdicts_say_who_wins_and_by_what_ratio():
 
 def test_markdown_and_readme_block(tmp_path):
     r = synthetic_report()
+    # a target measured without its baseline (e.g. --images leaves the baseline out), and one whose
+    # app did not report its JIT count: rendered as such, not a crash
+    r["startup"]["summaries"][0].update(ratio_to_baseline=None)
+    r["startup"]["summaries"][1].update(jit_median=None, jit_min=None, jit_max=None)
     md = report_render.markdown(r)
+    assert "no baseline" in md
     for heading in ("## Headline", "## Sizes per image", "## Sharing per deployment scenario", "## Startup", "## Build cost"):
         assert heading in md
     assert "chain-id" in md and "blob-digest" in md

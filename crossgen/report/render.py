@@ -40,6 +40,10 @@ def md_previous(r: dict) -> list[str]:
     return lines
 
 
+def _count(v) -> str:
+    return "n/a" if v is None else f"{v:.0f}"
+
+
 def mb(v) -> str:
     return "n/a" if v is None else f"{v / 1e6:.1f}"
 
@@ -83,7 +87,7 @@ def md_headline(r: dict) -> list[str]:
         def su(s):
             if not s or s["median_ms"] is None:
                 return "n/a"
-            return f"{s['median_ms']:.0f}{_ratio_text(s['ratio_to_baseline'])}, {s['jit_median']:.0f}"
+            return f"{s['median_ms']:.0f}{_ratio_text(s['ratio_to_baseline'])}, {_count(s['jit_median'])}"
 
         label = variant_title(v) + (" (apps)" if role != "aspnet" else "")
         asp_u = f"{mb(asp.get('uncompressed_bytes'))}" if asp else "n/a"
@@ -133,7 +137,8 @@ def md_startup_grid(r: dict) -> list[str]:
             if not s or s["median_ms"] is None:
                 cells.append("")
                 continue
-            cells.append(f"{s['median_ms']:.0f} ({s['min_ms']:.0f}-{s['max_ms']:.0f}), x{s['ratio_to_baseline']:.2f}, {s['jit_median']:.0f}")
+            ratio = "no baseline" if s["ratio_to_baseline"] is None else f"x{s['ratio_to_baseline']:.2f}"
+            cells.append(f"{s['median_ms']:.0f} ({s['min_ms']:.0f}-{s['max_ms']:.0f}), {ratio}, {_count(s['jit_median'])}")
         rows.append(f"| {variant_title(v)} | " + " | ".join(cells) + " |")
     return rows
 
@@ -204,7 +209,7 @@ def md_startup(r: dict) -> list[str]:
         return [f"Not measured ({st.get('skipped', 'skipped')})."]
     rows = [f"{st['runs_per_pair']} runs per image and mode after {st['warmup_rounds']} warm-up round, interleaved "
             f"(seed {st['seed']}); load average before/after: {st['load_before']} / {st['load_after']}. "
-            f"Console: {st['measure']['hello']}. Web: {st['measure']['web']}."
+            f"Console: {st['measure']['console']}. Web: {st['measure']['web']}."
             + (f" **The machine was busy** (load average {st['load_before'][0]} on {r['machine']['cores']} cores at the start): "
                "absolute times are inflated; the interleaved ratios suffer less." if busy(r) else ""), "",
             "| sample | mode | variant(s) | image | min ms | median ms | max ms | ratio to baseline | JIT methods (median, min-max) | failed |",
