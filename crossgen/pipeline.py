@@ -40,7 +40,7 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     seconds = time.monotonic() - start
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
     outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
-    outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.build_dir / "contexts", force=force))
+    outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
     return outcomes
 
 
@@ -48,7 +48,7 @@ def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired
     c = acquired.components["crossgen2"]
     cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
     spec = crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid())
-    outcome = build_image(api, spec, settings.build_dir / "contexts")
+    outcome = build_image(api, spec, settings.workspace.contexts)
     return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), outcome
 
 
@@ -82,7 +82,7 @@ def optimization_profile(settings: Settings, acquired: Acquired) -> Path | None:
     if runtime is None or not _is_zip(Path(runtime.path)):
         ui.detail("no runtime pack (nupkg) among the acquired bits: compiling without the MIBC profile")
         return None
-    return extract_mibc(Path(runtime.path), settings.build_dir / "profile" / acquired.version)
+    return extract_mibc(Path(runtime.path), settings.workspace.profile(acquired.version))
 
 
 def _is_zip(path: Path) -> bool:
@@ -118,7 +118,7 @@ def build_variants(
     needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
     apps = publish_samples(settings, acquired, catalog) if needs_apps else {}
     compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps)
-    contexts = settings.build_dir / "contexts"
+    contexts = settings.workspace.contexts
     for v in chosen:
         for spec in specs.specs_for(settings, acquired, catalog, v, compiled, apps):
             if any(o.ref == spec.ref for o in outcomes):
@@ -135,7 +135,7 @@ def build_variants(
             for n, c in compiled.items()
         },
     }
-    atomic_write_text(settings.build_dir / "build-all.json", json.dumps(record, indent=2))
+    atomic_write_text(settings.workspace.build_record, json.dumps(record, indent=2))
     built = sum(1 for o in outcomes if not o.skipped)
     ui.info(f"[bold green]build-all[/]: {len(outcomes)} images ({built} built, {len(outcomes) - built} up to date) in {total:.1f} s")
     return outcomes
@@ -154,7 +154,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     sdk_samples: dict[int, dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
-    work = settings.build_dir / "verify"
+    work = settings.workspace.verify
 
     def add(check: verify.Check) -> None:
         checks.append(check)
@@ -211,12 +211,12 @@ def _sdk_structure(api: docker.APIClient, claim: verify.Claim) -> verify.Check:
 
 def check_app(api: docker.APIClient, settings: Settings, app_dir: Path, ref: str) -> verify.Check:
     check = verify.check_app_compat(api, ref, app_dir)
-    atomic_write_text(settings.build_dir / "verify" / "app-compat.json", json.dumps(check.to_dict(), indent=2))
+    atomic_write_text(settings.workspace.verify / "app-compat.json", json.dumps(check.to_dict(), indent=2))
     return check
 
 
 def _built_images(settings: Settings) -> list[dict]:
-    path = settings.build_dir / "build-all.json"
+    path = settings.workspace.build_record
     if not path.is_file():
         raise DciError(str(path), "no build record", "run `invoke build-all` first, or name images to verify")
     return json.loads(path.read_text())["images"]
@@ -248,7 +248,7 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
 def cold_build(api: docker.APIClient, settings: Settings) -> dict:
     """Time a build-all with nothing built: images under COLD_PREFIX, a scratch build folder (Crossgen2
     outputs, published samples); the download cache is shared. Removes what it built afterwards."""
-    scratch = settings.build_dir / "report" / "cold-build"
+    scratch = settings.workspace.report / "cold-build"
     if scratch.exists():
         shutil.rmtree(scratch)
     cold = settings.with_overrides(image_prefix=COLD_PREFIX, build_dir=scratch)

@@ -412,11 +412,11 @@ def acquire(
             result.host = {"path": str(host_dir), "dotnet_sha512": host_sha}
         parts = {c: (arts[c], fetched[c]) for c in FRAMEWORK_COMPONENTS if c in fetched}
         result.dotnet_root = build_root(
-            settings.build_dir / "layout", version=plan.version, rid=rid, cache=cache, parts=parts,
+            settings.workspace.layouts, version=plan.version, rid=rid, cache=cache, parts=parts,
             host_dir=Path(host_dir) if host_dir else None, aspnet_version=plan.aspnet_version,
         )
     try:
-        atomic_write_text(settings.build_dir / "acquire.json", json.dumps(result.to_dict(), indent=2))
+        atomic_write_text(settings.workspace.acquire_record, json.dumps(result.to_dict(), indent=2))
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -98,10 +98,10 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
         raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(SAMPLES)}")
     mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
     digest = source_digest(src, mode)
-    out = settings.build_dir / "samples" / f"{name}-{mode}-{digest}"
+    out = settings.workspace.samples / f"{name}-{mode}-{digest}"
     if (out / f"{name}.dll").is_file():
         return Sample(name, out, digest)
-    work = settings.build_dir / "samples" / "src"
+    work = settings.workspace.samples / "src"
     srccopy = work / f"{name}-{mode}"
     shutil.rmtree(srccopy, ignore_errors=True)
     shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))

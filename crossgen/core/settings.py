@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from crossgen.core.errors import DciError
+from crossgen.core.workspace import Workspace
 
 
 def default_cache_dir() -> Path:
@@ -96,6 +97,11 @@ class Settings:
     local_path: Path | None = None
     lock_file: Path = Path("dotnet-composite.lock.json")
     locked: bool = False
+
+    @property
+    def workspace(self) -> Workspace:
+        """Every path under the build folder."""
+        return Workspace(self.build_dir)
 
     @property
     def target_os(self) -> str:

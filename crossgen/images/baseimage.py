@@ -63,7 +63,7 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
     """mmdebstrap a minbase root file system (docs and man pages left out, as in -slim) and import it."""
     if not shutil.which("mmdebstrap"):
         raise DciError("mmdebstrap", "not installed", "run scripts/bootstrap.sh (installs it) or apt-get install mmdebstrap")
-    tmpdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=_ensure(settings.build_dir / "tmp")))
+    tmpdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=_ensure(settings.workspace.tmp)))
     tar = tmpdir / "rootfs.tar"
     cmd = [
         "mmdebstrap", "--variant=minbase", "--quiet",
@@ -78,7 +78,7 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
         "--customize-hook=rm -rf \"$1\"/var/cache/apt/*.bin \"$1\"/var/lib/apt/lists/*",
         settings.debian_suite, str(tar),
     ]
-    log_path = _ensure(settings.build_dir / "logs") / f"mmdebstrap-{settings.debian_suite}.log"
+    log_path = _ensure(settings.workspace.logs) / f"mmdebstrap-{settings.debian_suite}.log"
     ui.step(f"Building {settings.base_image} from Debian packages (mmdebstrap {settings.debian_suite} minbase)")
     start = time.monotonic()
     try:

@@ -45,7 +45,7 @@ def build_summary(record: dict) -> dict:
 def update_build_history(settings: Settings, record: dict | None = None, *, summary: dict | None = None) -> list[dict]:
     """Keep every build-all record the report has seen (build-all.json only holds the last one), and the
     cold builds it measured itself (``summary``)."""
-    path = settings.build_dir / "report" / "build-history.json"
+    path = settings.workspace.report / "build-history.json"
     history: list[dict] = []
     if path.is_file():
         try:

@@ -24,7 +24,7 @@ EXCLUDED_KEYS = ("os", "crossgen2")   # the OS base and the compiler image are n
 
 
 def load_build_record(settings: Settings) -> dict:
-    path = settings.build_dir / "build-all.json"
+    path = settings.workspace.build_record
     if not path.is_file():
         raise DciError(str(path), "no build record", "run `invoke build-all` first")
     return json.loads(path.read_text())
@@ -78,10 +78,10 @@ def measure_compressed(api: docker.APIClient, settings: Settings, images: list[d
     from crossgen.report.registry import LocalRegistry
 
     pushes = []
-    storage = settings.build_dir / "registry" / "storage"
+    storage = settings.workspace.registry / "storage"
     reused = not fresh and storage.is_dir() and any(storage.iterdir())
     start = time.monotonic()
-    with LocalRegistry.start(settings.build_dir / "registry", log_dir=settings.build_dir / "logs", fresh=fresh) as reg:
+    with LocalRegistry.start(settings.workspace.registry, log_dir=settings.workspace.logs, fresh=fresh) as reg:
         ui.detail(f"registry on {reg.host} (storage {reg.root / 'storage'})")
         for img in images:
             pushed = reg.push(api, img["ref"])

@@ -92,7 +92,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     t0 = time.monotonic()
     timer = Timer()
     timer.seconds.update(timings or {})
-    out_dir = settings.build_dir / "report"
+    out_dir = settings.workspace.report
     out_dir.mkdir(parents=True, exist_ok=True)
     record = load_build_record(settings)
     if cold_measured:

@@ -1,0 +1,74 @@
+"""The build folder (``dci.build_dir``, ``build/`` by default): every path the stages write under it,
+named in one place. Nothing under it is an input; deleting it only costs time.
+
+::
+
+    layout/<version>-<rid>-<key>/dotnet   laid-out dotnet roots (acquire)
+    acquire.json                          what the last acquisition resolved
+    profile/<version>/                    the runtime pack's MIBC profile (compile)
+    crossgen/<bubble>/<key>/              Crossgen2 results with their record.json (compile)
+    samples/                              published sample apps, and their source copies (compile)
+    contexts/<image key>/                 Dockerfile contexts while an image builds (images)
+    tmp/                                  scratch space (the OS base's root file system)
+    build-all.json                        what the last build-all built or found up to date
+    verify/                               verify.json, app-compat.json, samples built by SDK images
+    report/                               report.json, report.md, charts, build history
+    registry/                             the local registry's storage (report)
+    logs/                                 Crossgen2, mmdebstrap, registry and dockerd logs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def layouts(self) -> Path:
+        return self.root / "layout"
+
+    @property
+    def acquire_record(self) -> Path:
+        return self.root / "acquire.json"
+
+    def profile(self, version: str) -> Path:
+        return self.root / "profile" / version
+
+    def crossgen(self, bubble: str) -> Path:
+        return self.root / "crossgen" / bubble
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def contexts(self) -> Path:
+        return self.root / "contexts"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def build_record(self) -> Path:
+        return self.root / "build-all.json"
+
+    @property
+    def verify(self) -> Path:
+        return self.root / "verify"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
