@@ -439,20 +439,8 @@ def clean(c, cache=False, build_dir=False):
     from crossgen import dockerio
     from crossgen.acquire.cache import Cache
 
-    api = dockerio.connect()
-    flt = {"label": f"{dockerio.LABEL_PROJECT}={dockerio.PROJECT}"}
-    containers = api.containers(all=True, filters=flt)
-    for ct in containers:
-        api.remove_container(ct["Id"], force=True)
-    images = api.images(filters=flt)
-    removed = 0
-    for img in sorted(images, key=lambda i: i["Created"], reverse=True):
-        try:
-            api.remove_image(img["Id"], force=True)
-            removed += 1
-        except Exception as exc:  # an image still used as a parent is removed with its child
-            ui.detail(f"{img['Id'][:19]}: {str(exc)[:100]}")
-    ui.info(f"removed {len(containers)} containers, {removed} images")
+    containers, images = dockerio.remove_project_objects(dockerio.connect(), log=ui.detail)
+    ui.info(f"removed {containers} containers, {images} images")
     if cache:
         freed = Cache(s.cache_dir).clear()
         ui.info(f"removed the download cache {s.cache_dir} ({freed / 1e6:.0f} MB)")

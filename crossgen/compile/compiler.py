@@ -4,7 +4,12 @@ Inputs go into the container through the archive API (no bind mounts), a respons
 drives the compiler, and /work/out comes back the same way. The output folder mirrors the
 dotnet root: component stubs at their framework paths, the composite in its framework folder.
 A result is keyed by a hash of the Crossgen2 pack, the arguments and every input file; an
-unchanged rerun reuses it without starting a container.
+unchanged rerun reuses it without starting a container. A result is written whole or not at all
+(a timeout, a lost daemon or Ctrl-C leaves nothing behind).
+
+Crossgen2 prints a line per assembly: that goes to ``<build_dir>/logs/crossgen-<bubble>.log``;
+the terminal shows one progress line, then a one-line summary (on failure: the last lines of the
+log, and its path).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from crossgen.core import archives
 from crossgen import dockerio
@@ -28,7 +35,7 @@ from crossgen.compile import r2r
 from crossgen.dockerio import templates
 from crossgen.core import ui
 from crossgen.compile.bubbles import Bubble
-from crossgen.core.files import atomic_dir, atomic_write_text
+from crossgen.core.files import atomic_dir, atomic_write_text, make_dirs
 from crossgen.core.errors import DciError
 from crossgen.dockerio.imagebuild import ImageSpec
 from crossgen.acquire.layout import DotnetRoot
@@ -37,6 +44,8 @@ from crossgen.core.settings import Settings
 IN = "/work/in"
 OUT = "/work/out"
 RECORD = "record.json"
+TIMEOUT_S = 3600.0     # one bubble's compilation, at most
+TAIL_LINES = 12        # log lines shown when Crossgen2 fails
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,72 @@ def app_inputs(app_dir: Path, app_name: str) -> tuple[list[tuple[str, Path]], li
     return files, [], f"{app_name}.r2r.dll"
 
 
+class CompileLog:
+    """Crossgen2's output: every line into the log file, one live progress line on a terminal."""
+
+    def __init__(self, path: Path, bubble: str, inputs: int) -> None:
+        self.path = path
+        self.bubble = bubble
+        self.inputs = inputs
+        self.lines = 0
+        self._tail: list[str] = []
+        self._file = None
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> "CompileLog":
+        make_dirs(self.path.parent)
+        self._file = open(self.path, "w", encoding="utf-8", errors="replace")
+        if ui.console.is_terminal:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                console=ui.console, transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self._describe(""), total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self._file is not None:
+            self._file.close()
+
+    def _describe(self, last: str) -> str:
+        text = f"    Crossgen2 {self.bubble}: {self.lines} lines ({self.inputs} inputs)"
+        return f"{text}  {last[:70]}" if last else text
+
+    def note(self, text: str) -> None:
+        """A line of our own in the log (not counted)."""
+        if self._file is not None:
+            self._file.write(f"# {text}\n")
+            self._file.flush()
+
+    def line(self, text: str) -> None:
+        """A line the compiler printed (called from the thread that reads the container's output)."""
+        if text.startswith("DCI_PEAK_MEMORY_BYTES="):
+            return
+        self.lines += 1
+        self._tail = (self._tail + [text])[-TAIL_LINES:]
+        if self._file is not None and not self._file.closed:
+            self._file.write(text + "\n")
+            self._file.flush()
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=self._describe(text.strip()))
+
+    def tail(self) -> list[str]:
+        return list(self._tail)
+
+    def show_tail(self) -> None:
+        """The last lines on the terminal (as text, never as markup) and where the rest is."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        ui.detail(f"last {len(self._tail)} of {self.lines} lines of {self.path}:")
+        for text in self._tail:
+            ui.detail(f"  {text}")
+
+
 def compile_bubble(
     api: docker.APIClient,
     settings: Settings,
@@ -181,10 +256,11 @@ def compile_bubble(
     app_dir: Path | None = None,
     app_name: str | None = None,
     mibc: Path | None = None,
+    timeout: float = TIMEOUT_S,
 ) -> CompileResult:
     """Compile ``bubble`` (frameworks of ``root``, or the self-contained app in ``app_dir``);
     reuse a cached identical result. The result folder is an overlay for the dotnet root (or
-    for the app folder)."""
+    for the app folder). Crossgen2 gets ``timeout`` seconds (:class:`dockerio.ContainerTimeout`)."""
     if app_dir is not None:
         assert app_name
         files, refs, composite_rel = app_inputs(app_dir, app_name)
@@ -213,10 +289,10 @@ def compile_bubble(
     final = settings.build_dir / "crossgen" / name / key[:16]
     if not force and (final / RECORD).is_file():
         record = json.loads((final / RECORD).read_text())
-        ui.info(f"[green]reused[/] {name} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
+        ui.info(f"[green]reused[/] {escape(name)} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
         return CompileResult(name, final / "out", record, True)
 
-    ui.step(f"Crossgen2 {cg.version}: bubble {name} ({len(files)} inputs, {len(refs)} references) in {cg.image}")
+    ui.step(escape(f"Crossgen2 {cg.version}: bubble {name} ({len(files)} inputs, {len(refs)} references) in {cg.image}"))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for rel, p in files + refs:
@@ -227,26 +303,35 @@ def compile_bubble(
         ti = tarfile.TarInfo("crossgen.rsp")
         ti.size = len(rsp)
         tf.addfile(ti, io.BytesIO(rsp))
-    with atomic_dir(final) as tmp:
-        def show(line: str) -> None:
-            if not line.startswith("DCI_PEAK_MEMORY_BYTES="):
-                ui.detail(line)
-
+    log_path = settings.build_dir / "logs" / f"crossgen-{name}.log"
+    with atomic_dir(final) as tmp, CompileLog(log_path, name, len(files)) as log:
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        result = dockerio.run(
-            api, cg.image, [f"{IN}/crossgen.rsp"], network_mode="none",
-            put=[(IN, buf.getvalue())], get=[(OUT, tmp)], timeout=3600, stream_output=show,
-            labels={dockerio.label("role"): "crossgen2-run", dockerio.label("bubble"): name},
-        )
+        log.note(f"{started} Crossgen2 {cg.version} in {cg.image}: bubble {name}, {len(files)} inputs, {len(refs)} references")
+        log.note("arguments: " + " ".join(a for a in args if not a.startswith(f"{IN}/") and not a.startswith("--reference:")))
+        try:
+            result = dockerio.run(
+                api, cg.image, [f"{IN}/crossgen.rsp"], step=f"Crossgen2 on bubble {name}", network_mode="none",
+                put=[(IN, buf.getvalue())], get=[(OUT, tmp)], timeout=timeout, stream_output=log.line,
+                labels={dockerio.label("role"): "crossgen2-run", dockerio.label("bubble"): name},
+            )
+        except DciError as exc:
+            log.note(f"stopped: {exc}")
+            raise type(exc)(exc.what, exc.cause, f"{exc.fix}; its output so far: {log_path}" if exc.fix else f"its output so far: {log_path}") from None
+        except KeyboardInterrupt:
+            log.note("interrupted (Ctrl-C): nothing was kept")
+            raise
         if result.exit_code != 0:
-            tail = " | ".join(result.output.strip().splitlines()[-6:])
-            raise DciError(f"bubble {name}", f"Crossgen2 exited with {result.exit_code}: {tail}", "see the compiler output above; check the extra arguments")
+            log.note(f"Crossgen2 exited with {result.exit_code}")
+            log.show_tail()
+            last = next((line for line in reversed(log.tail()) if line.strip()), "")
+            raise DciError(f"bubble {name}", f"Crossgen2 exited with {result.exit_code}: {last[:200]}",
+                           f"see the last lines above and the whole output in {log_path}; check the extra arguments")
         m = re.search(r"DCI_PEAK_MEMORY_BYTES=(\d+)", result.output)
         peak = int(m.group(1)) if m else None
         out = tmp / "out"
         produced = out / composite_name
         if not produced.is_file():
-            raise DciError(f"bubble {name}", f"Crossgen2 wrote no {composite_name}", "see the compiler output above")
+            raise DciError(f"bubble {name}", f"Crossgen2 wrote no {composite_name}", f"see its output in {log_path}")
         if composite_rel != composite_name:
             (out / composite_rel).parent.mkdir(parents=True, exist_ok=True)
             produced.rename(out / composite_rel)
@@ -274,5 +359,6 @@ def compile_bubble(
         }
         atomic_write_text(tmp / RECORD, json.dumps(record, indent=2))
     mem = f", peak memory {peak / 2**30:.2f} GiB" if peak else ""
-    ui.info(f"[green]compiled[/] {name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}")
+    ui.info(f"[green]compiled[/] {escape(name)} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}"
+            f" ({log.lines} lines of compiler output in {escape(str(log_path))})")
     return CompileResult(name, final / "out", record, False)

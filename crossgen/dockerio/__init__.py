@@ -1,24 +1,36 @@
-"""Docker through the SDK's low-level API: streamed builds, one-shot containers, archives.
+"""The only door to Docker: streamed builds, containers, archives, clean-up.
 
 Everything the project creates carries the label ``LABEL_PROJECT`` so that ``invoke clean``
-finds it. Containers are created, started, waited for, read and removed in ``finally``; no
-bind mounts (files go in and out through the archive API, so a remote DOCKER_HOST works).
+(:func:`remove_project_objects`) finds it. Every container is a :class:`Container`: created with
+that label, always removed when its ``with`` block ends (also on errors and Ctrl-C), no bind
+mounts (files go in and out through the archive API, so a remote DOCKER_HOST works).
+
+Failures come out as :class:`DciError` subclasses naming the step and the image:
+:class:`ContainerTimeout` (still running at its deadline, with or without output),
+:class:`DaemonLost` (the daemon stopped answering) and :class:`DockerRefused` (the daemon
+answered with an error).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import io
 import os
 import re
+import signal
 import socket
 import tarfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import docker
 import docker.errors
+import requests.exceptions
+import urllib3.exceptions
 
 from crossgen.core import archives
 from crossgen.core.errors import DciError
@@ -32,36 +44,112 @@ def label(name: str) -> str:
     return LABEL_PREFIX + name
 
 
+def daemon_address() -> str:
+    """Where the daemon is looked for: DOCKER_HOST, else the local socket."""
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
 def connect(timeout: int = 1800) -> docker.APIClient:
     """A low-level client for DOCKER_HOST (or the local socket); fails clearly if none answers."""
     try:
-        api = docker.APIClient(base_url=os.environ.get("DOCKER_HOST") or "unix://var/run/docker.sock", timeout=timeout, version="auto")
+        api = docker.APIClient(base_url=daemon_address(), timeout=timeout, version="auto")
         api.ping()
         return api
     except Exception as exc:  # the SDK raises many kinds here
-        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         raise DciError(
-            f"Docker daemon at {where}",
+            f"Docker daemon at {daemon_address()}",
             f"not reachable ({type(exc).__name__}: {str(exc)[:200]})",
             "run scripts/bootstrap.sh (it starts dockerd) or set DOCKER_HOST to a running daemon",
         ) from None
 
 
+# -- errors ------------------------------------------------------------------------------------
+
+class DockerRefused(DciError):
+    """The daemon answered a request with an error (no such image, no such path...)."""
+
+
+class DaemonLost(DciError):
+    """The daemon stopped answering in the middle of a step."""
+
+
+class ContainerTimeout(DciError):
+    """A container was still running at its deadline (it has been removed)."""
+
+
+class BuildError(DciError):
+    pass
+
+
+_CONNECTION_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, ConnectionError)
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    """A request that got no answer within its own timeout (the daemon is there, just busy/waiting)."""
+    if isinstance(exc, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
+        return True
+    return isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in exc.args)
+
+
+def _lost(what: str, doing: str, exc: BaseException) -> DaemonLost:
+    return DaemonLost(
+        what, f"the Docker daemon at {daemon_address()} stopped answering while {doing} ({type(exc).__name__})",
+        "start the daemon again (scripts/bootstrap.sh; `docker info` tells whether it is up) and run the task again: "
+        "it resumes from what was complete; `invoke clean` removes a container left behind",
+    )
+
+
+@contextlib.contextmanager
+def _talking(what: str, doing: str, fix: str = "") -> Iterator[None]:
+    """Turn the SDK's exceptions into DciErrors naming ``what`` (step, image) and ``doing``."""
+    try:
+        yield
+    except docker.errors.ImageNotFound as exc:
+        raise DockerRefused(what, f"no such image while {doing} ({_explain(exc)})",
+                            fix or "build it first (invoke build-all) or check the name; images are never pulled implicitly") from None
+    except docker.errors.APIError as exc:
+        raise DockerRefused(what, f"Docker refused {doing}: {_explain(exc)}", fix or "`docker info` shows whether the daemon is healthy") from None
+    except _CONNECTION_ERRORS as exc:
+        raise _lost(what, doing, exc) from None
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    text = exc.explanation if isinstance(exc.explanation, str) and exc.explanation else str(exc)
+    return " ".join(text.split())[:300]
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back for the duration (a container being created or removed is not left
+    half-done); it is raised as KeyboardInterrupt when the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+
+# -- images ------------------------------------------------------------------------------------
+
 def image_info(api: docker.APIClient, ref: str) -> dict | None:
     try:
         return api.inspect_image(ref)
-    except docker.errors.ImageNotFound:
-        return None
-    except docker.errors.NotFound:
+    except docker.errors.NotFound:  # ImageNotFound is one
         return None
 
 
 def image_labels(info: dict | None) -> dict:
     return dict(((info or {}).get("Config") or {}).get("Labels") or {})
-
-
-class BuildError(DciError):
-    pass
 
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -85,36 +173,37 @@ def build(
     all_labels = {LABEL_PROJECT: PROJECT, **(labels or {})}
     image_id = None
     tail: list[str] = []
-    stream = api.build(
-        path=str(context), dockerfile=dockerfile, tag=tag, labels=all_labels, rm=True, forcerm=True,
-        decode=True, pull=False, network_mode=network_mode,
-    )
-    for chunk in stream:
-        if "error" in chunk or "errorDetail" in chunk:
-            detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message") or str(chunk)
-            raise BuildError(f"image {tag}", f"docker build failed: {detail.strip()}", "see the build output above" + (": " + " | ".join(tail[-5:]) if tail else ""))
-        if set(chunk) == {"message"}:
-            raise BuildError(f"image {tag}", f"docker build failed: {chunk['message']}", "see the build output above")
-        if "stream" in chunk:
-            for line in chunk["stream"].splitlines():
-                line = line.rstrip()
-                if not line:
-                    continue
-                tail = (tail + [line])[-20:]
-                m = _STEP.match(line)
-                if m:
-                    if not m.group(3).startswith("LABEL "):
-                        log(f"[{m.group(1)}/{m.group(2)}] {m.group(3)[:110]}")
-                elif not line.startswith((" ---> ", "Removing intermediate", "Successfully")):
-                    log(line)
-        aux = chunk.get("aux") or {}
-        if "ID" in aux:
-            image_id = aux["ID"]
-    if not image_id:
-        info = image_info(api, tag)
-        if not info:
-            raise BuildError(f"image {tag}", "the build stream ended without an image", "see the build output above")
-        image_id = info["Id"]
+    with _talking(f"image {tag}", "building it"):
+        stream = api.build(
+            path=str(context), dockerfile=dockerfile, tag=tag, labels=all_labels, rm=True, forcerm=True,
+            decode=True, pull=False, network_mode=network_mode,
+        )
+        for chunk in stream:
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message") or str(chunk)
+                raise BuildError(f"image {tag}", f"docker build failed: {detail.strip()}", "see the build output above" + (": " + " | ".join(tail[-5:]) if tail else ""))
+            if set(chunk) == {"message"}:
+                raise BuildError(f"image {tag}", f"docker build failed: {chunk['message']}", "see the build output above")
+            if "stream" in chunk:
+                for line in chunk["stream"].splitlines():
+                    line = line.rstrip()
+                    if not line:
+                        continue
+                    tail = (tail + [line])[-20:]
+                    m = _STEP.match(line)
+                    if m:
+                        if not m.group(3).startswith("LABEL "):
+                            log(f"[{m.group(1)}/{m.group(2)}] {m.group(3)[:110]}")
+                    elif not line.startswith((" ---> ", "Removing intermediate", "Successfully")):
+                        log(line)
+            aux = chunk.get("aux") or {}
+            if "ID" in aux:
+                image_id = aux["ID"]
+        if not image_id:
+            info = image_info(api, tag)
+            if not info:
+                raise BuildError(f"image {tag}", "the build stream ended without an image", "see the build output above")
+            image_id = info["Id"]
     return image_id
 
 
@@ -129,18 +218,6 @@ def tar_directory(src: Path, arcname: str = ".") -> bytes:
 
     with tarfile.open(fileobj=buf, mode="w") as tf:
         tf.add(str(src), arcname=arcname, filter=reset)
-    return buf.getvalue()
-
-
-def tar_files(files: dict[str, bytes], mode: int = 0o644) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            ti.mode = mode
-            ti.mtime = int(time.time())
-            tf.addfile(ti, io.BytesIO(data))
     return buf.getvalue()
 
 
@@ -178,6 +255,266 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# -- containers --------------------------------------------------------------------------------
+
+class ExecResult(NamedTuple):
+    exit_code: int
+    output: str
+
+
+class Container:
+    """One container of the project, removed when the ``with`` block ends, whatever ends it.
+
+    ::
+
+        with Container(api, image, ["sh", "-c", "..."], step="bubble runtime") as box:
+            box.put("/work/in", tar_bytes)        # before or after start
+            box.start()
+            box.follow(on_line)                   # stream its output (a thread), optional
+            code = box.wait(timeout=600)          # ContainerTimeout at the deadline, output or not
+            box.copy_out("/work/out", dest)
+        # removed here (also on errors, timeouts and Ctrl-C)
+
+    Long-running ones (``entrypoint=["sleep", "infinity"]``) are used with :meth:`exec`,
+    :meth:`exec_detached` and :meth:`exec_info`. ``step`` names the container in errors.
+    """
+
+    def __init__(
+        self,
+        api: docker.APIClient,
+        image: str,
+        command: list[str] | None = None,
+        *,
+        step: str | None = None,
+        network_mode: str = "none",
+        environment: dict[str, str] | None = None,
+        user: str | None = None,
+        working_dir: str | None = None,
+        entrypoint: list[str] | None = None,
+        labels: dict[str, str] | None = None,
+        mem_limit: str | None = None,
+    ) -> None:
+        self.api = api
+        self.image = image
+        self.what = f"{step} (image {image})" if step else f"container of {image}"
+        self._create = dict(
+            command=command, environment=environment, user=user, working_dir=working_dir, entrypoint=entrypoint,
+            labels={LABEL_PROJECT: PROJECT, **(labels or {})}, network_disabled=network_mode == "none",
+        )
+        self._host = dict(network_mode=network_mode, mem_limit=mem_limit)
+        self.id: str | None = None
+        self._started_at: float | None = None
+        self._ended_at: float | None = None
+        self._chunks: list[str] = []
+        self._follower: threading.Thread | None = None
+        self._on_line: Callable[[str], None] | None = None
+
+    # lifetime
+    def __enter__(self) -> "Container":
+        try:
+            with _talking(self.what, "creating the container"), _interrupts_deferred():
+                host_config = self.api.create_host_config(**self._host)
+                self.id = self.api.create_container(self.image, host_config=host_config, **self._create)["Id"]
+        except BaseException:  # Ctrl-C held back during the creation arrives here: nothing is left
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        lost = self.remove()
+        if lost and (exc_type is None or (issubclass(exc_type, DciError) and not issubclass(exc_type, DaemonLost))):
+            # what looked like an exit code or a refusal was the daemon going away
+            raise _lost(self.what, "the container ran", lost) from None
+
+    def remove(self) -> BaseException | None:
+        """Remove the container (killing it if it runs); returns the connection error if the
+        daemon could not be reached (nothing else escapes: removal is best effort)."""
+        if self.id is None:
+            return None
+        with _interrupts_deferred():
+            try:
+                self.api.remove_container(self.id, force=True)
+            except docker.errors.APIError:
+                pass  # gone already, or being removed
+            except _CONNECTION_ERRORS as exc:
+                return exc
+            finally:
+                self.id = None
+        return None
+
+    def _need(self) -> str:
+        if self.id is None:
+            raise RuntimeError("Container used outside its with block")
+        return self.id
+
+    # files
+    def put(self, folder: str, tar_bytes: bytes) -> None:
+        """Unpack a tar into ``folder`` (which must exist in the image)."""
+        with _talking(self.what, f"copying files into {folder}", "check that the folder exists in the image and that the daemon has disk space (docker system df)"):
+            ok = self.api.put_archive(self._need(), folder, tar_bytes)
+        if not ok:
+            raise DockerRefused(self.what, f"could not copy files into {folder}", "check that the folder exists in the image")
+
+    def copy_out(self, path: str, dest: Path) -> None:
+        """Copy ``path`` (a file or folder) out into the host folder ``dest`` (extracted safely)."""
+        with _talking(self.what, f"copying {path} out", f"check that {path} exists in the image"):
+            chunks, _ = self.api.get_archive(self._need(), path)
+            archives.extract_tar(io.BufferedReader(_ChunkReader(chunks), 1 << 20), dest, label=f"{self.image}:{path}")
+
+    # running
+    def start(self) -> None:
+        with _talking(self.what, "starting the container"):
+            self.api.start(self._need())
+        self._started_at = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        """From start to the end of :meth:`wait` (or now)."""
+        if self._started_at is None:
+            return 0.0
+        return (self._ended_at or time.monotonic()) - self._started_at
+
+    def follow(self, on_line: Callable[[str], None] | None = None) -> None:
+        """Collect the container's output in a thread as it comes, calling ``on_line`` for each
+        line (from that thread); :meth:`output` returns all of it."""
+        if self._follower is not None:
+            return
+        self._on_line = on_line
+        cid = self._need()
+        with _talking(self.what, "reading its output"):
+            stream = self.api.logs(cid, stream=True, follow=True)
+
+        def pump() -> None:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            pending = ""
+            try:
+                for raw in stream:
+                    text = decoder.decode(raw)
+                    self._chunks.append(text)
+                    pending += text
+                    *lines, pending = pending.split("\n")
+                    for line in lines:
+                        self._tell(line.rstrip("\r"))
+                tail = decoder.decode(b"", final=True)
+                self._chunks.append(tail)
+                if (pending + tail).strip():
+                    self._tell((pending + tail).rstrip("\r\n"))
+            except Exception:  # the container was removed, or the daemon went away: wait() says which
+                pass
+
+        self._follower = threading.Thread(target=pump, name=f"logs-{cid[:12]}", daemon=True)
+        self._follower.start()
+
+    def _tell(self, line: str) -> None:
+        if self._on_line:
+            try:
+                self._on_line(line)
+            except Exception:  # a broken display must not stop the collection
+                pass
+
+    def output(self) -> str:
+        """Everything :meth:`follow` collected (after :meth:`wait`: all of it).
+
+        A follow stream can miss the very end of a container that exits at once (its last
+        line without a newline); after the exit the log is read once more to complete it."""
+        if self._follower is not None:
+            self._follower.join(30)
+            got = "".join(self._chunks)
+            if self._ended_at is not None and self.id is not None:
+                full = self.logs()
+                if len(full) > len(got) and full.startswith(got):
+                    rest = full[len(got):]
+                    self._chunks.append(rest)
+                    for line in rest.splitlines():
+                        self._tell(line)
+        return "".join(self._chunks)
+
+    def logs(self) -> str:
+        """The output so far, read at once."""
+        with _talking(self.what, "reading its output"):
+            return self.api.logs(self._need()).decode("utf-8", "replace")
+
+    def state(self) -> dict:
+        with _talking(self.what, "inspecting the container"):
+            return dict(self.api.inspect_container(self._need()).get("State") or {})
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the exit (seconds from :meth:`start`, or from now); returns the exit code.
+
+        At the deadline the container is removed and :class:`ContainerTimeout` raised, whether
+        or not it printed anything.
+        """
+        cid = self._need()
+        deadline = (self._started_at or time.monotonic()) + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                quiet = self._follower is not None and not "".join(self._chunks).strip()
+                self.remove()
+                raise ContainerTimeout(
+                    self.what, f"still running after {timeout:g} s{' without printing anything' if quiet else ''}; the container was removed",
+                    "look at its output; if it is just slow, give it more time",
+                )
+            try:
+                status = self.api.wait(cid, timeout=min(remaining, 30.0) + 0.05)
+                break
+            except _CONNECTION_ERRORS as exc:
+                if _is_read_timeout(exc):
+                    continue
+                raise _lost(self.what, "waiting for the container", exc) from None
+            except docker.errors.APIError as exc:
+                raise DockerRefused(self.what, f"Docker refused waiting for the container: {_explain(exc)}",
+                                    "`docker info` shows whether the daemon is healthy") from None
+        self._ended_at = time.monotonic()
+        code = int(status.get("StatusCode", -1))
+        if code >= 128 or code < 0:
+            # killed: by the kernel (memory), by the daemon shutting down, or by itself
+            if self.state().get("OOMKilled"):
+                raise DciError(self.what, f"killed for lack of memory (exit code {code})", "give the Docker daemon more memory, or lower the parallelism")
+        return code
+
+    def exec(self, cmd: list[str], env: dict[str, str] | None = None, *, timeout: float | None = None) -> ExecResult:
+        """Run ``cmd`` in the running container; stdout and stderr together.
+        With ``timeout``: :class:`ContainerTimeout` if it has not ended by then (it is left running)."""
+        cid = self._need()
+        with _talking(self.what, f"running {cmd[0]} in the container"):
+            ex = self.api.exec_create(cid, cmd, environment=env or None, stdout=True, stderr=True)
+            if timeout is None:
+                out = self.api.exec_start(ex["Id"])
+            else:
+                got: dict = {}
+
+                def read() -> None:
+                    try:
+                        got["out"] = self.api.exec_start(ex["Id"])
+                    except BaseException as exc:  # handed to the caller's thread
+                        got["error"] = exc
+
+                reader = threading.Thread(target=read, name=f"exec-{cid[:12]}", daemon=True)
+                reader.start()
+                reader.join(timeout)
+                if reader.is_alive():
+                    raise ContainerTimeout(self.what, f"{' '.join(cmd)[:200]} still running after {timeout:g} s", "look at what it does; if it is just slow, give it more time")
+                if "error" in got:
+                    raise got["error"]
+                out = got["out"]
+            code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
+        return ExecResult(int(code if code is not None else -1), out.decode("utf-8", "replace"))
+
+    def exec_detached(self, cmd: list[str], env: dict[str, str] | None = None) -> str:
+        """Start ``cmd`` in the running container and return at once; the exec ID is returned."""
+        cid = self._need()
+        with _talking(self.what, f"starting {cmd[0]} in the container"):
+            ex = self.api.exec_create(cid, cmd, environment=env or None)
+            self.api.exec_start(ex["Id"], detach=True)
+        return ex["Id"]
+
+    def exec_info(self, exec_id: str) -> dict:
+        """``Running`` and ``ExitCode`` of an exec started with :meth:`exec_detached`."""
+        with _talking(self.what, "inspecting a process in the container"):
+            return dict(self.api.exec_inspect(exec_id))
+
+
 @dataclass
 class RunResult:
     exit_code: int
@@ -190,6 +527,7 @@ def run(
     image: str,
     command: list[str] | None = None,
     *,
+    step: str | None = None,
     network_mode: str = "none",
     environment: dict[str, str] | None = None,
     user: str | None = None,
@@ -202,48 +540,32 @@ def run(
     labels: dict[str, str] | None = None,
     mem_limit: str | None = None,
 ) -> RunResult:
-    """Run one container to completion and remove it.
+    """Run one container to completion (at most ``timeout`` seconds) and remove it.
 
     ``put``: (container folder, tar bytes) copied in before start. ``get``: (container path,
-    host folder) copied out after exit (extracted safely). The container is removed in all cases.
+    host folder) copied out after a zero exit (extracted safely). ``stream_output`` gets each
+    line as it comes (from another thread).
     """
-    host_config = api.create_host_config(network_mode=network_mode, mem_limit=mem_limit)
-    container = api.create_container(
-        image, command=command, environment=environment, user=user, working_dir=working_dir,
-        entrypoint=entrypoint, host_config=host_config, labels={LABEL_PROJECT: PROJECT, **(labels or {})},
-        network_disabled=network_mode == "none",
-    )
-    cid = container["Id"]
-    output: list[str] = []
-    start = time.monotonic()
-    try:
+    with Container(
+        api, image, command, step=step, network_mode=network_mode, environment=environment, user=user,
+        working_dir=working_dir, entrypoint=entrypoint, labels=labels, mem_limit=mem_limit,
+    ) as box:
         for path, data in put or []:
-            if not api.put_archive(cid, path, data):
-                raise DciError(f"container of {image}", f"could not copy files into {path}", "check that the folder exists in the image")
-        api.start(cid)
-        for raw in api.logs(cid, stream=True, follow=True):
-            text = raw.decode("utf-8", "replace")
-            output.append(text)
-            if stream_output:
-                for line in text.splitlines():
-                    stream_output(line)
-            if time.monotonic() - start > timeout:
-                api.kill(cid)
-                raise DciError(f"container of {image}", f"still running after {timeout:.0f} s", "raise the timeout or look at its output")
-        status = api.wait(cid, timeout=max(10, timeout))
-        seconds = time.monotonic() - start
-        code = int(status.get("StatusCode", -1))
-        for path, dest in get or []:
-            if code != 0:
-                break
-            chunks, _ = api.get_archive(cid, path)
-            archives.extract_tar(io.BufferedReader(_ChunkReader(chunks), 1 << 20), dest, label=f"{image}:{path}")
-        return RunResult(code, "".join(output), seconds)
-    finally:
-        try:
-            api.remove_container(cid, force=True)
-        except docker.errors.APIError:
-            pass
+            box.put(path, data)
+        box.start()
+        box.follow(stream_output)
+        code = box.wait(timeout)
+        output = box.output()
+        if code == 0:
+            for path, dest in get or []:
+                box.copy_out(path, dest)
+        return RunResult(code, output, box.seconds)
+
+
+def copy_out(api: docker.APIClient, image: str, path: str, dest: Path) -> None:
+    """Copy ``path`` out of an image (through a created, never started container)."""
+    with Container(api, image, ["true"], step=f"copying {path} out") as box:
+        box.copy_out(path, dest)
 
 
 def containers_with_label(api: docker.APIClient, key: str, value: str) -> list[dict]:
@@ -251,11 +573,24 @@ def containers_with_label(api: docker.APIClient, key: str, value: str) -> list[d
     return api.containers(all=True, filters={"label": f"{key}={value}"})
 
 
-def copy_out(api: docker.APIClient, image: str, path: str, dest: Path) -> None:
-    """Copy ``path`` out of an image (through a created, never started container)."""
-    container = api.create_container(image, command=["true"], labels={LABEL_PROJECT: PROJECT}, network_disabled=True)
-    try:
-        chunks, _ = api.get_archive(container["Id"], path)
-        archives.extract_tar(io.BufferedReader(_ChunkReader(chunks), 1 << 20), dest, label=f"{image}:{path}")
-    finally:
-        api.remove_container(container["Id"], force=True)
+def remove_project_objects(api: docker.APIClient, *, log: Callable[[str], None] | None = None) -> tuple[int, int]:
+    """Remove every container, then every image, that carries the project label (what
+    ``invoke clean`` does); returns (containers removed, images removed)."""
+    log = log or (lambda line: None)
+    with _talking(f"Docker daemon at {daemon_address()}", "removing the project's containers and images"):
+        containers = 0
+        for ct in containers_with_label(api, LABEL_PROJECT, PROJECT):
+            with _interrupts_deferred():
+                try:
+                    api.remove_container(ct["Id"], force=True)
+                    containers += 1
+                except docker.errors.NotFound:
+                    pass  # removed meanwhile (its own with block)
+        images = 0
+        for img in sorted(api.images(filters={"label": f"{LABEL_PROJECT}={PROJECT}"}), key=lambda i: i["Created"], reverse=True):
+            try:
+                api.remove_image(img["Id"], force=True)
+                images += 1
+            except docker.errors.APIError as exc:  # an image still used as a parent is removed with its child
+                log(f"{img['Id'][:19]}: {_explain(exc)[:100]}")
+    return containers, images

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import docker
+from rich.markup import escape
 
 from crossgen import dockerio
 from crossgen.core import ui
@@ -75,7 +76,7 @@ def build_image(
         if spec.stage:
             spec.stage(context)
         labels = {**spec.labels, dockerio.label("input-digest"): digest, dockerio.label("image-key"): spec.key}
-        ui.step(f"Building {spec.ref}")
+        ui.step(f"Building {escape(spec.ref)}")
         start = time.monotonic()
         image_id = dockerio.build(api, context, spec.ref, labels=labels, network_mode=spec.network_mode, log=log)
         seconds = time.monotonic() - start
@@ -83,5 +84,5 @@ def build_image(
         shutil.rmtree(context, ignore_errors=True)
     info = dockerio.image_info(api, image_id) or {}
     size = int(info.get("Size", 0))
-    ui.info(f"[green]built[/] {spec.ref} in {seconds:.1f} s ({size / 1e6:.1f} MB)")
+    ui.info(f"[green]built[/] {escape(spec.ref)} in {seconds:.1f} s ({size / 1e6:.1f} MB)")
     return BuildOutcome(spec.key, spec.ref, image_id, size, seconds, False)

@@ -18,6 +18,7 @@ all precompiled code ignored, everything JIT-compiled) to show what ReadyToRun i
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import random
@@ -28,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import docker
-import docker.errors
 
 from crossgen import dockerio
 from crossgen.core import ui
@@ -120,36 +120,12 @@ def parse_value(text: str, name: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-class _Container:
-    """A long-running container of one image, for ``docker exec`` measurements."""
-
-    def __init__(self, api: docker.APIClient, ref: str) -> None:
-        self.api = api
-        self.ref = ref
-        host_config = api.create_host_config(network_mode="host")
-        self.id = api.create_container(
-            ref, entrypoint=["sleep", "infinity"], command=[], host_config=host_config,
-            labels={dockerio.LABEL_PROJECT: dockerio.PROJECT, dockerio.label("role"): "startup-bench"},
-        )["Id"]
-
-    def start(self, apps: list[Sample]) -> None:
-        for app in apps:
-            if not self.api.put_archive(self.id, "/tmp", dockerio.tar_directory(app.path, arcname=f"app/{app.name}")):
-                raise DciError(f"container of {self.ref}", "could not copy the sample into /tmp",
-                               "check the Docker daemon (disk space: docker system df), or run with --no-startup")
-        self.api.start(self.id)
-
-    def exec(self, cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
-        ex = self.api.exec_create(self.id, cmd, environment=env or None, stdout=True, stderr=True)
-        out = self.api.exec_start(ex["Id"])
-        code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
-        return int(code if code is not None else -1), out.decode("utf-8", "replace")
-
-    def remove(self) -> None:
-        try:
-            self.api.remove_container(self.id, force=True)
-        except docker.errors.APIError:
-            pass
+def _bench_container(api: docker.APIClient, ref: str) -> dockerio.Container:
+    """A long-running container of one image (``sleep infinity``), for ``docker exec`` measurements."""
+    return dockerio.Container(
+        api, ref, [], step="startup measurement", entrypoint=["sleep", "infinity"], network_mode="host",
+        labels={dockerio.label("role"): "startup-bench"},
+    )
 
 
 def _argv(target: Target, app: Sample) -> list[str]:
@@ -158,9 +134,13 @@ def _argv(target: Target, app: Sample) -> list[str]:
     return ["dotnet", f"/tmp/app/{app.name}/{app.dll}"]
 
 
-def _console_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
+def _console_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     start = time.monotonic()
-    code, out = box.exec(["/bin/sh", "-c", LAUNCH, "sh", *_argv(target, app)], MODES[mode])
+    try:
+        code, out = box.exec(["/bin/sh", "-c", LAUNCH, "sh", *_argv(target, app)], MODES[mode], timeout=CONSOLE_TIMEOUT_S)
+    except dockerio.ContainerTimeout:
+        return Run(target.id, mode, rnd, None, None, round((time.monotonic() - start) * 1000, 1),
+                   f"no exit within {CONSOLE_TIMEOUT_S:.0f} s")
     host_ms = (time.monotonic() - start) * 1000
     ms, jit = parse_value(out, "startup-ms"), parse_value(out, "jit-methods")
     error = "" if code == 0 and ms is not None else f"exit {code}: {out.strip()[-300:]}"
@@ -177,14 +157,12 @@ def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
         conn.close()
 
 
-def _web_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
-    api = box.api
+def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     port = dockerio.free_port()
     env = {**MODES[mode], "ASPNETCORE_URLS": f"http://127.0.0.1:{port}"}
     script = f'echo $$ > {PID_FILE}; ' + LAUNCH.replace('exec "$@"', f'exec "$@" > {LOG_FILE} 2>&1')
-    ex = api.exec_create(box.id, ["/bin/sh", "-c", script, "sh", *_argv(target, app)], environment=env)
     start = time.monotonic()
-    api.exec_start(ex["Id"], detach=True)
+    exec_id = box.exec_detached(["/bin/sh", "-c", script, "sh", *_argv(target, app)], env)
     delay = POLL_FIRST_S
     ms = jit = None
     error = ""
@@ -204,7 +182,7 @@ def _web_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) 
                 raise TimeoutError(f"no HTTP 200 within {WEB_TIMEOUT_S:.0f} s")
             if now > next_check:  # a crashed server would otherwise be polled until the timeout
                 next_check = now + 0.25
-                state = api.exec_inspect(ex["Id"])
+                state = box.exec_info(exec_id)
                 if not state.get("Running", False):
                     raise RuntimeError(f"server exited with code {state.get('ExitCode')}")
             time.sleep(delay)
@@ -215,25 +193,24 @@ def _web_run(box: _Container, target: Target, app: Sample, mode: str, rnd: int) 
         if status != 200 or ms is None:
             error = f"GET /jit: HTTP {status}: {body[:200]}"
     except (TimeoutError, RuntimeError) as exc:
-        _, log = box.exec(["/bin/sh", "-c", f"tail -c 600 {LOG_FILE} 2>/dev/null"])
+        _, log = box.exec(["/bin/sh", "-c", f"tail -c 600 {LOG_FILE} 2>/dev/null"], timeout=CONSOLE_TIMEOUT_S)
         error = f"{exc}: {log.strip()}"
     finally:
-        _stop_server(box, ex["Id"])
+        _stop_server(box, exec_id)
     return Run(target.id, mode, rnd, ms, jit, round(host_ms, 1), error)
 
 
-def _stop_server(box: _Container, exec_id: str) -> None:
-    api = box.api
+def _stop_server(box: dockerio.Container, exec_id: str) -> None:
     for sig, wait in (("TERM", 10.0), ("KILL", 10.0)):
-        if not api.exec_inspect(exec_id).get("Running", False):
+        if not box.exec_info(exec_id).get("Running", False):
             return
-        box.exec(["/bin/sh", "-c", f"kill -{sig} $(cat {PID_FILE}) 2>/dev/null; true"])
+        box.exec(["/bin/sh", "-c", f"kill -{sig} $(cat {PID_FILE}) 2>/dev/null; true"], timeout=CONSOLE_TIMEOUT_S)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not api.exec_inspect(exec_id).get("Running", False):
+            if not box.exec_info(exec_id).get("Running", False):
                 return
             time.sleep(0.02)
-    raise DciError(f"container of {box.ref}", "the web sample did not stop after SIGKILL",
+    raise DciError(box.what, "the web sample did not stop after SIGKILL",
                    "run invoke clean to remove the leftover container, then invoke report again (or --no-startup)")
 
 
@@ -255,13 +232,14 @@ def measure(
     if not targets:
         return [], []
     rng = random.Random(seed)
-    boxes: dict[str, _Container] = {}
     runs_out: list[Run] = []
-    try:
+    with contextlib.ExitStack() as stack:  # every container removed on the way out, whatever happens
+        boxes: dict[str, dockerio.Container] = {}
         for key in dict.fromkeys(t.image_key for t in targets):
-            box = _Container(api, refs[key])
-            boxes[key] = box
-            box.start([apps[s] for s in dict.fromkeys(t.sample for t in targets if t.image_key == key and not t.self_contained)])
+            box = boxes[key] = stack.enter_context(_bench_container(api, refs[key]))
+            for name in dict.fromkeys(t.sample for t in targets if t.image_key == key and not t.self_contained):
+                box.put("/tmp", dockerio.tar_directory(apps[name].path, arcname=f"app/{apps[name].name}"))
+            box.start()
         pairs = [(t, m) for t in targets for m in modes]
         total = (warmup + runs) * len(pairs)
         done = 0
@@ -277,9 +255,6 @@ def measure(
                 if rnd >= 0:
                     runs_out.append(r)
             log(f"startup: round {rnd + 1 if rnd >= 0 else 'warm-up'} done ({done}/{total} runs)")
-    finally:
-        for box in boxes.values():
-            box.remove()
     return runs_out, summarize(targets, refs, runs_out, modes)
 
 

@@ -2,7 +2,8 @@
 
 What an image claims is read from its labels (role, variant, composites per bubble). Every
 check returns a :class:`Check` naming the image, the check and the reason; nothing here raises
-for a failing image.
+for a failing image (a run that does not end in time is a failing check). Containers come from
+:class:`crossgen.dockerio.Container` and are removed whatever happens.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import docker
 
@@ -213,18 +215,26 @@ def _app_tar(sample_dir: Path, name: str) -> bytes:
     return dockerio.tar_directory(sample_dir, arcname=f"app/{name}")
 
 
-def run_console(api: docker.APIClient, ref: str, sample: Sample | None, *, env: dict[str, str] | None = None) -> dockerio.RunResult:
-    """Run the console sample: framework-dependent from /tmp/app, or the image's own entry point."""
+CONSOLE_TIMEOUT_S = 120.0
+WEB_TIMEOUT_S = 40.0
+
+
+def run_console(api: docker.APIClient, ref: str, sample: Sample | None, *, env: dict[str, str] | None = None,
+                timeout: float = CONSOLE_TIMEOUT_S) -> dockerio.RunResult:
+    """Run the console sample: framework-dependent from /tmp/app, or the image's own entry point.
+    A run still going after ``timeout`` seconds: :class:`dockerio.ContainerTimeout`."""
     if sample is None:
-        return dockerio.run(api, ref, None, environment=env, timeout=120)
+        return dockerio.run(api, ref, None, step="console run", environment=env, timeout=timeout,
+                            labels={dockerio.label("role"): "verify"})
     return dockerio.run(
-        api, ref, ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"], environment=env,
-        put=[("/tmp", _app_tar(sample.path, sample.name))], timeout=120,
+        api, ref, ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"], step=f"console run of {sample.name}", environment=env,
+        put=[("/tmp", _app_tar(sample.path, sample.name))], timeout=timeout, labels={dockerio.label("role"): "verify"},
     )
 
 
-def http_get(url: str, *, deadline: float) -> str:
-    """GET with back-off until ``deadline`` (monotonic seconds)."""
+def http_get(url: str, *, deadline: float, alive: Callable[[], bool] | None = None) -> str:
+    """GET with back-off until ``deadline`` (monotonic seconds), or until ``alive()`` says the
+    server is gone (checked between attempts)."""
     delay = 0.05
     while True:
         try:
@@ -235,8 +245,14 @@ def http_get(url: str, *, deadline: float) -> str:
             pass
         if time.monotonic() + delay > deadline:
             raise TimeoutError(f"no HTTP 200 from {url}")
+        if alive is not None and not alive():
+            raise ServerExited(f"the server exited before answering {url}")
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+class ServerExited(Exception):
+    pass
 
 
 @dataclass
@@ -245,59 +261,77 @@ class WebResult:
     body: str
     logs: str
     seconds: float
+    exit_code: int | None = None   # when the server exited before answering
 
 
 def serve_web(
     api: docker.APIClient, ref: str, sample: Sample | None, *, env: dict[str, str] | None = None,
-    path: str = "/jit", timeout: float = 40,
+    path: str = "/jit", timeout: float = WEB_TIMEOUT_S,
 ) -> WebResult:
-    """Start the web sample (host network, 127.0.0.1:free port), GET ``path``, always remove the container."""
+    """Start the web sample (host network, 127.0.0.1:free port), GET ``path``; the container is
+    always removed. Gives up at ``timeout`` or as soon as the server has exited."""
     port = dockerio.free_port()
     environment = {"ASPNETCORE_HTTP_PORTS": "", "ASPNETCORE_URLS": f"http://127.0.0.1:{port}", **(env or {})}
     command = ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"] if sample else None
-    container = api.create_container(
-        ref, command=command, environment=environment,
-        host_config=api.create_host_config(network_mode="host"),
-        labels={dockerio.LABEL_PROJECT: dockerio.PROJECT, dockerio.label("role"): "verify"},
-    )
-    start = time.monotonic()
-    try:
+    with dockerio.Container(
+        api, ref, command, step=f"web run of {sample.name if sample else 'the app'}", environment=environment,
+        network_mode="host", labels={dockerio.label("role"): "verify"},
+    ) as box:
         if sample:
-            api.put_archive(container, "/tmp", _app_tar(sample.path, sample.name))
-        api.start(container)
+            box.put("/tmp", _app_tar(sample.path, sample.name))
+        start = time.monotonic()
+        box.start()
+        exit_code = None
         try:
-            body = http_get(f"http://127.0.0.1:{port}{path}", deadline=start + timeout)
+            body = http_get(f"http://127.0.0.1:{port}{path}", deadline=start + timeout, alive=lambda: bool(box.state().get("Running")))
             answered = True
         except TimeoutError:
             body, answered = "", False
-        logs = api.logs(container).decode("utf-8", "replace")
-        return WebResult(answered, body, logs, time.monotonic() - start)
-    finally:
-        api.remove_container(container, force=True)
+        except ServerExited:
+            body, answered = "", False
+            exit_code = box.state().get("ExitCode")
+        return WebResult(answered, body, box.logs(), time.monotonic() - start, exit_code)
 
 
-def check_console(api: docker.APIClient, ref: str, sample: Sample | None, *, name: str = "console-runs") -> Check:
-    on = run_console(api, ref, sample)
+def _timed_out(ref: str, name: str, exc: dockerio.ContainerTimeout) -> Check:
+    return Check(ref, name, False, f"{exc.cause} ({exc.what})", {"timeout": True})
+
+
+def check_console(api: docker.APIClient, ref: str, sample: Sample | None, *, name: str = "console-runs",
+                  timeout: float = CONSOLE_TIMEOUT_S) -> Check:
+    try:
+        on = run_console(api, ref, sample, timeout=timeout)
+    except dockerio.ContainerTimeout as exc:
+        return _timed_out(ref, name, exc)
     ok = on.exit_code == 0 and "Hello from .NET" in on.output
     first = on.output.strip().splitlines()[0] if on.output.strip() else ""
     return Check(ref, name, ok, f"exit {on.exit_code}: {first[:100]}", {"jit_methods": parse_jit(on.output), "output": on.output[-1500:]})
 
 
-def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: str = "web-answers", timeout: float = 40) -> Check:
+def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: str = "web-answers", timeout: float = WEB_TIMEOUT_S) -> Check:
     res = serve_web(api, ref, sample, timeout=timeout)
     ok = res.answered and parse_jit(res.body) is not None
-    detail = f"HTTP 200 in {res.seconds:.1f} s: {res.body.strip().splitlines()[0] if res.body.strip() else ''}" if res.answered else f"no HTTP 200 within the time limit; logs: {res.logs.strip()[-300:]}"
+    if res.answered:
+        detail = f"HTTP 200 in {res.seconds:.1f} s: {res.body.strip().splitlines()[0] if res.body.strip() else ''}"
+    elif res.exit_code is not None:
+        detail = f"no HTTP 200: the server exited with code {res.exit_code} after {res.seconds:.1f} s; logs: {res.logs.strip()[-300:]}"
+    else:
+        detail = f"no HTTP 200 within the time limit ({timeout:g} s); logs: {res.logs.strip()[-300:]}"
     return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:]})
 
 
 def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool) -> tuple[int | None, int | None]:
-    """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0)."""
+    """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0); None for a run
+    that did not report one (or did not end in time)."""
     counts = []
     for env in ({}, {"DOTNET_ReadyToRun": "0"}):
         if web:
             counts.append(parse_jit(serve_web(api, ref, sample, env=env).body))
         else:
-            counts.append(parse_jit(run_console(api, ref, sample, env=env).output))
+            try:
+                counts.append(parse_jit(run_console(api, ref, sample, env=env).output))
+            except dockerio.ContainerTimeout:
+                counts.append(None)
     return counts[0], counts[1]
 
 
@@ -332,9 +366,13 @@ def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tup
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    res = dockerio.run(
-        api, ref, ["sh", "-c", script], network_mode="none", put=[("/tmp", buf)], get=[("/tmp/out", out)], timeout=900,
-    )
+    try:
+        res = dockerio.run(
+            api, ref, ["sh", "-c", script], step="offline SDK build of the samples", network_mode="none",
+            put=[("/tmp", buf)], get=[("/tmp/out", out)], timeout=900, labels={dockerio.label("role"): "verify"},
+        )
+    except dockerio.ContainerTimeout as exc:
+        return _timed_out(ref, "sdk-builds", exc), {}
     built = {n: Sample(n, out / "out" / n, f"sdk:{ref}") for n in names if (out / "out" / n / f"{n}.dll").is_file()}
     ok = res.exit_code == 0 and "Hello, World!" in res.output and len(built) == len(names)
     detail = (f"offline: dotnet new console + build ran, published {', '.join(built)} in {res.seconds:.0f} s" if ok
@@ -347,7 +385,11 @@ def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tup
 def check_list_runtimes(api: docker.APIClient, claim: Claim) -> Check:
     env = image_env(api, claim.ref)
     want = env.get("DOTNET_VERSION")
-    res = dockerio.run(api, claim.ref, ["dotnet", "--list-runtimes"], timeout=120)
+    try:
+        res = dockerio.run(api, claim.ref, ["dotnet", "--list-runtimes"], step="dotnet --list-runtimes", timeout=CONSOLE_TIMEOUT_S,
+                           labels={dockerio.label("role"): "verify"})
+    except dockerio.ContainerTimeout as exc:
+        return _timed_out(claim.ref, "list-runtimes", exc)
     found = re.findall(r"^(\S+) (\S+) \[", res.output, re.M)
     problems = []
     if res.exit_code != 0:
@@ -375,7 +417,11 @@ def check_conventions(api: docker.APIClient, claim: Claim) -> Check:
         "echo uid=$(id -u) app=$(id -u app 2>/dev/null);"
         " find / -xdev \\( -type f -o -type d \\) -perm -0002 ! -perm -1000 2>/dev/null | head -20 | sed 's/^/ww: /'"
     )
-    res = dockerio.run(api, claim.ref, ["sh", "-c", script], entrypoint=[], timeout=120)
+    try:
+        res = dockerio.run(api, claim.ref, ["sh", "-c", script], step="conventions check", entrypoint=[], timeout=CONSOLE_TIMEOUT_S,
+                           labels={dockerio.label("role"): "verify"})
+    except dockerio.ContainerTimeout as exc:
+        return _timed_out(claim.ref, "conventions", exc)
     m = re.search(r"uid=(\d+) app=(\d*)", res.output)
     if not m:
         problems.append(f"could not read users: {res.output.strip()[:200]}")
