@@ -392,7 +392,7 @@ def verify(c, image=None, app=None):
         t.add_row(ch.image.removeprefix(s.image_prefix), ch.name, "[green]PASS[/]" if ch.passed else "[red]FAIL[/]", ch.detail[:160])
     ui.console.print(t)
     failed = [ch for ch in checks if not ch.passed]
-    ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.build_dir / 'verify'}")
+    ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.workspace.verify}")
     if failed:
         raise Exit(code=1)
 
@@ -491,5 +491,5 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
 
     r = pipeline.report(dockerio.connect(), s, opts)
     print_headline(r)
-    out = s.build_dir / "report"
+    out = s.workspace.report
     ui.info(f"report: {out / 'report.json'}, {out / 'report.md'}" + "".join(f", {p}" for p in r.get("charts", [])) + f" ({r['seconds']:.0f} s)")

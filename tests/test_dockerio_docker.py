@@ -137,7 +137,7 @@ def test_run_streams_lines_and_copies_out(api, images, tmp_path):
 def app_dir(tmp_path) -> tuple[Path, str]:
     made = ti.stand_in_app(tmp_path)
     if made is None:
-        pytest.skip("no host .NET to take managed assemblies from")
+        pytest.fail("no host .NET to take managed assemblies from (scripts/bootstrap.sh requires one)")
     return made
 
 
@@ -242,7 +242,7 @@ exec httpd -f -p "127.0.0.1:${ASPNETCORE_URLS##*:}" -h /tmp/www
 
 def test_startup_measures_console_and_web_runs_in_one_container(api):
     if not ti.static_busybox():
-        pytest.skip("needs busybox-static (its httpd stands in for the web sample)")
+        pytest.fail("needs busybox-static (its httpd stands in for the web sample): run scripts/bootstrap.sh, which installs it")
     ref = ti.make_image(api, "tiny-apps", files={"app/hello": TINY_CONSOLE, "app/web": TINY_WEB})
     try:
         targets = [startup.Target("hello", "console", "tiny", (1,), self_contained=True),

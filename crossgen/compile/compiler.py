@@ -286,7 +286,7 @@ def compile_bubble(
         "format": 1,
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
-    final = settings.build_dir / "crossgen" / name / key[:16]
+    final = settings.workspace.crossgen(name) / key[:16]
     if not force and (final / RECORD).is_file():
         record = json.loads((final / RECORD).read_text())
         ui.info(f"[green]reused[/] {escape(name)} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
@@ -303,7 +303,7 @@ def compile_bubble(
         ti = tarfile.TarInfo("crossgen.rsp")
         ti.size = len(rsp)
         tf.addfile(ti, io.BytesIO(rsp))
-    log_path = settings.build_dir / "logs" / f"crossgen-{name}.log"
+    log_path = settings.workspace.logs / f"crossgen-{name}.log"
     with atomic_dir(final) as tmp, CompileLog(log_path, name, len(files)) as log:
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         log.note(f"{started} Crossgen2 {cg.version} in {cg.image}: bubble {name}, {len(files)} inputs, {len(refs)} references")
