@@ -81,14 +81,14 @@ class PrivateDaemon:
 def app_dir(tmp_path) -> tuple[Path, str]:
     made = ti.stand_in_app(tmp_path)
     if made is None:
-        pytest.skip("no host .NET to take managed assemblies from")
+        pytest.fail("no host .NET to take managed assemblies from (scripts/bootstrap.sh requires one)")
     return made
 
 
 @pytest.fixture
 def private_daemon(monkeypatch):
     if os.geteuid() != 0 or not shutil.which("dockerd"):
-        pytest.skip("needs root and dockerd to run a private Docker daemon")
+        pytest.fail("needs root and dockerd to run a private Docker daemon (run as scripts/bootstrap.sh sets up)")
     root = Path(tempfile.mkdtemp(prefix="dci-dd-", dir="/tmp"))  # short: unix socket paths are limited
     daemon = PrivateDaemon(root)
     daemon.start()
