@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import docker
@@ -26,9 +26,9 @@ from crossgen.report import run as report_run
 from crossgen.report.analyse import build_summary
 from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
-from crossgen.compile.compiler import CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc
-from crossgen.dockerio.imagebuild import BuildOutcome, build_image
-from crossgen.compile.samples import Sample, publish
+from crossgen.compile.compiler import RECORD, CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc, plan_bubble
+from crossgen.dockerio.imagebuild import BuildOutcome, build_image, image_status
+from crossgen.compile.samples import Sample, planned, publish
 from crossgen.core.settings import Settings
 
 
@@ -139,6 +139,104 @@ def build_variants(
     built = sum(1 for o in outcomes if not o.skipped)
     ui.info(f"[bold green]build-all[/]: {len(outcomes)} images ({built} built, {len(outcomes) - built} up to date) in {total:.1f} s")
     return outcomes
+
+
+# --- plan: what build-all would do, and why (nothing compiled or built) ----------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str        # base | tool | sample | bubble | image
+    name: str
+    todo: bool       # would be published / compiled / built
+    reason: str      # why (or "up to date" / "cached")
+
+
+def plan_build(
+    api: docker.APIClient,
+    settings: Settings,
+    session: requests.Session,
+    cache: Cache,
+    *,
+    selected: list[Variant] | None = None,
+    force: bool = False,
+    catalog: Catalog = CATALOG,
+) -> list[Step]:
+    """What :func:`build_variants` would publish, compile and build, each with its reason. The .NET
+    bits are resolved and fetched into the download cache (that is how the inputs are known);
+    nothing is published, compiled or built."""
+    acquired = acquire(settings, session, cache)
+    chosen = selected or list(catalog.variants)
+    steps: list[Step] = []
+    changed: set[str] = set()   # keys (images, bubbles, samples) that would be made anew
+
+    def add(kind: str, name: str, todo: bool, reason: str) -> None:
+        steps.append(Step(kind, name, todo, reason))
+        if todo:
+            changed.add(name)
+
+    os_present = dockerio.image_info(api, settings.base_image) is not None
+    add("base", settings.base_image, not os_present, "present" if os_present else "missing: made with mmdebstrap")
+    for kind, spec in (("base", specs.runtime_deps_spec(settings, acquired)),):
+        _plan_image(api, kind, spec, [settings.base_image], force, changed, add)
+    c = acquired.components["crossgen2"]
+    cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
+    tool = crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid())
+    _plan_image(api, "tool", tool, [], force, changed, add)
+    cg = Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=tool.ref)
+
+    needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
+    apps: dict[str, tuple[Sample, Sample]] = {}
+    for s in catalog.samples if needs_apps else ():
+        fd, fd_done = planned(settings, s.name)
+        sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version)
+        apps[s.name] = (fd, sc)
+        for label, done in ((f"{s.name} (framework-dependent)", fd_done), (f"{s.name} (self-contained)", sc_done)):
+            add("sample", label, not done, "published" if done else "sources changed or never published")
+
+    mibc = optimization_profile(settings, acquired)
+    compiled: dict[str, CompileResult] = {}
+    for n in catalog.bubbles_of(chosen):
+        bubble = get_bubble(n)
+        targets = [(f"app-{a}", sc) for a, (_, sc) in apps.items()] if n == "app" else [(n, None)]
+        for name, sc in targets:
+            if sc is not None and f"{sc.name} (self-contained)" in changed:
+                add("bubble", name, True, "its sample is published anew first")
+                continue
+            bp = plan_bubble(settings, bubble, None if sc else acquired.dotnet_root, cg,
+                             app_dir=sc.path if sc else None, app_name=sc.name if sc else None, mibc=mibc)
+            if bp.cached:  # --force rebuilds images, it does not recompile (as build_variants)
+                compiled[name] = CompileResult(name, bp.final / "out", json.loads((bp.final / RECORD).read_text()), True)
+                add("bubble", name, False, f"cached (key {bp.key[:16]})")
+            else:
+                add("bubble", name, True, f"no cached result for these inputs (key {bp.key[:16]})")
+
+    for v in chosen:
+        for img in catalog.images_of(v):
+            ref = specs.image_ref(settings, catalog, img.key)
+            if any(st.kind == "image" and st.name == ref for st in steps):
+                continue
+            anew = [b for b in img.bubbles if b in changed]
+            sample = f"{img.app} ({'self-contained' if img.self_contained else 'framework-dependent'})" if img.app else ""
+            base_ref = specs.image_ref(settings, catalog, img.base)
+            if anew or sample in changed:
+                add("image", ref, True, f"bubble {', '.join(anew)} is compiled anew" if anew else f"sample {sample} is published anew")
+                continue
+            spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
+            _plan_image(api, "image", spec, [base_ref], force, changed, add)
+    return steps
+
+
+def _plan_image(api, kind: str, spec, bases: list[str], force: bool, changed: set[str], add) -> None:
+    base = next((b for b in [spec.base, *bases] if b in changed), None)
+    if base:
+        add(kind, spec.ref, True, f"its base {base} is built anew")
+        return
+    status = image_status(api, spec)
+    if force:
+        add(kind, spec.ref, True, "forced")
+    else:
+        add(kind, spec.ref, not status.up_to_date, "up to date" if status.up_to_date else status.reason)
 
 
 def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | None = None, *, catalog: Catalog = CATALOG) -> list[verify.Check]:

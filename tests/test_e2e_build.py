@@ -201,3 +201,58 @@ def test_second_build_reuses_everything(built):
     record = json.loads((settings.build_dir / "build-all.json").read_text())
     assert all(b["reused"] for b in record["bubbles"].values())
     print(f"warm build of {len(outcomes)} images: {elapsed:.1f} s")
+
+
+# --- plan apart from act: build-all --dry-run --------------------------------------------------------
+
+
+def _plan(settings, api):
+    from crossgen import pipeline
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
+
+    return pipeline.plan_build(api, settings, new_session(), Cache(settings.cache_dir))
+
+
+def test_dry_run_after_a_build_has_nothing_to_do(built):
+    settings, api, outcomes = built
+    steps = _plan(settings, api)
+    assert not [s for s in steps if s.todo], [s for s in steps if s.todo]
+    kinds = {s.kind for s in steps}
+    assert kinds == {"base", "tool", "sample", "bubble", "image"}
+    assert {s.name for s in steps if s.kind == "image"} == {o.ref for o in outcomes.values() if o.key not in ("os", "runtime-deps", "crossgen2")}
+
+
+def test_dry_run_says_what_a_change_rebuilds_and_builds_nothing(built):
+    """Compiling the bubbles in full instead of partially: their composites and every image holding
+    them would be made anew; the baseline's images stay; nothing is built by asking."""
+    from dataclasses import replace
+
+    settings, api, _ = built
+    ids_before = {r: dockerio.image_info(api, r)["Id"] for r in EXPECTED.values()}
+    changed = replace(settings, crossgen=replace(settings.crossgen, partial=()))
+    steps = {(s.kind, s.name): s for s in _plan(changed, api)}
+    assert steps[("bubble", "runtime")].todo and "no cached result" in steps[("bubble", "runtime")].reason
+    assert steps[("bubble", "aspnet")].todo
+    assert not steps[("bubble", "aspnet-composed")].todo  # not compiled partially to begin with
+    composite = steps[("image", EXPECTED["aspnet-runtime-composite"])]
+    assert composite.todo and composite.reason == "bubble runtime is compiled anew"
+    assert not steps[("image", EXPECTED["aspnet-no-composite"])].todo
+    assert {r: dockerio.image_info(api, r)["Id"] for r in EXPECTED.values()} == ids_before
+
+
+def test_dry_run_task_prints_the_plan(built):
+    """`invoke build-all --dry-run` on the suite's images (same prefix, build folder and source)."""
+    import os
+    import subprocess
+    import sys
+
+    settings, _, _ = built
+    env = {**os.environ, "INVOKE_DCI_IMAGE_PREFIX": settings.image_prefix, "INVOKE_DCI_BUILD_DIR": str(settings.build_dir),
+           "INVOKE_DCI_SOURCE": settings.source, "INVOKE_DCI_BASE_IMAGE": settings.base_image, "COLUMNS": "200"}
+    p = subprocess.run([sys.executable, "-m", "invoke", "build-all", "--dry-run"], cwd=settings.project_root, env=env,
+                       capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    out = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode == 0, out
+    assert "dry run: would publish 0 samples, compile 0 bubbles and build 0 images" in out
+    assert "build plan (dry run)" in out and "Traceback" not in out

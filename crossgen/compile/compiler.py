@@ -245,22 +245,37 @@ class CompileLog:
             ui.detail(f"  {text}")
 
 
-def compile_bubble(
-    api: docker.APIClient,
+@dataclass(frozen=True)
+class BubblePlan:
+    """What compiling a bubble would do: its inputs, arguments and cache key (nothing run yet)."""
+
+    name: str
+    key: str
+    final: Path
+    files: list[tuple[str, Path]]
+    refs: list[tuple[str, Path]]
+    composite_rel: str
+    composite_name: str
+    args: list[str]
+    described: dict
+
+    @property
+    def cached(self) -> bool:
+        return (self.final / RECORD).is_file()
+
+
+def plan_bubble(
     settings: Settings,
     bubble: Bubble,
     root: DotnetRoot | None,
     cg: Crossgen2,
     *,
-    force: bool = False,
     app_dir: Path | None = None,
     app_name: str | None = None,
     mibc: Path | None = None,
-    timeout: float = TIMEOUT_S,
-) -> CompileResult:
-    """Compile ``bubble`` (frameworks of ``root``, or the self-contained app in ``app_dir``);
-    reuse a cached identical result. The result folder is an overlay for the dotnet root (or
-    for the app folder). Crossgen2 gets ``timeout`` seconds (:class:`dockerio.ContainerTimeout`)."""
+) -> BubblePlan:
+    """The inputs, Crossgen2 arguments and content key of ``bubble`` (frameworks of ``root``, or
+    the self-contained app in ``app_dir``); where its cached result lives."""
     if app_dir is not None:
         assert app_name
         files, refs, composite_rel = app_inputs(app_dir, app_name)
@@ -287,7 +302,29 @@ def compile_bubble(
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
     final = settings.workspace.crossgen(name) / key[:16]
-    if not force and (final / RECORD).is_file():
+    return BubblePlan(name, key, final, files, refs, composite_rel, composite_name, args, described)
+
+
+def compile_bubble(
+    api: docker.APIClient,
+    settings: Settings,
+    bubble: Bubble,
+    root: DotnetRoot | None,
+    cg: Crossgen2,
+    *,
+    force: bool = False,
+    app_dir: Path | None = None,
+    app_name: str | None = None,
+    mibc: Path | None = None,
+    timeout: float = TIMEOUT_S,
+) -> CompileResult:
+    """Compile ``bubble`` (see :func:`plan_bubble`); reuse a cached identical result. The result
+    folder is an overlay for the dotnet root (or for the app folder). Crossgen2 gets ``timeout``
+    seconds (:class:`dockerio.ContainerTimeout`)."""
+    plan = plan_bubble(settings, bubble, root, cg, app_dir=app_dir, app_name=app_name, mibc=mibc)
+    name, key, final, files, refs = plan.name, plan.key, plan.final, plan.files, plan.refs
+    composite_rel, composite_name, args, described = plan.composite_rel, plan.composite_name, plan.args, plan.described
+    if not force and plan.cached:
         record = json.loads((final / RECORD).read_text())
         ui.info(f"[green]reused[/] {escape(name)} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
         return CompileResult(name, final / "out", record, True)

@@ -16,7 +16,6 @@ from crossgen.core.files import atomic_dir
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
 
-SAMPLES = ("hello", "web")
 
 
 @dataclass(frozen=True)
@@ -90,17 +89,26 @@ PIN_VERSIONS = """<Project>
 """
 
 
-def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> Sample:
-    """``dotnet publish`` samples/<name>: framework-dependent (IL only, no apphost), or
-    self-contained for a RID with the runtime packs of ``runtime_version``."""
+def planned(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> tuple[Sample, bool]:
+    """Where :func:`publish` puts samples/<name> for these sources, and whether it is there already."""
     src = settings.project_root / "samples" / name
     if not (src / f"{name}.csproj").is_file():
-        raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(SAMPLES)}")
+        found = sorted(p.parent.name for p in (settings.project_root / "samples").glob("*/*.csproj"))
+        raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(found)}")
     mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
     digest = source_digest(src, mode)
     out = settings.workspace.samples / f"{name}-{mode}-{digest}"
-    if (out / f"{name}.dll").is_file():
-        return Sample(name, out, digest)
+    return Sample(name, out, digest), (out / f"{name}.dll").is_file()
+
+
+def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> Sample:
+    """``dotnet publish`` samples/<name>: framework-dependent (IL only, no apphost), or
+    self-contained for a RID with the runtime packs of ``runtime_version``."""
+    sample, done = planned(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
+    if done:
+        return sample
+    src, out, digest = settings.project_root / "samples" / name, sample.path, sample.digest
+    mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
     work = settings.workspace.samples / "src"
     srccopy = work / f"{name}-{mode}"
     shutil.rmtree(srccopy, ignore_errors=True)

@@ -51,6 +51,25 @@ def input_digest(spec: ImageSpec, base_id: str) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class ImageStatus:
+    up_to_date: bool
+    reason: str            # why it would be built ("" when up to date)
+
+
+def image_status(api: docker.APIClient, spec: ImageSpec) -> ImageStatus:
+    """Would :func:`build_image` build ``spec``, and why (its base must exist)?"""
+    base_info = dockerio.image_info(api, spec.base)
+    if not base_info:
+        return ImageStatus(False, f"its base {spec.base} is built first")
+    existing = dockerio.image_info(api, spec.ref)
+    if not existing:
+        return ImageStatus(False, "missing")
+    if dockerio.image_labels(existing).get(dockerio.label("input-digest")) != input_digest(spec, base_info["Id"]):
+        return ImageStatus(False, "inputs changed (Dockerfile, base image or staged files)")
+    return ImageStatus(True, "")
+
+
 def build_image(
     api: docker.APIClient,
     spec: ImageSpec,

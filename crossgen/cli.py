@@ -1,0 +1,374 @@
+"""Command-line glue between tasks.py and the stages: settings from the invoke configuration and the
+flags, the ``friendly`` decorator (no task ends in a traceback), and one function per task that
+does its work and prints its result. Docker, HTTP and the pipeline are imported inside those
+functions, after the flags were checked: ``invoke <task> --help`` and a refused flag answer at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect as pyinspect
+import json
+import os
+import sys
+from pathlib import Path
+
+from invoke import Exit
+from invoke.exceptions import ParseError, UnexpectedExit
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from crossgen import inputs
+from crossgen.core import ui
+from crossgen.core.errors import DciError
+from crossgen.core.settings import Settings, environment_notes, from_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings(c, flags: dict | None = None, *, check: bool = True) -> Settings:
+    """The run's settings (invoke configuration + the flags given, as overrides); logs what was taken
+    from the user's environment and from where; with ``check``, refuses a bad configured value
+    (channel, source, metadata URL, lock file) before any work."""
+    s = from_config(c.config, ROOT).with_overrides(**(flags or {}))
+    for line in [*environment_notes(c.config, s), _user_config_note(c.config)]:
+        ui.detail(line)
+    return _checked(s, flags=flags) if check else s
+
+
+def _user_config_note(config) -> str:
+    found = [str(getattr(config, f"_{level}_path")) for level in ("system", "user") if getattr(config, f"_{level}_found", None)]
+    if found:
+        return f"invoke configuration: {', '.join(found)} over the project's invoke.yaml"
+    return "invoke configuration: the project's invoke.yaml (no /etc/invoke.yaml or ~/.invoke.yaml)"
+
+
+def friendly(func):
+    """Run a task body so that it never ends in a traceback.
+
+    - ``--help`` / ``-h`` taken as the value of a positional argument (``invoke build --help``)
+      prints the task's help (invoke's parser fills positional arguments first);
+    - :class:`DciError` -> a red one-line message (input: cause -- fix), exit code 1;
+    - Docker SDK and requests exceptions that escape, and OS errors -> one line naming the task
+      and the inputs it was given, exit code 1;
+    - Ctrl-C -> one line "interrupted", exit code 130;
+    - anything else -> one line saying it is a bug (``DCI_TRACEBACK=1`` shows the traceback).
+    """
+    name = func.__name__.replace("_", "-")
+    signature = pyinspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if any(isinstance(v, str) and v in HELP_TOKENS for v in [*args[1:], *kwargs.values()]):
+            _print_task_help(func, name)
+            return None
+        try:
+            return func(*args, **kwargs)
+        except (Exit, ParseError, UnexpectedExit):
+            raise
+        except DciError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            ui.console.print(f"[bold red]interrupted[/] ({escape(name)})", soft_wrap=True)
+            raise Exit(code=130) from None
+        except Exception as exc:
+            given = _given(name, signature, args, kwargs)
+            kind = _escaped_kind(exc)
+            if kind == "docker":
+                _fail(f"{given}: Docker: {_one_line(exc)}", "check the input named above; `docker info` shows whether the daemon is healthy")
+            if kind == "network":
+                _fail(f"{given}: network: {type(exc).__name__}: {_one_line(exc)}",
+                      "check the connection, proxy settings and the URLs in invoke.yaml (dci.release_base_url, NuGet.Config)")
+            if kind == "os":
+                _fail(f"{given}: {type(exc).__name__}: {_one_line(exc)}",
+                      "check that the path exists and is writable, and that the disk is not full")
+            if os.environ.get("DCI_TRACEBACK"):
+                raise
+            _fail(f"{given}: unexpected {type(exc).__name__}: {_one_line(exc)}",
+                  "this is a bug; run again with DCI_TRACEBACK=1 to see where, and report it")
+
+    return wrapper
+
+
+HELP_TOKENS = ("--help", "-h")
+
+
+def _escaped_kind(exc: BaseException) -> str | None:
+    """docker | network | os for the exceptions a task may let escape (the libraries are looked up
+    only when loaded: an exception of a library never imported cannot be one of its own)."""
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(exc, docker_errors.DockerException):
+        return "docker"
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(exc, requests.RequestException):  # before OSError: it is one
+        return "network"
+    if isinstance(exc, OSError):
+        return "os"
+    return None
+
+
+def _fail(text: str, fix: str = ""):
+    ui.console.print(f"[bold red]error:[/] {escape(text)}" + (f" -- {escape(fix)}" if fix else ""), soft_wrap=True)
+    raise Exit(code=1) from None
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _given(name: str, signature: pyinspect.Signature, args, kwargs) -> str:
+    """``task --flag=value ...``: the task and the inputs given that differ from the defaults."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return name
+    parts = [name]
+    for pname, value in list(bound.arguments.items())[1:]:
+        default = signature.parameters[pname].default
+        if value is None or value == default or value == [] or value is False:
+            continue
+        flag = "--" + pname.replace("_", "-")
+        if default is pyinspect.Parameter.empty:
+            parts.append(str(value))
+        elif value is True:
+            parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            parts.extend(f"{flag}={v}" for v in value)
+        else:
+            parts.append(f"{flag}={value}")
+    return " ".join(parts)
+
+
+def _print_task_help(func, name: str) -> None:
+    """What ``invoke --help <task>`` prints (by the running program, whose parser holds the flags' help)."""
+    from invoke.main import program
+
+    parser = getattr(program, "parser", None)
+    if parser is not None and name in getattr(parser, "contexts", {}):
+        program.print_task_help(name)
+        return
+    params = [p for p in pyinspect.signature(func).parameters][1:]
+    print(f"Usage: invoke {name} [--options]\n\n{pyinspect.getdoc(func) or ''}\n\nOptions: "
+          + ", ".join("--" + p.replace("_", "-") for p in params) + f"\n(invoke --help {name} describes them)")
+
+
+def on_off(flag: str, value, default: bool) -> bool:
+    """A switch given as on/off (true/false, yes/no, 1/0); None keeps the configured default."""
+    if value is None:
+        return default
+    text = str(value).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise DciError(f"{flag} {str(value)!r}", "not a switch value", "use on or off")
+
+
+
+
+def channel_flag(channel) -> str | None:
+    return None if channel is None else inputs.channel("--channel", channel)
+
+
+def _source_order(setting: str) -> list[str]:
+    from crossgen.acquire.model import source_order
+
+    return source_order(setting)
+
+
+def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
+    """Check what the configuration (not a flag) decided: the version request, the source order,
+    the metadata URL and, for --locked, the lock file. Nothing here touches Docker or the network."""
+    given = {k for k, v in (flags or {}).items() if v is not None}
+    if "channel" not in given:
+        inputs.channel("dci.channel", s.channel)
+    if "source" not in given:
+        inputs.source("dci.source", s.source)
+    if "release_base_url" not in given and "official" in _source_order(s.source):
+        inputs.http_url("dci.release_base_url", s.release_base_url)
+    if s.locked:
+        from crossgen.acquire import lock as lockfile
+
+        lockfile.read(s.lock_file)
+    return s
+
+
+
+
+def source_overrides(channel=None, source=None, base_url=None, local_path=None, locked=False) -> dict:
+    """Check the acquisition flags and return them as settings overrides (None = from the configuration)."""
+    return {
+        "channel": channel_flag(channel),
+        "source": None if source is None else inputs.source("--source", source),
+        "release_base_url": None if base_url is None else inputs.http_url("--base-url", base_url),
+        "local_path": None if local_path is None else inputs.existing_folder(
+            "--local-path", local_path, "give a dotnet layout (e.g. /usr/share/dotnet) or a folder of official .NET tarballs"),
+        "locked": True if locked else None,
+    }
+
+
+# --- one function per task --------------------------------------------------------------------------
+
+
+def _session_and_cache(s: Settings):
+    from crossgen.acquire.cache import Cache
+    from crossgen.acquire.http import new_session
+
+    return new_session(), Cache(s.cache_dir)
+
+
+def base_image(s: Settings, *, force: bool) -> None:
+    from crossgen import dockerio, pipeline
+    from crossgen.acquire.acquisition import acquire
+
+    api = dockerio.connect()
+    acquired = acquire(s, *_session_and_cache(s), components=("runtime",))
+    for o in pipeline.base_images(api, s, acquired, force=force):
+        ui.info(escape(f"{o.ref}: {o.size / 1e6:.1f} MB ({'up to date' if o.skipped else f'built in {o.seconds:.0f} s'})"))
+
+
+def download(s: Settings) -> None:
+    from crossgen.acquire.acquisition import acquire
+
+    a = acquire(s, *_session_and_cache(s))
+    for comp in a.components.values():
+        ui.info(escape(f"{comp.package_id} {comp.version}  sha512:{comp.sha512[:16]}...  {comp.size / 1e6:.1f} MB  ({comp.source})"))
+
+
+def lock(s: Settings) -> None:
+    from crossgen.acquire import lock as lockfile
+    from crossgen.acquire.acquisition import acquire
+
+    a = acquire(s, *_session_and_cache(s))
+    lockfile.write(s.lock_file, a, s)
+    for comp in a.components.values():
+        ui.info(escape(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}..."))
+    ui.info(f"[green]wrote[/] {escape(str(s.lock_file))}; build with `invoke build-all --locked`")
+
+
+def crossgen(s: Settings, bubble: str, *, force: bool) -> None:
+    from crossgen import dockerio, pipeline
+    from crossgen.acquire.acquisition import acquire
+
+    api = dockerio.connect()
+    acquired = acquire(s, *_session_and_cache(s))
+    results, _ = pipeline.compile_named(api, s, acquired, (bubble,), force=force)
+    for name, r in results.items():
+        ui.info(escape(f"{name}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)"))
+
+
+def build(s: Settings, variants=None, *, force: bool, dry_run: bool) -> None:
+    """Build the variants (all when None), or with ``dry_run`` say what would be built and why."""
+    from crossgen import dockerio, pipeline
+
+    api = dockerio.connect()
+    if dry_run:
+        steps = pipeline.plan_build(api, s, *_session_and_cache(s), selected=variants, force=force)
+        t = Table(title="build plan (dry run)")
+        for col in ("step", "what", "would", "why"):
+            t.add_column(col, overflow="fold")
+        for st in steps:
+            verb = {"sample": "publish", "bubble": "compile"}.get(st.kind, "build")
+            t.add_row(st.kind, Text(st.name), Text(verb if st.todo else "-"), Text(st.reason))
+        ui.console.print(t)
+        todo = [st for st in steps if st.todo]
+        counts = {k: sum(1 for st in todo if st.kind == k) for k in ("sample", "bubble", "base", "tool", "image")}
+        ui.info(f"dry run: would publish {counts['sample']} samples, compile {counts['bubble']} bubbles and build "
+                f"{counts['base'] + counts['tool'] + counts['image']} images; {len(steps) - len(todo)} steps up to date. "
+                "Nothing was published, compiled or built (the .NET bits were resolved and cached).")
+        return
+    outcomes = pipeline.build_variants(api, s, *_session_and_cache(s), selected=variants, force=force)
+    t = Table(title="images")
+    for col in ("image", "size (MB)", "build (s)", "status"):
+        t.add_column(col, justify="right" if "(" in col else "left")
+    for o in outcomes:
+        t.add_row(Text(o.ref), f"{o.size / 1e6:.1f}", f"{o.seconds:.1f}", "up to date" if o.skipped else "built")
+    ui.console.print(t)
+
+
+def verify(s: Settings, images: list[str], app_dir: Path | None) -> None:
+    from crossgen import dockerio, pipeline
+
+    api = dockerio.connect()
+    if app_dir is not None:
+        checks = [pipeline.check_app(api, s, app_dir, images[0])]
+        for h in checks[0].data["collisions"]:
+            verdict = "COLLIDES (MVID mismatch at run time)" if h["app_copy_loaded"] else "shadowed by the framework (ok)"
+            ui.info(escape(f"  {h['assembly']}: app {h['app_version'][0] or '?'} vs framework {h['framework_version'][0] or '?'} "
+                           f"in {h['composite']} -> {verdict}"))
+    else:
+        checks = pipeline.verify_images(api, s, images or None)
+    t = Table(title="verify")
+    for col in ("image", "check", "result", "detail"):
+        t.add_column(col, overflow="fold")
+    for ch in checks:
+        t.add_row(Text(ch.image.removeprefix(s.image_prefix)), ch.name, "[green]PASS[/]" if ch.passed else "[red]FAIL[/]", Text(ch.detail[:160]))
+    ui.console.print(t)
+    failed = [ch for ch in checks if not ch.passed]
+    ui.info(escape(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.workspace.verify}"))
+    if failed:
+        raise Exit(code=1)
+
+
+def inspect(target: str, folder: Path | None, *, json_out: bool) -> None:
+    from crossgen.compile import r2r
+
+    if folder is not None:
+        infos = r2r.classify_tree(folder)
+    else:
+        from crossgen import dockerio
+        from crossgen.verify import checks
+
+        api = dockerio.connect()
+        if not dockerio.image_info(api, target):
+            raise DciError(f"target {target!r}", "no such folder, and no such image on the Docker daemon",
+                           "give an existing folder, or build/pull the image first (invoke build-all; docker images lists them)")
+        infos = checks.image_structure(api, target)
+    if json_out:
+        print(json.dumps([i.to_dict() for i in infos], indent=1))
+        return
+    t = Table(title=Text(target))
+    for col in ("file", "kind", "owner composite", "target"):
+        t.add_column(col)
+    for i in infos:
+        t.add_row(Text(i.path), i.kind.value, Text(i.owner_composite or ""), Text(i.target or ""))
+    ui.console.print(t)
+    ui.info(escape(json.dumps(r2r.summarize(infos))))
+
+
+def clean(s: Settings, *, cache: bool, build_dir: bool) -> None:
+    import shutil
+
+    from crossgen import dockerio
+    from crossgen.acquire.cache import Cache
+
+    containers, images = dockerio.remove_project_objects(dockerio.connect(), log=ui.detail)
+    ui.info(f"removed {containers} containers, {images} images")
+    if cache:
+        freed = Cache(s.cache_dir).clear()
+        ui.info(escape(f"removed the download cache {s.cache_dir} ({freed / 1e6:.0f} MB)"))
+    if build_dir and s.build_dir.exists():
+        shutil.rmtree(s.build_dir)
+        ui.info(escape(f"removed {s.build_dir}"))
+
+
+def charts_available() -> None:
+    """--charts needs matplotlib (an optional dependency): fail before measuring, not after."""
+    try:
+        import crossgen.report.charts  # noqa: F401
+    except ImportError as exc:
+        raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
+                       "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
+
+
+def report(s: Settings, opts) -> None:
+    from crossgen import dockerio, pipeline
+    from crossgen.report.render import print_headline
+
+    r = pipeline.report(dockerio.connect(), s, opts)
+    print_headline(r)
+    out = s.workspace.report
+    ui.info(escape(f"report: {out / 'report.json'}, {out / 'report.md'}" + "".join(f", {p}" for p in r.get("charts", []))
+                   + f" ({r['seconds']:.0f} s)"))
