@@ -54,20 +54,23 @@ def input_digest(spec: ImageSpec, base_id: str) -> str:
 @dataclass(frozen=True)
 class ImageStatus:
     up_to_date: bool
-    reason: str            # why it would be built ("" when up to date)
+    reason: str                  # why it would be built ("" when up to date)
+    digest: str | None = None    # the input digest (None: the base is not there yet)
+    existing: dict | None = None  # the image as the daemon has it
 
 
 def image_status(api: docker.APIClient, spec: ImageSpec) -> ImageStatus:
-    """Would :func:`build_image` build ``spec``, and why (its base must exist)?"""
+    """Would :func:`build_image` build ``spec``, and why?"""
     base_info = dockerio.image_info(api, spec.base)
     if not base_info:
         return ImageStatus(False, f"its base {spec.base} is built first")
+    digest = input_digest(spec, base_info["Id"])
     existing = dockerio.image_info(api, spec.ref)
     if not existing:
-        return ImageStatus(False, "missing")
-    if dockerio.image_labels(existing).get(dockerio.label("input-digest")) != input_digest(spec, base_info["Id"]):
-        return ImageStatus(False, "inputs changed (Dockerfile, base image or staged files)")
-    return ImageStatus(True, "")
+        return ImageStatus(False, "missing", digest)
+    if dockerio.image_labels(existing).get(dockerio.label("input-digest")) != digest:
+        return ImageStatus(False, "inputs changed (Dockerfile, base image or staged files)", digest, existing)
+    return ImageStatus(True, "", digest, existing)
 
 
 def build_image(
@@ -78,13 +81,13 @@ def build_image(
     force: bool = False,
     log: Callable[[str], None] = ui.detail,
 ) -> BuildOutcome:
-    base_info = dockerio.image_info(api, spec.base)
-    if not base_info:
-        raise DciError(f"image {spec.ref}", f"its base image {spec.base} is not present locally (no implicit pulls)", "build the base first (invoke build-all builds in dependency order)")
-    digest = input_digest(spec, base_info["Id"])
-    existing = dockerio.image_info(api, spec.ref)
-    if not force and existing and dockerio.image_labels(existing).get(dockerio.label("input-digest")) == digest:
-        return BuildOutcome(spec.key, spec.ref, existing["Id"], int(existing["Size"]), 0.0, True)
+    status = image_status(api, spec)
+    if status.digest is None:
+        raise DciError(f"image {spec.ref}", f"its base image {spec.base} is not present locally (no implicit pulls)",
+                       "build the base first (invoke build-all builds in dependency order)")
+    if not force and status.up_to_date and status.existing:
+        return BuildOutcome(spec.key, spec.ref, status.existing["Id"], int(status.existing["Size"]), 0.0, True)
+    digest = status.digest
 
     context = contexts_dir / spec.key
     if context.exists():
