@@ -15,7 +15,6 @@ from pathlib import Path
 
 from invoke import Exit
 from invoke.exceptions import ParseError, UnexpectedExit
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -70,7 +69,7 @@ def friendly(func):
         except DciError as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
-            ui.console.print(f"[bold red]interrupted[/] ({escape(name)})", soft_wrap=True)
+            ui.info(f"({name})", label="interrupted")
             raise Exit(code=130) from None
         except Exception as exc:
             given = _given(name, signature, args, kwargs)
@@ -109,7 +108,7 @@ def _escaped_kind(exc: BaseException) -> str | None:
 
 
 def _fail(text: str, fix: str = ""):
-    ui.console.print(f"[bold red]error:[/] {escape(text)}" + (f" -- {escape(fix)}" if fix else ""), soft_wrap=True)
+    ui.info(text + (f" -- {fix}" if fix else ""), label="error:")
     raise Exit(code=1) from None
 
 
@@ -226,7 +225,7 @@ def base_image(s: Settings, *, force: bool) -> None:
     api = dockerio.connect()
     acquired = acquire(s, *_session_and_cache(s), components=("runtime",))
     for o in pipeline.base_images(api, s, acquired, force=force):
-        ui.info(escape(f"{o.ref}: {o.size / 1e6:.1f} MB ({'up to date' if o.skipped else f'built in {o.seconds:.0f} s'})"))
+        ui.info(f"{o.ref}: {o.size / 1e6:.1f} MB ({'up to date' if o.skipped else f'built in {o.seconds:.0f} s'})")
 
 
 def download(s: Settings) -> None:
@@ -234,7 +233,7 @@ def download(s: Settings) -> None:
 
     a = acquire(s, *_session_and_cache(s))
     for comp in a.components.values():
-        ui.info(escape(f"{comp.package_id} {comp.version}  sha512:{comp.sha512[:16]}...  {comp.size / 1e6:.1f} MB  ({comp.source})"))
+        ui.info(f"{comp.package_id} {comp.version}  sha512:{comp.sha512[:16]}...  {comp.size / 1e6:.1f} MB  ({comp.source})")
 
 
 def lock(s: Settings) -> None:
@@ -244,8 +243,8 @@ def lock(s: Settings) -> None:
     a = acquire(s, *_session_and_cache(s))
     lockfile.write(s.lock_file, a, s)
     for comp in a.components.values():
-        ui.info(escape(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}..."))
-    ui.info(f"[green]wrote[/] {escape(str(s.lock_file))}; build with `invoke build-all --locked`")
+        ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
+    ui.info(f"{s.lock_file}; build with `invoke build-all --locked`", label="wrote")
 
 
 def crossgen(s: Settings, bubble: str, *, force: bool) -> None:
@@ -256,7 +255,7 @@ def crossgen(s: Settings, bubble: str, *, force: bool) -> None:
     acquired = acquire(s, *_session_and_cache(s))
     results, _ = pipeline.compile_named(api, s, acquired, (bubble,), force=force)
     for name, r in results.items():
-        ui.info(escape(f"{name}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)"))
+        ui.info(f"{name}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)")
 
 
 def build(s: Settings, variants=None, *, force: bool, dry_run: bool) -> None:
@@ -265,21 +264,27 @@ def build(s: Settings, variants=None, *, force: bool, dry_run: bool) -> None:
 
     api = dockerio.connect()
     if dry_run:
-        steps = pipeline.plan_build(api, s, *_session_and_cache(s), selected=variants, force=force)
-        t = Table(title="build plan (dry run)")
-        for col in ("step", "what", "would", "why"):
-            t.add_column(col, overflow="fold")
-        for st in steps:
-            verb = {"sample": "publish", "bubble": "compile"}.get(st.kind, "build")
-            t.add_row(st.kind, Text(st.name), Text(verb if st.todo else "-"), Text(st.reason))
-        ui.console.print(t)
-        todo = [st for st in steps if st.todo]
-        counts = {k: sum(1 for st in todo if st.kind == k) for k in ("sample", "bubble", "base", "tool", "image")}
-        ui.info(f"dry run: would publish {counts['sample']} samples, compile {counts['bubble']} bubbles and build "
-                f"{counts['base'] + counts['tool'] + counts['image']} images; {len(steps) - len(todo)} steps up to date. "
-                "Nothing was published, compiled or built (the .NET bits were resolved and cached).")
-        return
-    outcomes = pipeline.build_variants(api, s, *_session_and_cache(s), selected=variants, force=force)
+        print_plan(pipeline.plan_build(api, s, *_session_and_cache(s), selected=variants, force=force))
+    else:
+        print_outcomes(pipeline.build_variants(api, s, *_session_and_cache(s), selected=variants, force=force))
+
+
+def print_plan(steps) -> None:
+    t = Table(title="build plan (dry run)")
+    for col in ("step", "what", "would", "why"):
+        t.add_column(col, overflow="fold")
+    for st in steps:
+        verb = {"sample": "publish", "bubble": "compile"}.get(st.kind, "build")
+        t.add_row(st.kind, Text(st.name), Text(verb if st.todo else "-"), Text(st.reason))
+    ui.console.print(t)
+    todo = [st for st in steps if st.todo]
+    counts = {k: sum(1 for st in todo if st.kind == k) for k in ("sample", "bubble", "base", "tool", "image")}
+    ui.info(f"dry run: would publish {counts['sample']} samples, compile {counts['bubble']} bubbles and build "
+            f"{counts['base'] + counts['tool'] + counts['image']} images; {len(steps) - len(todo)} steps up to date. "
+            "Nothing was published, compiled or built (the .NET bits were resolved and cached).")
+
+
+def print_outcomes(outcomes) -> None:
     t = Table(title="images")
     for col in ("image", "size (MB)", "build (s)", "status"):
         t.add_column(col, justify="right" if "(" in col else "left")
@@ -296,20 +301,25 @@ def verify(s: Settings, images: list[str], app_dir: Path | None) -> None:
         checks = [pipeline.check_app(api, s, app_dir, images[0])]
         for h in checks[0].data["collisions"]:
             verdict = "COLLIDES (MVID mismatch at run time)" if h["app_copy_loaded"] else "shadowed by the framework (ok)"
-            ui.info(escape(f"  {h['assembly']}: app {h['app_version'][0] or '?'} vs framework {h['framework_version'][0] or '?'} "
-                           f"in {h['composite']} -> {verdict}"))
+            ui.info(f"  {h['assembly']}: app {h['app_version'][0] or '?'} vs framework {h['framework_version'][0] or '?'} "
+                           f"in {h['composite']} -> {verdict}")
     else:
         checks = pipeline.verify_images(api, s, images or None)
+    print_checks(checks, s.image_prefix)
+    failed = [ch for ch in checks if not ch.passed]
+    ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.workspace.verify}")
+    if failed:
+        raise Exit(code=1)
+
+
+def print_checks(checks, prefix: str = "") -> None:
     t = Table(title="verify")
     for col in ("image", "check", "result", "detail"):
         t.add_column(col, overflow="fold")
     for ch in checks:
-        t.add_row(Text(ch.image.removeprefix(s.image_prefix)), ch.name, "[green]PASS[/]" if ch.passed else "[red]FAIL[/]", Text(ch.detail[:160]))
+        result = Text("PASS", style="green") if ch.passed else Text("FAIL", style="red")
+        t.add_row(Text(ch.image.removeprefix(prefix)), Text(ch.name), result, Text(ch.detail[:160]))
     ui.console.print(t)
-    failed = [ch for ch in checks if not ch.passed]
-    ui.info(escape(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.workspace.verify}"))
-    if failed:
-        raise Exit(code=1)
 
 
 def inspect(target: str, folder: Path | None, *, json_out: bool) -> None:
@@ -335,7 +345,7 @@ def inspect(target: str, folder: Path | None, *, json_out: bool) -> None:
     for i in infos:
         t.add_row(Text(i.path), i.kind.value, Text(i.owner_composite or ""), Text(i.target or ""))
     ui.console.print(t)
-    ui.info(escape(json.dumps(r2r.summarize(infos))))
+    ui.info(json.dumps(r2r.summarize(infos)))
 
 
 def clean(s: Settings, *, cache: bool, build_dir: bool) -> None:
@@ -348,10 +358,10 @@ def clean(s: Settings, *, cache: bool, build_dir: bool) -> None:
     ui.info(f"removed {containers} containers, {images} images")
     if cache:
         freed = Cache(s.cache_dir).clear()
-        ui.info(escape(f"removed the download cache {s.cache_dir} ({freed / 1e6:.0f} MB)"))
+        ui.info(f"removed the download cache {s.cache_dir} ({freed / 1e6:.0f} MB)")
     if build_dir and s.build_dir.exists():
         shutil.rmtree(s.build_dir)
-        ui.info(escape(f"removed {s.build_dir}"))
+        ui.info(f"removed {s.build_dir}")
 
 
 def charts_available() -> None:
@@ -370,5 +380,5 @@ def report(s: Settings, opts) -> None:
     r = pipeline.report(dockerio.connect(), s, opts)
     print_headline(r)
     out = s.workspace.report
-    ui.info(escape(f"report: {out / 'report.json'}, {out / 'report.md'}" + "".join(f", {p}" for p in r.get("charts", []))
-                   + f" ({r['seconds']:.0f} s)"))
+    ui.info(f"report: {out / 'report.json'}, {out / 'report.md'}" + "".join(f", {p}" for p in r.get("charts", []))
+                   + f" ({r['seconds']:.0f} s)")

@@ -137,7 +137,7 @@ def build_variants(
     }
     atomic_write_text(settings.workspace.build_record, json.dumps(record, indent=2))
     built = sum(1 for o in outcomes if not o.skipped)
-    ui.info(f"[bold green]build-all[/]: {len(outcomes)} images ({built} built, {len(outcomes) - built} up to date) in {total:.1f} s")
+    ui.info(f"{len(outcomes)} images ({built} built, {len(outcomes) - built} up to date) in {total:.1f} s", label="build-all:", style="bold green")
     return outcomes
 
 
@@ -256,7 +256,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
 
     def add(check: verify.Check) -> None:
         checks.append(check)
-        ui.info(f"    {'[green]PASS[/]' if check.passed else '[red]FAIL[/]'} {check.name}: {check.detail[:150]}")
+        ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
     for claim in claims:
         ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant})")

@@ -424,7 +424,7 @@ def acquire(
                        "free disk space, or point dci.build_dir at a larger disk") from None
     total = sum(c.size for c in result.components.values())
     where = f" -> {result.dotnet_root.path}" if result.dotnet_root else ""
-    ui.info(f"[green]acquired[/] .NET {plan.version} from {plan.source} ({', '.join(result.components)}; {total / 1e6:.1f} MB){where}")
+    ui.info(f".NET {plan.version} from {plan.source} ({', '.join(result.components)}; {total / 1e6:.1f} MB){where}", label="acquired")
     return result
 
 

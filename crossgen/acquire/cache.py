@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from rich.markup import escape
 
 from crossgen.core import ui
 from crossgen.core.errors import DciError
@@ -152,12 +151,8 @@ class Cache:
             return None
         actual = sha512_file(path)
         if actual != sha512.lower():
-            # one line whatever the width (soft_wrap), the path shown as is (escape)
-            ui.console.print(
-                f"[yellow]cache: {escape(str(path))} is corrupted (SHA-512 {actual[:16]}..., expected "
-                f"{sha512.lower()[:16]}...); removing it and fetching again[/]",
-                soft_wrap=True,
-            )
+            ui.info(f"{path} is corrupted (SHA-512 {actual[:16]}..., expected {sha512.lower()[:16]}...); "
+                    "removing it and fetching again", label="cache:", style="yellow")
             with self._writing():
                 path.unlink(missing_ok=True)
             return None

@@ -180,7 +180,7 @@ def resolve_in_order(
             tried.append({"source": name, "reason": str(exc)})
             errors.append(exc)
             if not last:
-                ui.info(f"[yellow]source {name}:[/] {exc}")
+                ui.info(str(exc), label=f"source {name}:", style="yellow")
                 ui.detail(f"moving on to source {order[i + 1]}")
     if len(errors) == 1:
         raise errors[0]

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from crossgen.core import archives
@@ -326,10 +325,10 @@ def compile_bubble(
     composite_rel, composite_name, args, described = plan.composite_rel, plan.composite_name, plan.args, plan.described
     if not force and plan.cached:
         record = json.loads((final / RECORD).read_text())
-        ui.info(f"[green]reused[/] {escape(name)} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)")
+        ui.info(f"{name} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)", label="reused")
         return CompileResult(name, final / "out", record, True)
 
-    ui.step(escape(f"Crossgen2 {cg.version}: bubble {name} ({len(files)} inputs, {len(refs)} references) in {cg.image}"))
+    ui.step(f"Crossgen2 {cg.version}: bubble {name} ({len(files)} inputs, {len(refs)} references) in {cg.image}")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for rel, p in files + refs:
@@ -396,6 +395,6 @@ def compile_bubble(
         }
         atomic_write_text(tmp / RECORD, json.dumps(record, indent=2))
     mem = f", peak memory {peak / 2**30:.2f} GiB" if peak else ""
-    ui.info(f"[green]compiled[/] {escape(name)} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}"
-            f" ({log.lines} lines of compiler output in {escape(str(log_path))})")
+    ui.info(f"{name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}"
+            f" ({log.lines} lines of compiler output in {log_path})", label="compiled")
     return CompileResult(name, final / "out", record, False)

@@ -1,9 +1,13 @@
-"""Terminal output: one rich console on stderr, progress bars and timers for long steps."""
+"""Terminal output: one rich console on stderr, progress bars for long steps.
+
+Every message is plain text: whatever it holds (a path, an image name, a program's output with
+``[`` and ``]``) is printed as it is, never read as rich markup. Colour comes only from the
+``label`` the code itself gives (``ui.info("runtime bubble ...", label="compiled")``)."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 console = Console(stderr=True, highlight=False)
@@ -11,17 +15,31 @@ if not console.is_terminal:  # logs (CI): wide enough for the tables, no wrappin
     console = Console(stderr=True, highlight=False, width=160)
 
 
-def info(message: str) -> None:
-    console.print(message)
+LABEL_STYLES = {"error": "bold red", "interrupted": "bold red", "FAIL": "red", "PASS": "green", "warning": "yellow"}
 
 
-def step(message: str) -> None:
-    console.print(f"[bold cyan]==>[/] {message}")
+def _line(text: str, label: str | None = None, style: str | None = None, indent: str = "", text_style: str = "") -> Text:
+    line = Text(indent)
+    if label:
+        line.append(label, style=style or LABEL_STYLES.get(label.rstrip(":"), "green"))
+        line.append(" ")
+    line.append(str(text), style=text_style)
+    return line
 
 
-def detail(message: str) -> None:
-    """A line of tool output (build steps, compiler lines): shown as is, never read as markup."""
-    console.print(f"    [dim]{escape(message)}[/]")
+def info(text: str, *, label: str | None = None, style: str | None = None, indent: str = "") -> None:
+    """One line of plain text, after an optional coloured ``label`` (green unless ``style`` says otherwise)."""
+    console.print(_line(text, label, style, indent), soft_wrap=True)
+
+
+def step(text: str) -> None:
+    """The start of a long step."""
+    console.print(_line(text, "==>", "bold cyan"), soft_wrap=True)
+
+
+def detail(text: str) -> None:
+    """A line of tool output (build steps, compiler lines), dimmed."""
+    console.print(_line(text, indent="    ", text_style="dim"), soft_wrap=True)
 
 
 class _QuietProgress:
@@ -45,7 +63,7 @@ def download_progress() -> Progress | _QuietProgress:
     if not console.is_terminal:
         return _QuietProgress()
     return Progress(
-        TextColumn("    {task.description}"),
+        TextColumn("    {task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Callable
 
 import docker
-from rich.markup import escape
 
 from crossgen import dockerio
 from crossgen.core import ui
@@ -98,7 +97,7 @@ def build_image(
         if spec.stage:
             spec.stage(context)
         labels = {**spec.labels, dockerio.label("input-digest"): digest, dockerio.label("image-key"): spec.key}
-        ui.step(f"Building {escape(spec.ref)}")
+        ui.step(f"Building {spec.ref}")
         start = time.monotonic()
         image_id = dockerio.build(api, context, spec.ref, labels=labels, network_mode=spec.network_mode, log=log)
         seconds = time.monotonic() - start
@@ -106,5 +105,5 @@ def build_image(
         shutil.rmtree(context, ignore_errors=True)
     info = dockerio.image_info(api, image_id) or {}
     size = int(info.get("Size", 0))
-    ui.info(f"[green]built[/] {escape(spec.ref)} in {seconds:.1f} s ({size / 1e6:.1f} MB)")
+    ui.info(f"{spec.ref} in {seconds:.1f} s ({size / 1e6:.1f} MB)", label="built")
     return BuildOutcome(spec.key, spec.ref, image_id, size, seconds, False)

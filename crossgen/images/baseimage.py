@@ -107,7 +107,7 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
     info = dockerio.image_info(api, settings.base_image)
     if not info:
         raise DciError(f"base image {settings.base_image}", "import did not produce the image", f"see {log_path}")
-    ui.info(f"[green]built[/] {settings.base_image} in {time.monotonic() - start:.0f} s ({info['Size'] / 1e6:.0f} MB)")
+    ui.info(f"{settings.base_image} in {time.monotonic() - start:.0f} s ({info['Size'] / 1e6:.0f} MB)", label="built")
     return info["Id"]
 
 

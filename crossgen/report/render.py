@@ -300,12 +300,13 @@ def update_readme(path: Path, r: dict) -> bool:
 
 def print_headline(r: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title=f"report: .NET {r['dotnet_version']} on {r['base_os']} ({r['machine']['cores']} cores)")
+    t = Table(title=Text(f"report: .NET {r['dotnet_version']} on {r['base_os']} ({r['machine']['cores']} cores)"))
     header = md_headline(r)[0].strip("|").split("|")
     for h in header:
-        t.add_column(h.strip())
+        t.add_column(Text(h.strip()))
     for row in md_headline(r)[2:]:
         if row.startswith("|"):
-            t.add_row(*[c.strip() for c in row.strip().strip("|").split("|")])
+            t.add_row(*[Text(c.strip()) for c in row.strip().strip("|").split("|")])
     ui.console.print(t)
