@@ -62,9 +62,13 @@ def user_config_file(home: Path | None = None) -> Path | None:
     return None
 
 
-def config_files(start: Path, home: Path | None = None, machine_dir: Path | None = None) -> list[Path]:
-    """NuGet configuration files in priority order (most specific first)."""
-    return _ordered(_folder_files(start), _user_files(home), _machine_files(machine_dir))
+def config_files(start: Path, home: Path | None = None, machine_dir: Path | None = None, *, default: bool = False) -> list[Path]:
+    """NuGet configuration files in priority order (most specific first). With ``default``, NuGet's
+    own default configuration stands where the user's NuGet.Config would, when the user has none."""
+    user = _user_files(home)
+    if default and user_config_file(home) is None:
+        user = [DEFAULT_CONFIG, *user]
+    return _ordered(_folder_files(start), user, _machine_files(machine_dir))
 
 
 def _folder_files(start: Path) -> list[Path]:
@@ -181,10 +185,7 @@ def configured_sources(explicit: Path | None = None, start: Path | None = None) 
         if not Path(explicit).is_file():
             raise DciError(str(explicit), "NuGet configuration file not found", "give an existing NuGet.Config path")
         return read_sources([Path(explicit)])
-    user = _user_files(None)
-    if user_config_file() is None:
-        user = [DEFAULT_CONFIG, *user]
-    files = _ordered(_folder_files(start or Path.cwd()), user, _machine_files(None))
+    files = config_files(start or Path.cwd(), default=True)
     return [replace(s, origin=DEFAULT_ORIGIN) if s.origin == str(DEFAULT_CONFIG) else s for s in read_sources(files)]
 
 
