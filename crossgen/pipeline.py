@@ -44,12 +44,17 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     return outcomes
 
 
-def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired) -> tuple[Crossgen2, BuildOutcome]:
+def _crossgen2(settings: Settings, acquired: Acquired):
+    """The acquired Crossgen2 (as run from its image) and the spec of that image."""
     c = acquired.components["crossgen2"]
     cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
     spec = crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid())
-    outcome = build_image(api, spec, settings.workspace.contexts)
-    return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), outcome
+    return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), spec
+
+
+def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired) -> tuple[Crossgen2, BuildOutcome]:
+    cg, spec = _crossgen2(settings, acquired)
+    return cg, build_image(api, spec, settings.workspace.contexts)
 
 
 def compile_named(
@@ -179,11 +184,8 @@ def plan_build(
     add("base", settings.base_image, not os_present, "present" if os_present else "missing: made with mmdebstrap")
     for kind, spec in (("base", specs.runtime_deps_spec(settings, acquired)),):
         _plan_image(api, kind, spec, [settings.base_image], force, changed, add)
-    c = acquired.components["crossgen2"]
-    cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
-    tool = crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid())
+    cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, [], force, changed, add)
-    cg = Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=tool.ref)
 
     needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
     apps: dict[str, tuple[Sample, Sample]] = {}
