@@ -33,6 +33,7 @@ from crossgen.core.settings import Settings
 
 
 def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> list[BuildOutcome]:
+    """The OS base (made when missing, never rebuilt) and runtime-deps (rebuilt with ``force``)."""
     start = time.monotonic()
     present = dockerio.image_info(api, settings.base_image) is not None
     os_id = baseimage.ensure_os_image(api, settings)
@@ -52,18 +53,19 @@ def _crossgen2(settings: Settings, acquired: Acquired):
     return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), spec
 
 
-def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired) -> tuple[Crossgen2, BuildOutcome]:
+def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> tuple[Crossgen2, BuildOutcome]:
     cg, spec = _crossgen2(settings, acquired)
-    return cg, build_image(api, spec, settings.workspace.contexts)
+    return cg, build_image(api, spec, settings.workspace.contexts, force=force)
 
 
 def compile_named(
     api, settings: Settings, acquired: Acquired, names: tuple[str, ...], *, force: bool = False,
-    apps: dict[str, tuple[Sample, Sample]] | None = None,
+    apps: dict[str, tuple[Sample, Sample]] | None = None, force_images: bool = False, catalog: Catalog = CATALOG,
 ) -> tuple[dict[str, CompileResult], list[BuildOutcome]]:
-    """Compile the named bubbles (``app`` = one app bubble per sample in ``apps``)."""
-    outcomes = base_images(api, settings, acquired)
-    cg, cg_outcome = crossgen2_tool(api, settings, acquired)
+    """Compile the named bubbles (``app`` = one app bubble per sample in ``apps``); ``force`` compiles
+    again what is cached, ``force_images`` rebuilds runtime-deps and the Crossgen2 image."""
+    outcomes = base_images(api, settings, acquired, force=force_images)
+    cg, cg_outcome = crossgen2_tool(api, settings, acquired, force=force_images)
     outcomes.append(cg_outcome)
     assert acquired.dotnet_root is not None
     mibc = optimization_profile(settings, acquired)
@@ -71,7 +73,7 @@ def compile_named(
     for n in names:
         bubble = get_bubble(n)
         if n == "app":
-            for app_name, (_, sc) in (apps or publish_samples(settings, acquired, CATALOG)).items():
+            for app_name, (_, sc) in (apps or publish_samples(settings, acquired, catalog)).items():
                 results[f"app-{app_name}"] = compile_bubble(
                     api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc)
         else:
@@ -119,10 +121,11 @@ def build_variants(
     """Build the selected variants (default all) in dependency order; writes build/build-all.json."""
     start = time.monotonic()
     acquired = acquire(settings, session, cache)
-    chosen = selected or list(catalog.variants)
+    chosen = catalog.selection(selected)
     needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
     apps = publish_samples(settings, acquired, catalog) if needs_apps else {}
-    compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps)
+    compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
+                                       catalog=catalog)
     contexts = settings.workspace.contexts
     for v in chosen:
         for spec in specs.specs_for(settings, acquired, catalog, v, compiled, apps):
@@ -171,7 +174,7 @@ def plan_build(
     bits are resolved and fetched into the download cache (that is how the inputs are known);
     nothing is published, compiled or built."""
     acquired = acquire(settings, session, cache)
-    chosen = selected or list(catalog.variants)
+    chosen = catalog.selection(selected)
     steps: list[Step] = []
     changed: set[str] = set()   # keys (images, bubbles, samples) that would be made anew
 

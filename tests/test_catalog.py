@@ -27,12 +27,15 @@ def extended(**more) -> Catalog:
     return Catalog(variants=VARIANTS + (EXTRA,), images=IMAGES + (EXTRA_IMAGE,), **more)
 
 
-def test_every_image_stands_on_a_declared_base_built_before_it():
+def test_building_a_variant_builds_the_bases_of_its_images_first():
+    """Variant 4 builds on variant 2's runtime image and variant 3 on runtime-deps: the order a build
+    takes puts every base before the image on it."""
+    assert [i.key for i in CATALOG.images_of(CATALOG.variant(4))] == [
+        "runtime-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite"]
     for v in CATALOG.variants:
-        seen = {RUNTIME_DEPS}
+        order = [RUNTIME_DEPS] + [i.key for i in CATALOG.images_of(v)]
         for img in CATALOG.images_of(v):
-            assert img.base in seen or img.base in {i.key for i in CATALOG.images_of(CATALOG.owner(img.base))}, (v.number, img.key)
-            seen.add(img.key)
+            assert order.index(img.base) < order.index(img.key), (v.number, img.key)
 
 
 def test_tags_are_unique():
@@ -92,6 +95,13 @@ def test_an_added_sample_gets_app_images_runs_and_targets():
     assert {("extra", "runtime-no-composite"), ("extra", "runtime-composite"), ("extra", "sample-extra-composite")} <= keys
     assert "sample-extra-composite" in dict(
         (sc.id, sc.images) for sc in sizes.default_scenarios(cat))["apps"][5]
+
+
+def test_building_the_app_variant_builds_what_it_is_compared_with():
+    five, one = CATALOG.variant(5), CATALOG.variant(1)
+    assert CATALOG.selection([five]) == [one, five]
+    assert CATALOG.selection([CATALOG.variant(2)]) == [CATALOG.variant(2)]
+    assert CATALOG.selection(None) == list(CATALOG.variants)
 
 
 def test_an_app_only_variant_builds_one_image_per_sample():

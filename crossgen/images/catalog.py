@@ -75,6 +75,7 @@ class Variant:
     apps: tuple[AppImage, ...] = ()             # app images it builds, one per sample
     roles: dict[str, str] = field(default_factory=dict)   # role -> image key compared with the baseline's
     runs: dict[str, str] = field(default_factory=dict)    # sample kind -> image that runs it ("app": its own app image)
+    built_with: tuple[int, ...] = ()            # variants built along with it: what its images are compared with
 
     @property
     def baseline(self) -> bool:
@@ -143,6 +144,7 @@ VARIANTS: tuple[Variant, ...] = (
         5, "app-composite", "self-contained composite apps", "5 app-composite", "#d62728",
         apps=(AppImage("composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
         runs={"console": "app", "web": "app"},
+        built_with=(1,),  # its apps are compared with the same apps, framework-dependent, on the baseline
     ),
 )
 
@@ -202,6 +204,12 @@ class Catalog:
     @property
     def baseline(self) -> Variant:
         return self.variants[0]
+
+    def selection(self, selected: list[Variant] | None) -> list[Variant]:
+        """The variants to build for a selection (all when None): each with those it is built with."""
+        chosen = list(selected or self.variants)
+        extra = [self.variant(n) for v in chosen for n in v.built_with]
+        return [v for v in self.variants if v in chosen or v in extra]
 
     def app_images(self, variant: Variant) -> list[Image]:
         return [a.expand(s) for a in variant.apps for s in self.samples]

@@ -8,8 +8,6 @@ import json
 from functools import partial
 from pathlib import Path
 
-from packaging.version import Version
-
 from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
@@ -19,6 +17,7 @@ from crossgen.dockerio.imagebuild import ImageSpec
 from crossgen.images.catalog import RUNTIME_DEPS, Catalog, Image, Variant
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
+from crossgen.acquire.versionspec import newest_first, parse_version
 from crossgen.compile.samples import Sample
 from crossgen.core.settings import Settings
 from crossgen.images.stage import link_tree, stage_dotnet
@@ -60,12 +59,15 @@ def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
 
 
 def sdk_layout(settings: Settings) -> tuple[Path, str]:
-    """The local dotnet layout that provides the SDK layer, and its SDK version."""
+    """The local dotnet layout that provides the SDK layer, and its SDK version: the newest stable SDK
+    there (a preview only when there is nothing else); folders that are not versions are ignored."""
     root = settings.dotnet_root
-    versions = sorted((root / "sdk").iterdir(), key=lambda p: Version(p.name)) if root and (root / "sdk").is_dir() else []
-    if not versions:
-        raise DciError(f"dotnet layout {root}", "has no sdk/ folder", "set dci.dotnet_root to an installed .NET SDK")
-    return root, versions[-1].name
+    names = [p.name for p in (root / "sdk").iterdir() if p.is_dir()] if root and (root / "sdk").is_dir() else []
+    ordered = newest_first(names)
+    if not ordered:
+        raise DciError(f"dotnet layout {root}", "has no SDK in its sdk/ folder", "set dci.dotnet_root to an installed .NET SDK")
+    stable = [v for v in ordered if not parse_version(v).is_prerelease]
+    return root, (stable or ordered)[0]
 
 
 SDK_PARTS = ("sdk", "packs", "sdk-manifests", "templates")
