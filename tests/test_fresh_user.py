@@ -69,16 +69,42 @@ def test_a_user_file_replaces_the_default(new_user: Path, tmp_path: Path):
     assert got[0].origin == str(new_user / ".nuget" / "NuGet" / "NuGet.Config")
 
 
-def test_restore_config_for_the_cli_names_the_same_sources(new_user: Path, tmp_path: Path):
-    """The dotnet CLI runs with a private home: the sources reach it through a nuget.config."""
+def test_the_cli_home_gets_nugets_default_when_the_user_has_no_config(new_user: Path, tmp_path: Path):
+    """The dotnet CLI runs with a private home: with no user configuration it gets NuGet's default."""
     s = e2e_settings(cache_dir=tmp_path / "cache")
-    out = tmp_path / "nuget.config"
-    samples.write_restore_config(s, out)
-    got = nuget.read_sources([out])
-    assert [(x.name, x.url) for x in got] == [("nuget.org", NUGET_ORG)]
     env = samples.dotnet_env(s)
-    assert env["DOTNET_CLI_HOME"].startswith(str(tmp_path / "cache"))
+    assert env["DOTNET_CLI_HOME"].startswith(str(tmp_path / "cache")) and env["HOME"] == env["DOTNET_CLI_HOME"]
     assert env["NUGET_PACKAGES"].startswith(str(tmp_path / "cache"))
+    private = Path(env["DOTNET_CLI_HOME"]) / ".nuget" / "NuGet" / "NuGet.Config"
+    assert [(x.name, x.url) for x in nuget.read_sources([private])] == [("nuget.org", NUGET_ORG)]
+    assert list(new_user.iterdir()) == []
+
+
+def test_the_cli_home_gets_the_users_whole_configuration(new_user: Path, tmp_path: Path):
+    """Credentials, source mapping and extra config files come along; a relative local source stays
+    pointing where it pointed; the user's own files are left as they are."""
+    user_dir = new_user / ".nuget" / "NuGet"
+    body = ('<packageSources><clear /><add key="corp" value="https://corp.example/v3/index.json" />'
+            '<add key="local" value="../../feeds/local" /></packageSources>'
+            '<packageSourceCredentials><corp><add key="Username" value="me" />'
+            '<add key="ClearTextPassword" value="%CORP_TOKEN%" /></corp></packageSourceCredentials>'
+            '<packageSourceMapping><packageSource key="corp"><package pattern="Corp.*" /></packageSource></packageSourceMapping>')
+    user = write_config(user_dir / "NuGet.Config", body)
+    extra = write_config(user_dir / "config" / "team.config", '<packageSources><add key="team" value="https://team.example/v3/index.json" /></packageSources>')
+    before = (user.read_text(), extra.read_text())
+    env = samples.dotnet_env(e2e_settings(cache_dir=tmp_path / "cache"))
+    private = Path(env["DOTNET_CLI_HOME"]) / ".nuget" / "NuGet"
+    copied = (private / "NuGet.Config").read_text()
+    assert "packageSourceCredentials" in copied and "%CORP_TOKEN%" in copied and "packageSourceMapping" in copied
+    srcs = {x.name: x.url for x in nuget.read_sources([private / "NuGet.Config"])}
+    assert srcs == {"corp": "https://corp.example/v3/index.json", "local": str((user_dir / "../../feeds/local").resolve())}
+    assert (private / "config" / "team.config").is_file()
+    assert (user.read_text(), extra.read_text()) == before
+    # the private home sees what the real one would: the same sources, in the same order
+    private_sources = [(x.name, x.url) for x in nuget.configured_sources(start=tmp_path)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DOTNET_CLI_HOME", env["DOTNET_CLI_HOME"])
+        assert [(x.name, x.url) for x in nuget.configured_sources(start=tmp_path)] == private_sources
 
 
 @pytest.mark.slow

@@ -255,3 +255,20 @@ def test_partial_compilation_needs_the_profile_and_is_per_bubble():
     with pytest.raises(DciError) as exc:
         _bubble_list(["runtime", "everything"])
     assert "everything" in str(exc.value)
+
+
+def test_the_sdk_layer_takes_the_newest_stable_sdk(tmp_path):
+    from crossgen.images.specs import sdk_layout
+
+    root = tmp_path / "dotnet"
+    for name in ("10.0.100-rc.2.25502.107", "10.0.401", "9.0.300", "latest", "10.0.500-preview.1.26001.1"):
+        (root / "sdk" / name).mkdir(parents=True)
+    s = e2e_settings(dotnet_root=root)
+    assert sdk_layout(s) == (root, "10.0.401")
+    for name in ("10.0.401", "9.0.300"):
+        (root / "sdk" / name).rmdir()
+    assert sdk_layout(s)[1] == "10.0.500-preview.1.26001.1"  # a preview only when there is nothing else
+    for p in (root / "sdk").iterdir():
+        p.rmdir()
+    with pytest.raises(DciError, match="has no SDK"):
+        sdk_layout(s)

@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+import xml.etree.ElementTree as ET
 
 from crossgen.core import ui
 from crossgen.core.files import atomic_dir
@@ -47,13 +47,19 @@ def dotnet_cli(settings: Settings) -> str:
 
 
 def dotnet_env(settings: Settings) -> dict[str, str]:
-    """Environment for the `dotnet` CLI that leaves the user's home alone: a private home (the
-    CLI writes first-run files and a NuGet.Config under DOTNET_CLI_HOME, NuGet its migrations and
-    HTTP cache under XDG_DATA_HOME) and the restored packages in the download cache."""
+    """Environment for the `dotnet` CLI that leaves the user's home alone: a private home (the CLI
+    writes first-run files and a NuGet.Config under DOTNET_CLI_HOME, NuGet its migrations and HTTP
+    cache under XDG_DATA_HOME) holding a copy of the user's NuGet configuration, and the restored
+    packages in the download cache."""
     home = settings.cache_dir / "dotnet-cli-home"
     packages = settings.cache_dir / "nuget-packages"
-    for folder in (home, packages):
-        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for folder in (home, packages):
+            folder.mkdir(parents=True, exist_ok=True)
+        mirror_user_nuget_config(home)
+    except OSError as exc:
+        raise DciError(f"download cache folder {settings.cache_dir}", f"cannot prepare the dotnet CLI's home there ({exc.strerror or exc})",
+                       "set dci.cache_dir (invoke.yaml) or XDG_CACHE_HOME to a writable folder") from None
     return {
         **os.environ,
         "HOME": str(home),
@@ -66,18 +72,33 @@ def dotnet_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def write_restore_config(settings: Settings, path: Path) -> None:
-    """A nuget.config beside the project naming exactly the sources this tool reads (the user's
-    configuration as the NuGet client reads it, or NuGet's default), since the CLI runs with a
-    private home and would not see the user's own file."""
-    from crossgen.acquire.nuget import configured_sources
+def mirror_user_nuget_config(private_home: Path) -> list[Path]:
+    """Copy the user's NuGet configuration (NuGet.Config and config/*.config, credentials and source
+    mapping included) into the private home, as the NuGet client would read it from the real one;
+    NuGet's default configuration when the user has none. Relative local sources are made absolute
+    (they were relative to the user's folder). Returns the files written."""
+    from crossgen.acquire.nuget import DEFAULT_CONFIG, user_config_dir, user_config_file
 
-    sources = [src for src in configured_sources(settings.nuget_config, settings.project_root) if src.enabled]
-    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<!-- Written by dotnet-composite-images. -->",
-             "<configuration>", "  <packageSources>", "    <clear />"]
-    lines += [f'    <add key={quoteattr(src.name)} value={quoteattr(src.url)} />' for src in sources]
-    lines += ["  </packageSources>", "</configuration>", ""]
-    path.write_text("\n".join(lines))
+    target = user_config_dir(private_home)
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "config").mkdir(parents=True)
+    main = user_config_file() or DEFAULT_CONFIG
+    extra = sorted(p for p in (user_config_dir() / "config").glob("*.[cC]onfig") if p.is_file()) if main != DEFAULT_CONFIG else []
+    written = [_copy_config(main, target / "NuGet.Config")]
+    written += [_copy_config(p, target / "config" / p.name) for p in extra]
+    return written
+
+
+def _copy_config(src: Path, dest: Path) -> Path:
+    tree = ET.parse(src)
+    for section in ("packageSources", "fallbackPackageFolders"):
+        for el in tree.getroot().findall(f"{section}/add"):
+            value = el.get("value", "")
+            if value and not value.startswith(("http://", "https://", "%")) and not os.path.isabs(value):
+                el.set("value", str((src.parent / value).resolve()))
+    tree.write(dest, encoding="utf-8", xml_declaration=True)
+    return dest
 
 
 PIN_VERSIONS = """<Project>
@@ -115,13 +136,14 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))
     if self_contained_rid and runtime_version:
         (srccopy / "Directory.Build.targets").write_text(PIN_VERSIONS.format(version=runtime_version))
-    write_restore_config(settings, srccopy / "nuget.config")
     ui.step(f"Publishing sample {name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
     start = time.monotonic()
     env = dotnet_env(settings)
     with atomic_dir(out) as tmp:
         cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
         cmd += ["-r", self_contained_rid, "--self-contained", "true"] if self_contained_rid else ["-p:UseAppHost=false"]
+        if settings.nuget_config:  # an explicit configuration replaces the chain, as for the tool's own downloads
+            cmd.append(f"-p:RestoreConfigFile={settings.nuget_config}")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
