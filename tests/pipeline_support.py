@@ -2,8 +2,9 @@
 
 Images (the OS base too) are tagged with the prefix ``dci-test/`` and built into ``build/test`` so
 that the test suite never touches a user's own images or build folder; downloads share the user's
-cache. ``DCI_TEST_PREFIX`` replaces the prefix: ``.ci/run`` gives every run a scratch prefix that
-no earlier run left behind, so each image is built from nothing.
+cache. ``DCI_TEST_PREFIX`` replaces the prefix and ``DCI_TEST_BUILD_DIR`` the build folder: ``.ci/run``
+gives every run a scratch prefix and folder that no earlier run left behind, so each image and each
+bubble is built from nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def e2e_settings(**overrides) -> Settings:
     config.load_project()
     config["dci"]["image_prefix"] = TEST_PREFIX
     config["dci"]["base_image"] = f"{TEST_PREFIX}{config['dci']['base_image']}"
-    config["dci"]["build_dir"] = str(ROOT / "build" / "test")
+    config["dci"]["build_dir"] = os.environ.get("DCI_TEST_BUILD_DIR") or str(ROOT / "build" / "test")
     # The official CDN cannot be reached here; the NuGet feed serves the same bits (and the
     # sources tests cover the official path against a local server).
     config["dci"]["source"] = "nuget"
