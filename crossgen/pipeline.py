@@ -1,4 +1,5 @@
-"""The main job, step by step: acquire -> compile -> stage/build -> verify."""
+"""The main job, step by step: acquire -> compile -> stage/build (or only plan it) -> verify -> report
+(with the warm and cold builds it times)."""
 
 from __future__ import annotations
 
@@ -252,7 +253,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     before composites so that each composite's JIT count can be compared with its baseline.
     """
     targets = refs or [o["ref"] for o in _built_images(settings) if o["key"] not in ("os", "runtime-deps", "crossgen2")]
-    claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != 1, c.variant))
+    claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != catalog.baseline.number, c.variant))
     host_samples = {s.name: publish(settings, s.name) for s in catalog.samples}
     sdk_samples: dict[int, dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}

@@ -3,7 +3,7 @@
 Sources (crossgen/acquire/sources.py): official release metadata and tarballs, the NuGet feed of the
 NuGet configuration, or a local dotnet layout / folder of tarballs; ``dci.source`` picks one or
 an order (``auto``). Crossgen2 always comes from NuGet. With ``dci.locked`` (``--locked``) the
-lock file (crossgen/lockfile.py) says exactly what to use.
+lock file (crossgen/acquire/lock.py) says exactly what to use.
 
 Whatever the source, the result is the same dotnet root, laid out the way the official tarballs
 are (and byte-identical for the same version)::

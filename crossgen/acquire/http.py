@@ -1,4 +1,5 @@
-"""The one HTTP transport: every GET crossgen makes goes through this module.
+"""The one HTTP transport to the outside: every download and metadata request goes through this module
+(the loopback probes of containers the tool itself started are not HTTP clients of this kind).
 
 :func:`new_session` builds the only ``requests.Session`` there is. Its adapter retries transient
 failures with urllib3's ``Retry`` (:class:`_Policy`): connection errors, read timeouts and the

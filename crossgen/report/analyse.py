@@ -1,6 +1,7 @@
 """Analysing the measurements against the baseline: build kinds and history, layer owners and
 categories, sizes per deployment scenario, the verdict per variant and measure, the notes that explain
-a loss, and the comparison with the previous run. Pure functions of the measured data."""
+a loss, and the comparison with the previous run. Functions of the measured data (only the build
+history is also kept in a file, build/report/build-history.json)."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def run_startup(api: docker.APIClient, settings: Settings, images: list[dict], r
         "runs_per_pair": runs, "warmup_rounds": 1, "seed": seed,
         "modes": {m: env for m, env in startup.MODES.items()},
         "measure": {"console": "startup-ms: DCI_START_NS (date +%s%N right before exec) to the end of Main",
-                    "web": "first-request-ms: DCI_START_NS to the first GET / answered "
+                    "web": "first-request-ms: DCI_START_NS to the sample's first GET / (when the sample records it) "
                            f"(host polls with back-off, at most every {startup.POLL_MAX_S * 1000:.0f} ms)"},
         "seconds": round(time.monotonic() - start, 1),
         "load_before": load_before, "load_after": startup.machine_load(),

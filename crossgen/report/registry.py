@@ -38,7 +38,7 @@ MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 CONFIG_TEMPLATE = """\
-# Written by dotnet-composite-images (crossgen/registry.py) for one run of the local registry.
+# Written by dotnet-composite-images (crossgen/report/registry.py) for one run of the local registry.
 version: 0.1
 log:
   level: warn

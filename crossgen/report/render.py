@@ -78,7 +78,8 @@ def md_headline(r: dict) -> list[str]:
     for variant in CATALOG.variants:
         v = variant.number
         roles = CATALOG.compared_roles(variant)
-        role = "aspnet" if "aspnet" in roles else f"{web_sample} app"
+        apps_only = "aspnet" not in variant.roles and bool(variant.apps)  # its aspnet figures are its web app's
+        role = f"{web_sample} app" if apps_only else "aspnet"
         asp = imgs.get(roles.get(role, ""), {})
         full = scen.get("runtime+aspnet+sdk", {}).get("variants", {}).get(str(v), {})
         hello = next((s for s in st.values() if s["sample"] == console and s["mode"] == "default" and v in s["variants"]), None)
@@ -89,7 +90,7 @@ def md_headline(r: dict) -> list[str]:
                 return "n/a"
             return f"{s['median_ms']:.0f}{_ratio_text(s['ratio_to_baseline'])}, {_count(s['jit_median'])}"
 
-        label = variant_title(v) + (" (apps)" if role != "aspnet" else "")
+        label = variant_title(v) + (" (apps)" if apps_only else "")
         asp_u = f"{mb(asp.get('uncompressed_bytes'))}" if asp else "n/a"
         asp_c = f"{mb(asp.get('compressed_bytes'))}" if asp else "n/a"
         if not variant.baseline and asp:
@@ -145,8 +146,9 @@ def md_startup_grid(r: dict) -> list[str]:
 
 def md_build_compact(r: dict) -> list[str]:
     b = r["build"]
-    parts = [f"{n} {x.get('seconds')} s / {mb(x.get('peak_memory_bytes'))} MB" for n, x in sorted(b["bubbles"].items())]
-    line = "Crossgen2 per bubble (wall / peak memory): " + "; ".join(parts) + "."
+    parts = [f"{n} {x.get('seconds')} s / {mb(x.get('peak_memory_bytes'))} MB / {mb((x.get('composite') or {}).get('size'))} MB"
+             for n, x in sorted(b["bubbles"].items())]
+    line = "Crossgen2 per bubble (wall / peak memory / composite size): " + "; ".join(parts) + "."
     kinds = []
     cm = b.get("cold_measured") or b.get("cold")
     if cm:

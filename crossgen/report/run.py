@@ -51,7 +51,7 @@ from crossgen.report.measure import (
 )
 from crossgen.report.render import markdown, update_readme
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: startup summaries name their sample's kind; measure keyed console/web
 INSPECT_LIMIT = 200_000_000   # stream images to compare two same-source layers only below this layer size
 
 
