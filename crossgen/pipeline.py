@@ -367,11 +367,4 @@ def cold_build(api: docker.APIClient, settings: Settings) -> dict:
 
 
 def _remove_cold_images(api: docker.APIClient) -> None:
-    mine = [i for i in api.images() if any(t.startswith(COLD_PREFIX) for t in (i.get("RepoTags") or []))]
-    for img in sorted(mine, key=lambda i: i["Created"], reverse=True):
-        for tag in img.get("RepoTags") or []:
-            if tag.startswith(COLD_PREFIX):
-                try:
-                    api.remove_image(tag)
-                except docker.errors.APIError as exc:
-                    ui.detail(f"could not remove {tag}: {str(exc)[:100]}")
+    dockerio.remove_tags_with_prefix(api, COLD_PREFIX, log=ui.detail)

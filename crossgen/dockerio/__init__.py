@@ -148,6 +148,61 @@ def image_info(api: docker.APIClient, ref: str) -> dict | None:
         return None
 
 
+def image_history(api: docker.APIClient, image_id: str) -> list[dict]:
+    """The daemon's history of an image (newest step first)."""
+    with _talking(f"image {image_id[:19]}", "reading its history"):
+        return api.history(image_id)
+
+
+def daemon_version(api: docker.APIClient) -> str:
+    """The daemon's version ("" when it does not say)."""
+    with _talking(f"Docker daemon at {daemon_address()}", "reading its version"):
+        return str(api.version().get("Version", ""))
+
+
+def pull(api: docker.APIClient, ref: str) -> None:
+    """Pull ``ref`` (only where the configuration asks for it: base_pull)."""
+    repo, _, tag = ref.rpartition(":")
+    with _talking(f"image {ref}", "pulling it", "check the registry is reachable, or let the tool build the OS base"):
+        api.pull(repo or ref, tag=tag or "latest")
+
+
+def import_rootfs(api: docker.APIClient, tar: Path, ref: str, changes: list[str]) -> None:
+    """Import a root file system tarball as image ``ref`` (``docker import``)."""
+    repo, _, tag = ref.rpartition(":")
+    with _talking(f"image {ref}", "importing its root file system"), open(tar, "rb") as f:
+        api.import_image_from_data(f.read(), repository=repo or ref, tag=tag or "latest", changes=changes)
+
+
+def push(api: docker.APIClient, ref: str, remote: str, tag: str) -> Iterator[dict]:
+    """Tag ``ref`` as ``remote:tag``, push it (the progress messages are yielded) and untag it again."""
+    with _talking(f"image {ref}", f"pushing it to {remote}"):
+        api.tag(ref, remote, tag=tag)
+        try:
+            yield from api.push(remote, tag=tag, stream=True, decode=True)
+        finally:
+            try:
+                api.remove_image(f"{remote}:{tag}", noprune=True)
+            except docker.errors.APIError:
+                pass  # the temporary tag only; the image itself stays
+
+
+def remove_tags_with_prefix(api: docker.APIClient, prefix: str, *, log: Callable[[str], None] | None = None) -> int:
+    """Untag (and so remove) every image tagged under ``prefix``, newest first; returns how many tags went."""
+    removed = 0
+    with _talking(f"images {prefix}*", "removing them"):
+        mine = [i for i in api.images() if any(t.startswith(prefix) for t in (i.get("RepoTags") or []))]
+        for img in sorted(mine, key=lambda i: i["Created"], reverse=True):
+            for tag in img.get("RepoTags") or []:
+                if tag.startswith(prefix):
+                    try:
+                        api.remove_image(tag)
+                        removed += 1
+                    except docker.errors.APIError as exc:
+                        (log or (lambda line: None))(f"could not remove {tag}: {_explain(exc)[:100]}")
+    return removed
+
+
 def image_labels(info: dict | None) -> dict:
     return dict(((info or {}).get("Config") or {}).get("Labels") or {})
 

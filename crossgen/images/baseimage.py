@@ -39,15 +39,14 @@ def ensure_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail)
     if info:
         return info["Id"]
     if settings.base_pull:
-        repo, _, tag = settings.base_image.rpartition(":")
         try:
             log(f"pulling {settings.base_image}")
-            api.pull(repo or settings.base_image, tag=tag or "latest")
+            dockerio.pull(api, settings.base_image)
             info = dockerio.image_info(api, settings.base_image)
             if info:
                 return info["Id"]
-        except docker.errors.APIError as exc:
-            log(f"pull failed ({str(exc)[:120]}); building from Debian packages instead")
+        except dockerio.DockerRefused as exc:
+            log(f"pull failed ({exc.cause[:120]}); building from Debian packages instead")
     return build_os_image(api, settings, log=log)
 
 
@@ -91,17 +90,12 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
                 f"mmdebstrap {settings.debian_suite} failed (exit {proc.returncode}): " + " | ".join(tail),
                 f"see {log_path}; is the Debian archive reachable?",
             )
-        repo, _, tag = settings.base_image.rpartition(":")
-        with open(tar, "rb") as f:
-            api.import_image_from_data(
-                f.read(), repository=repo or settings.base_image, tag=tag or "latest",
-                changes=[
-                    f'LABEL {dockerio.LABEL_PROJECT}="{dockerio.PROJECT}"',
-                    f'LABEL {dockerio.label("role")}="os"',
-                    f'LABEL {dockerio.label("debian-suite")}="{settings.debian_suite}"',
-                    'CMD ["bash"]',
-                ],
-            )
+        dockerio.import_rootfs(api, tar, settings.base_image, changes=[
+            f'LABEL {dockerio.LABEL_PROJECT}="{dockerio.PROJECT}"',
+            f'LABEL {dockerio.label("role")}="os"',
+            f'LABEL {dockerio.label("debian-suite")}="{settings.debian_suite}"',
+            'CMD ["bash"]',
+        ])
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     info = dockerio.image_info(api, settings.base_image)

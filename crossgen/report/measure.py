@@ -53,10 +53,7 @@ def machine_info(api: docker.APIClient) -> dict:
                 break
     except OSError:
         pass
-    try:
-        docker_version = api.version().get("Version", "")
-    except docker.errors.APIError:
-        docker_version = ""
+    docker_version = dockerio.daemon_version(api)
     return {"cores": os.cpu_count(), "memory_bytes": mem, "cpu_model": cpu, "kernel": platform.release(),
             "docker_version": docker_version}
 

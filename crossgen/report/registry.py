@@ -249,21 +249,14 @@ class LocalRegistry:
         """Push local image ``ref`` (repo:tag) and read back what the registry stores for it."""
         repo, tag = split_ref(ref)
         remote = f"{self.host}/{repo}"
-        api.tag(ref, remote, tag=tag)
         start = time.monotonic()
         uploaded = 0
-        try:
-            for chunk in api.push(remote, tag=tag, stream=True, decode=True):
-                if "error" in chunk or "errorDetail" in chunk:
-                    detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")
-                    raise DciError(f"push of {ref} to {self.host}", str(detail), "see build/registry/registry.log")
-                if chunk.get("status") == "Pushed":
-                    uploaded += 1
-        finally:
-            try:
-                api.remove_image(f"{remote}:{tag}", noprune=True)
-            except docker.errors.APIError as exc:
-                log(f"could not remove the temporary tag {remote}:{tag}: {str(exc)[:100]}")
+        for chunk in dockerio.push(api, ref, remote, tag):
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")
+                raise DciError(f"push of {ref} to {self.host}", str(detail), "see build/registry/registry.log")
+            if chunk.get("status") == "Pushed":
+                uploaded += 1
         seconds = time.monotonic() - start
         pushed = self.describe(repo, tag, ref=ref)
         pushed.seconds = round(seconds, 2)

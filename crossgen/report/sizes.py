@@ -123,7 +123,7 @@ def image_sizes(api: docker.APIClient, ref: str, key: str = "") -> ImageSizes:
     if not info:
         raise DciError(f"image {ref}", "not present locally", "build it first (invoke build-all)")
     diff_ids = list(info["RootFS"]["Layers"])
-    steps = history_layers(info, api.history(info["Id"]))
+    steps = history_layers(info, dockerio.image_history(api, info["Id"]))
     chains = chain_ids(diff_ids)
     layers = [Layer(i, d, c, size, created_by) for i, (d, c, (size, created_by)) in enumerate(zip(diff_ids, chains, steps))]
     total = int(info.get("Size") or 0)
