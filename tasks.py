@@ -48,7 +48,7 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
 
 @task(
     help={
-        "bubble": "version bubble to compile: runtime | aspnet | aspnet-composed",
+        "bubble": "version bubble to compile: runtime | aspnet | aspnet-composed | app (one per sample)",
         "channel": CHANNEL_HELP,
         "inputbubble": "on|off: compile the bubble with --inputbubble (default from invoke.yaml: on)",
         "extra": "extra Crossgen2 argument, e.g. --extra=--instruction-set:x86-64-v3 (repeatable)",
@@ -64,8 +64,8 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     from crossgen.compile.bubbles import get_bubble
 
     bubble = inputs.choice("--bubble", bubble, get_bubble).name
-    inputbubble_on = None if inputbubble is None else cli.on_off("--inputbubble", inputbubble, True)
-    partial_on = None if partial is None else cli.on_off("--partial", partial, False)
+    inputbubble_on = None if inputbubble is None else cli.on_off("--inputbubble", inputbubble)
+    partial_on = None if partial is None else cli.on_off("--partial", partial)
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
                                                              example="--parallelism=4 (0 = Crossgen2's default)")

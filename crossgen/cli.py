@@ -153,18 +153,14 @@ def _print_task_help(func, name: str) -> None:
           + ", ".join("--" + p.replace("_", "-") for p in params) + f"\n(invoke --help {name} describes them)")
 
 
-def on_off(flag: str, value, default: bool) -> bool:
-    """A switch given as on/off (true/false, yes/no, 1/0); None keeps the configured default."""
-    if value is None:
-        return default
+def on_off(flag: str, value) -> bool:
+    """A switch given as on/off (true/false, yes/no, 1/0)."""
     text = str(value).strip().lower()
     if text in ("on", "true", "yes", "1"):
         return True
     if text in ("off", "false", "no", "0"):
         return False
     raise DciError(f"{flag} {str(value)!r}", "not a switch value", "use on or off")
-
-
 
 
 def channel_flag(channel) -> str | None:
@@ -192,8 +188,6 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
 
         lockfile.read(s.lock_file)
     return s
-
-
 
 
 def source_overrides(channel=None, source=None, base_url=None, local_path=None, locked=False) -> dict:

@@ -185,7 +185,8 @@ def plan_build(
             changed.add(name)
 
     os_present = dockerio.image_info(api, settings.base_image) is not None
-    add("base", settings.base_image, not os_present, "present" if os_present else "missing: made with mmdebstrap")
+    made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
+    add("base", settings.base_image, not os_present, "present" if os_present else f"missing: {made}")
     for kind, spec in (("base", specs.runtime_deps_spec(settings, acquired)),):
         _plan_image(api, kind, spec, [settings.base_image], force, changed, add)
     cg, tool = _crossgen2(settings, acquired)
@@ -359,7 +360,7 @@ def cold_build(api: docker.APIClient, settings: Settings) -> dict:
     _remove_cold_images(api)
     try:
         build_variants(api, cold, new_session(), Cache(cold.cache_dir))
-        record = json.loads((scratch / "build-all.json").read_text())
+        record = json.loads(cold.workspace.build_record.read_text())
         return build_summary(record) | {"build_dir": str(scratch), "image_prefix": COLD_PREFIX}
     finally:
         _remove_cold_images(api)

@@ -17,7 +17,6 @@ from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
 
 
-
 @dataclass(frozen=True)
 class Sample:
     name: str

@@ -106,7 +106,7 @@ def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pu
     return out
 
 
-def _ratio(value: float | int | None, base: float | int | None) -> float | None:
+def ratio_of(value: float | int | None, base: float | int | None) -> float | None:
     if value is None or not base:
         return None
     return round(value / base, 4)
@@ -121,8 +121,8 @@ def scenarios_section(measured: dict[str, sizes.ImageSizes]) -> tuple[list[dict]
         base = per.get("1", {})
         for v, fig in per.items():
             if sc.compare and not fig.get("missing") and not base.get("missing"):
-                fig["ratio_disk"] = _ratio(fig.get("disk_bytes"), base.get("disk_bytes"))
-                fig["ratio_pull"] = _ratio(fig.get("pull_bytes"), base.get("pull_bytes"))
+                fig["ratio_disk"] = ratio_of(fig.get("disk_bytes"), base.get("disk_bytes"))
+                fig["ratio_pull"] = ratio_of(fig.get("pull_bytes"), base.get("pull_bytes"))
         scen.append({"id": sc.id, "title": sc.title, "compare": sc.compare, "variants": per})
     across = [{"id": i, "title": t, **sizes.figures(measured, keys)} for i, t, keys in sizes.across_variants()]
     return scen, across
@@ -130,7 +130,7 @@ def scenarios_section(measured: dict[str, sizes.ImageSizes]) -> tuple[list[dict]
 
 def _verdict(variant: int, measure: str, subject: str, rule: str, value, base, unit: str, *, clear: bool | None = None,
              extra: str = "") -> dict:
-    ratio = _ratio(value, base)
+    ratio = ratio_of(value, base)
     beats = None if ratio is None else value < base
     if ratio is None:
         text = f"{subject}: not measured"

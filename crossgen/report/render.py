@@ -9,7 +9,7 @@ from pathlib import Path
 
 from crossgen.core import ui
 from crossgen.images.catalog import CATALOG
-from crossgen.report.analyse import _ratio
+from crossgen.report.analyse import ratio_of
 
 
 README_BEGIN = "<!-- report:latest:begin (written by `invoke report`; do not edit by hand) -->"
@@ -95,8 +95,8 @@ def md_headline(r: dict) -> list[str]:
         asp_c = f"{mb(asp.get('compressed_bytes'))}" if asp else "n/a"
         if not variant.baseline and asp:
             base = imgs.get(baseline_roles.get(role, ""), {})
-            asp_u += _ratio_text(_ratio(asp.get("uncompressed_bytes"), base.get("uncompressed_bytes")))
-            asp_c += _ratio_text(_ratio(asp.get("compressed_bytes"), base.get("compressed_bytes")))
+            asp_u += _ratio_text(ratio_of(asp.get("uncompressed_bytes"), base.get("uncompressed_bytes")))
+            asp_c += _ratio_text(ratio_of(asp.get("compressed_bytes"), base.get("compressed_bytes")))
         disk = f"{mb(full.get('disk_bytes'))}{_ratio_text(full.get('ratio_disk'))}" if full.get("disk_bytes") else "n/a"
         pull = f"{mb(full.get('pull_bytes'))}{_ratio_text(full.get('ratio_pull'))}" if full.get("pull_bytes") else "n/a"
         rows.append(f"| {label} | {asp_u} | {asp_c} | {disk} | {pull} | {su(hello)} | {su(web)} |")
