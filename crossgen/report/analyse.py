@@ -10,7 +10,7 @@ import json
 
 from crossgen.core.files import atomic_write_text
 from crossgen.core.settings import Settings
-from crossgen.images.catalog import CATALOG
+from crossgen.images.catalog import CATALOG, RUNTIME_DEPS
 from crossgen.report import sizes
 
 
@@ -65,17 +65,16 @@ def layer_category(key: str, index: int, created_by: str, owner: str) -> str:
         return "OS base (debian)"
     if owner == "runtime-deps" or "apt-get" in created_by:
         return "runtime-deps packages"
-    if owner.startswith("sample-"):
-        return "self-contained app" if not owner.endswith("no-composite") else "app (framework-dependent)"
-    if owner.startswith("sdk-"):
+    img = CATALOG.images.get(owner)
+    if img is None:
+        return "other"
+    if img.role == "app":
+        return "self-contained app" if img.self_contained else "app (framework-dependent)"
+    if img.role == "sdk":
         return "SDK"
-    if owner == "aspnet-composite":
-        return ".NET runtime + ASP.NET Core"
-    if owner.startswith("aspnet-"):
-        return "ASP.NET Core"
-    if owner.startswith("runtime-"):
-        return ".NET runtime"
-    return "other"
+    if img.role == "aspnet":
+        return ".NET runtime + ASP.NET Core" if img.base == RUNTIME_DEPS else "ASP.NET Core"
+    return ".NET runtime"
 
 
 def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pushes: dict[str, dict]) -> list[dict]:
