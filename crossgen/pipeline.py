@@ -24,7 +24,7 @@ from crossgen.compile.bubbles import get_bubble
 from crossgen.acquire.cache import Cache
 from crossgen.acquire.http import new_session
 from crossgen.report import run as report_run
-from crossgen.report.analyse import build_summary
+from crossgen.report.analyse import build_summary, update_build_history
 from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.compile.compiler import RECORD, CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc, plan_bubble
@@ -343,6 +343,8 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         timings["cold_build"] = round(time.monotonic() - start, 1)
     warm_seconds = None
     if opts.warm_build:
+        if settings.workspace.build_record.is_file():  # keep the build the warm one replaces (a cold one, say)
+            update_build_history(settings, json.loads(settings.workspace.build_record.read_text()))
         ui.step("Warm build-all (timed)")
         start = time.monotonic()
         build_variants(api, settings, new_session(), Cache(settings.cache_dir))
