@@ -280,9 +280,14 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
                                                         work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"))
                 add(check)
                 sdk_samples[claim.variant] = built
-            kind = "web" if claim.role == "aspnet" else "console"
-            for s in catalog.samples_of_kind(kind):
-                runs.append((sdk_samples.get(claim.variant, {}).get(s.name) or host_samples[s.name], kind == "web", (claim.role, s.name)))
+            # what the catalog runs on this image (variant 3 runs console samples on its aspnet image
+            # too); an image no variant runs samples on (an SDK image, one from elsewhere) by its role
+            kinds = catalog.kinds_run_on(claim.key) or {"web" if claim.role == "aspnet" else "console"}
+            group = "sdk" if claim.role == "sdk" else "run"  # JIT counts compare with the baseline's of the same group
+            for s in catalog.samples:
+                if s.kind in kinds:
+                    built = sdk_samples.get(claim.variant, {}).get(s.name) or host_samples[s.name]
+                    runs.append((built, s.kind == "web", (group, s.name)))
         for sample, web, key in runs:
             run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
             if sample is not None:

@@ -112,3 +112,11 @@ def test_an_app_only_variant_builds_one_image_per_sample():
     assert [i.key for i in cat.images_of(v)] == ["sample-hello-again", "sample-web-again"]
     assert cat.bubbles_of([v]) == ("app",)
     assert cat.runner(v, cat.sample("web")) == "sample-web-again"
+
+
+def test_the_samples_an_image_runs_come_from_the_variants_runs():
+    """Verify runs these: variant 3 runs its console samples on its one aspnet image too."""
+    assert CATALOG.kinds_run_on("aspnet-composite") == {"console", "web"}
+    assert CATALOG.kinds_run_on("runtime-composite") == {"console"}
+    assert CATALOG.kinds_run_on("aspnet-composed-composite") == {"web"}
+    assert CATALOG.kinds_run_on("sdk-no-composite") == set() and CATALOG.kinds_run_on(None) == set()

@@ -266,6 +266,10 @@ class Catalog:
             return next((i.key for i in self.app_images(variant) if i.app == sample.name), None)
         return key
 
+    def kinds_run_on(self, key: str | None) -> set[str]:
+        """The sample kinds some variant runs on image ``key`` (empty for an image no variant runs on)."""
+        return {kind for v in self.variants for kind, runner in v.runs.items() if runner == key}
+
     # -- sizes ------------------------------------------------------------------------------------
     def role_images(self, variant: Variant, role: str) -> tuple[str, ...]:
         if role == "apps":

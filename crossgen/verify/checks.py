@@ -58,6 +58,7 @@ class Claim:
     self_contained: bool = False
     dotnet_version: str | None = None
     excluded: frozenset[str] = frozenset()  # assembly file names kept out of the composites
+    key: str | None = None          # the catalog image key it was built as
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -87,7 +88,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
     return Claim(
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
         app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
-        excluded=excluded,
+        excluded=excluded, key=lab("image-key") or None,
     )
 
 
