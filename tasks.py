@@ -153,9 +153,10 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
+    from crossgen.report.run import ReportOptions, require_charts
+
     if charts:
-        cli.charts_available()
-    from crossgen.report.run import ReportOptions
+        require_charts()
 
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
                          fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build)

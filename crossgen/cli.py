@@ -358,15 +358,6 @@ def clean(s: Settings, *, cache: bool, build_dir: bool) -> None:
         ui.info(f"removed {s.build_dir}")
 
 
-def charts_available() -> None:
-    """--charts needs matplotlib (an optional dependency): fail before measuring, not after."""
-    try:
-        import crossgen.report.charts  # noqa: F401
-    except ImportError as exc:
-        raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
-                       "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
-
-
 def report(s: Settings, opts) -> None:
     from crossgen import dockerio, pipeline
     from crossgen.report.render import print_headline

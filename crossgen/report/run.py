@@ -78,16 +78,22 @@ class Timer:
         self.seconds[name] = round(time.monotonic() - start, 1)
 
 
+def require_charts() -> None:
+    """--charts needs matplotlib (an optional dependency): fail before measuring, not after; without
+    charts it is never imported."""
+    try:
+        import crossgen.report.charts  # noqa: F401
+    except ImportError as exc:
+        raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
+                       "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
+
+
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
         cold_measured: dict | None = None, timings: dict[str, float] | None = None) -> dict:
     """Measure the images of the last build-all, analyse, render; ``warm_seconds``/``cold_measured`` are
     builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times."""
-    if opts.charts:  # fail before measuring when matplotlib is missing; without charts it is never imported
-        try:
-            from crossgen.report import charts as _charts  # noqa: F401
-        except ImportError as exc:
-            raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
-                           "install python3-matplotlib (scripts/bootstrap.sh does), or pass --no-charts") from None
+    if opts.charts:
+        require_charts()
 
     t0 = time.monotonic()
     timer = Timer()
