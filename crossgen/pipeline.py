@@ -123,16 +123,13 @@ def build_variants(
     start = time.monotonic()
     acquired = acquire(settings, session, cache)
     chosen = catalog.selection(selected)
-    needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
-    apps = publish_samples(settings, acquired, catalog) if needs_apps else {}
+    images = catalog.build_order(chosen)
+    apps = publish_samples(settings, acquired, catalog) if any(img.role == "app" for img in images) else {}
     compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
                                        catalog=catalog)
-    contexts = settings.workspace.contexts
-    for v in chosen:
-        for spec in specs.specs_for(settings, acquired, catalog, v, compiled, apps):
-            if any(o.ref == spec.ref for o in outcomes):
-                continue
-            outcomes.append(build_image(api, spec, contexts, force=force))
+    for img in images:
+        spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
+        outcomes.append(build_image(api, spec, settings.workspace.contexts, force=force))
     total = time.monotonic() - start
     record = {
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -176,6 +173,7 @@ def plan_build(
     nothing is published, compiled or built."""
     acquired = acquire(settings, session, cache)
     chosen = catalog.selection(selected)
+    images = catalog.build_order(chosen)
     steps: list[Step] = []
     changed: set[str] = set()   # keys (images, bubbles, samples) that would be made anew
 
@@ -187,19 +185,17 @@ def plan_build(
     os_present = dockerio.image_info(api, settings.base_image) is not None
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
     add("base", settings.base_image, not os_present, "present" if os_present else f"missing: {made}")
-    for kind, spec in (("base", specs.runtime_deps_spec(settings, acquired)),):
-        _plan_image(api, kind, spec, [settings.base_image], force, changed, add)
+    _plan_image(api, "base", specs.runtime_deps_spec(settings, acquired), force, changed, add)
     cg, tool = _crossgen2(settings, acquired)
-    _plan_image(api, "tool", tool, [], force, changed, add)
+    _plan_image(api, "tool", tool, force, changed, add)
 
-    needs_apps = any(img.role == "app" for v in chosen for img in catalog.images_of(v))
     apps: dict[str, tuple[Sample, Sample]] = {}
-    for s in catalog.samples if needs_apps else ():
+    for s in catalog.samples if any(img.role == "app" for img in images) else ():
         fd, fd_done = planned(settings, s.name)
         sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version)
         apps[s.name] = (fd, sc)
-        for label, done in ((f"{s.name} (framework-dependent)", fd_done), (f"{s.name} (self-contained)", sc_done)):
-            add("sample", label, not done, "published" if done else "sources changed or never published")
+        for self_contained, done in ((False, fd_done), (True, sc_done)):
+            add("sample", _sample_step(s.name, self_contained), not done, "published" if done else "sources changed or never published")
 
     mibc = optimization_profile(settings, acquired)
     compiled: dict[str, CompileResult] = {}
@@ -207,7 +203,7 @@ def plan_build(
         bubble = get_bubble(n)
         targets = [(f"app-{a}", sc) for a, (_, sc) in apps.items()] if n == "app" else [(n, None)]
         for name, sc in targets:
-            if sc is not None and f"{sc.name} (self-contained)" in changed:
+            if sc is not None and _sample_step(sc.name, True) in changed:
                 add("bubble", name, True, "its sample is published anew first")
                 continue
             bp = plan_bubble(settings, bubble, None if sc else acquired.dotnet_root, cg,
@@ -218,26 +214,24 @@ def plan_build(
             else:
                 add("bubble", name, True, f"no cached result for these inputs (key {bp.key[:16]})")
 
-    for v in chosen:
-        for img in catalog.images_of(v):
-            ref = specs.image_ref(settings, catalog, img.key)
-            if any(st.kind == "image" and st.name == ref for st in steps):
-                continue
-            anew = [b for b in img.bubbles if b in changed]
-            sample = f"{img.app} ({'self-contained' if img.self_contained else 'framework-dependent'})" if img.app else ""
-            base_ref = specs.image_ref(settings, catalog, img.base)
-            if anew or sample in changed:
-                add("image", ref, True, f"bubble {', '.join(anew)} is compiled anew" if anew else f"sample {sample} is published anew")
-                continue
-            spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
-            _plan_image(api, "image", spec, [base_ref], force, changed, add)
+    for img in images:
+        ref = specs.image_ref(settings, catalog, img.key)
+        anew = [b for b in img.bubbles if b in changed]
+        sample = _sample_step(img.app, img.self_contained) if img.app else ""
+        if anew or sample in changed:
+            add("image", ref, True, f"bubble {', '.join(anew)} is compiled anew" if anew else f"sample {sample} is published anew")
+            continue
+        _plan_image(api, "image", specs.spec_for(settings, acquired, catalog, img, compiled, apps), force, changed, add)
     return steps
 
 
-def _plan_image(api, kind: str, spec, bases: list[str], force: bool, changed: set[str], add) -> None:
-    base = next((b for b in [spec.base, *bases] if b in changed), None)
-    if base:
-        add(kind, spec.ref, True, f"its base {base} is built anew")
+def _sample_step(name: str, self_contained: bool) -> str:
+    return f"{name} ({'self-contained' if self_contained else 'framework-dependent'})"
+
+
+def _plan_image(api, kind: str, spec, force: bool, changed: set[str], add) -> None:
+    if spec.base in changed:
+        add(kind, spec.ref, True, f"its base {spec.base} is built anew")
         return
     status = image_status(api, spec)
     if force:

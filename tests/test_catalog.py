@@ -12,7 +12,7 @@ import pytest
 
 from crossgen.core.errors import DciError
 from crossgen.images.catalog import CATALOG, IMAGES, RUNTIME_DEPS, SAMPLES, VARIANTS, AppImage, Catalog, Image, Sample, Variant
-from crossgen.images.specs import image_ref, specs_for
+from crossgen.images.specs import image_ref, spec_for
 from crossgen.report import sizes, startup
 from tests.pipeline_support import e2e_settings
 from tests.test_variants_stage import fake_acquired, fake_compiled, fake_root
@@ -70,7 +70,7 @@ def test_an_added_variant_is_staged_compiled_run_and_measured(tmp_path):
     s = e2e_settings()
     acquired = fake_acquired(fake_root(tmp_path))
     compiled = {"runtime": fake_compiled(tmp_path, "runtime", "shared/Microsoft.NETCore.App/10.0.15/framework-r2r.dll", [])}
-    [spec] = specs_for(s, acquired, cat, v, compiled)
+    [spec] = [spec_for(s, acquired, cat, i, compiled) for i in cat.images_of(v)]
     assert spec.ref == f"{s.image_prefix}runtime:10.0-trixie-slim-composite-again" and spec.base.endswith("runtime-deps:10.0-trixie-slim")
     assert spec.labels["io.github.dotnet-composite-images.variant"] == "6"
     assert cat.bubbles_of([v]) == ("runtime",)
@@ -120,3 +120,10 @@ def test_the_samples_an_image_runs_come_from_the_variants_runs():
     assert CATALOG.kinds_run_on("runtime-composite") == {"console"}
     assert CATALOG.kinds_run_on("aspnet-composed-composite") == {"web"}
     assert CATALOG.kinds_run_on("sdk-no-composite") == set() and CATALOG.kinds_run_on(None) == set()
+
+
+def test_an_image_two_variants_build_is_built_once():
+    two, four = CATALOG.variant(2), CATALOG.variant(4)
+    keys = [i.key for i in CATALOG.build_order([two, four])]
+    assert keys.count("runtime-composite") == 1 and keys.index("runtime-composite") < keys.index("aspnet-composed-composite")
+    assert len(CATALOG.build_order(list(CATALOG.variants))) == len(CATALOG.images)

@@ -17,7 +17,7 @@ from crossgen.acquire.layout import ASPNETCORE, NETCORE, DotnetRoot
 from crossgen.compile.samples import Sample
 from crossgen.images.stage import stage_dotnet
 from crossgen.images.catalog import CATALOG
-from crossgen.images.specs import specs_for
+from crossgen.images.specs import spec_for
 from tests.pipeline_support import e2e_settings
 
 V = "10.0.15"
@@ -166,7 +166,7 @@ def all_specs(tmp_path):
         "app-web": fake_compiled(tmp_path, "app-web", "web.r2r.dll", []),
     }
     apps = {n: (Sample(n, tmp_path / f"{n}-fd", "d1"), Sample(n, tmp_path / f"{n}-sc", "d2")) for n in ("hello", "web")}
-    return s, {v.number: specs_for(s, acquired, CATALOG, v, compiled, apps) for v in CATALOG.variants}
+    return s, {v.number: [spec_for(s, acquired, CATALOG, i, compiled, apps) for i in CATALOG.images_of(v)] for v in CATALOG.variants}
 
 
 def test_variant_images_stand_on_the_right_bases(all_specs):

@@ -229,9 +229,13 @@ class Catalog:
             add(key)
         return [self.images[k] for k in out]
 
+    def build_order(self, variants: list[Variant]) -> list[Image]:
+        """Every image building ``variants`` builds, each once, bases first."""
+        return list({i.key: i for v in variants for i in self.images_of(v)}.values())
+
     def bubbles_of(self, variants: list[Variant]) -> tuple[str, ...]:
         """Bubble names to compile (``app`` once for all samples)."""
-        names = [b if not b.startswith("app-") else "app" for v in variants for i in self.images_of(v) for b in i.bubbles]
+        names = [b if not b.startswith("app-") else "app" for i in self.build_order(variants) for b in i.bubbles]
         return tuple(dict.fromkeys(names))
 
     def variants_of_image(self, key: str) -> tuple[int, ...]:

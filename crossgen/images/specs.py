@@ -165,15 +165,3 @@ def _stage_app(context: Path, *, app: Path, overlays: tuple[Path, ...]) -> None:
     link_tree(app, context / "app")
     for overlay in overlays:
         link_tree(overlay, context / "app")
-
-
-def specs_for(
-    settings: Settings,
-    acquired: Acquired,
-    catalog: Catalog,
-    variant: Variant,
-    compiled: dict[str, CompileResult],
-    apps: dict[str, tuple[Sample, Sample]] | None = None,
-) -> list[ImageSpec]:
-    """Image specs of one variant, bases first."""
-    return [spec_for(settings, acquired, catalog, img, compiled, apps) for img in catalog.images_of(variant)]
