@@ -41,3 +41,10 @@ def build_everything(settings: Settings):
     api = dockerio.connect()
     outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir))
     return api, outcomes
+
+
+def task_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for running `invoke <task>` in a subprocess on these settings' images, build
+    folder and source (the end-to-end ones, or a build folder of a test's own)."""
+    return dict(os.environ, INVOKE_DCI_IMAGE_PREFIX=settings.image_prefix, INVOKE_DCI_BASE_IMAGE=settings.base_image,
+                INVOKE_DCI_BUILD_DIR=str(settings.build_dir), INVOKE_DCI_SOURCE=settings.source, PYTHONUNBUFFERED="1", **extra)

@@ -29,7 +29,7 @@ from crossgen import dockerio
 from crossgen.compile import compiler
 from crossgen.compile.bubbles import get_bubble
 from tests import tiny_images as ti
-from tests.pipeline_support import TEST_PREFIX, e2e_settings
+from tests.pipeline_support import TEST_PREFIX, e2e_settings, task_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,10 +162,7 @@ def test_the_daemon_stopping_mid_step_is_a_clear_error_and_the_rerun_works(priva
 
 def _task_env(build_dir: Path) -> dict[str, str]:
     """The tests' image prefix (shared with the end-to-end build) and a build folder of our own."""
-    return dict(
-        os.environ, INVOKE_DCI_IMAGE_PREFIX=TEST_PREFIX, INVOKE_DCI_BASE_IMAGE=e2e_settings().base_image,
-        INVOKE_DCI_BUILD_DIR=str(build_dir), INVOKE_DCI_SOURCE="nuget", PYTHONUNBUFFERED="1",
-    )
+    return task_env(e2e_settings(build_dir=build_dir))
 
 
 def _crossgen_containers(api) -> list[dict]:

@@ -243,13 +243,13 @@ def test_dry_run_says_what_a_change_rebuilds_and_builds_nothing(built):
 
 def test_dry_run_task_prints_the_plan(built):
     """`invoke build-all --dry-run` on the suite's images (same prefix, build folder and source)."""
-    import os
     import subprocess
     import sys
 
+    from tests.pipeline_support import task_env
+
     settings, _, _ = built
-    env = {**os.environ, "INVOKE_DCI_IMAGE_PREFIX": settings.image_prefix, "INVOKE_DCI_BUILD_DIR": str(settings.build_dir),
-           "INVOKE_DCI_SOURCE": settings.source, "INVOKE_DCI_BASE_IMAGE": settings.base_image, "COLUMNS": "200"}
+    env = task_env(settings, COLUMNS="200")
     p = subprocess.run([sys.executable, "-m", "invoke", "build-all", "--dry-run"], cwd=settings.project_root, env=env,
                        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     out = " ".join((p.stdout + p.stderr).split())

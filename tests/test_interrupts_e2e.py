@@ -7,7 +7,6 @@ run finishes from what was complete. (`crossgen` and `verify` are covered in tes
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,16 +16,11 @@ from pathlib import Path
 import pytest
 
 from crossgen import dockerio
+from tests.pipeline_support import task_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _env(settings) -> dict[str, str]:
-    """The suite's images and build folder (its build record is written again by a finished run)."""
-    return dict(os.environ, INVOKE_DCI_IMAGE_PREFIX=settings.image_prefix, INVOKE_DCI_BASE_IMAGE=settings.base_image,
-                INVOKE_DCI_BUILD_DIR=str(settings.build_dir), INVOKE_DCI_SOURCE=settings.source, PYTHONUNBUFFERED="1")
 
 
 def _project_containers(api) -> list[dict]:
@@ -60,7 +54,7 @@ def _assert_interrupted(code: int, text: str, task: str) -> None:
 
 def test_ctrl_c_during_build_all_then_the_rerun_finishes(built_images, tmp_path):
     settings, api, outcomes = built_images
-    env = _env(settings)
+    env = task_env(settings)  # the suite's images and build folder
     record = settings.workspace.build_record
     before = record.read_text()
     # one leaf image missing: build-all rebuilds it; interrupt while it is being built
@@ -81,7 +75,7 @@ def test_ctrl_c_during_build_all_then_the_rerun_finishes(built_images, tmp_path)
 
 def test_ctrl_c_during_report_leaves_no_container_and_the_old_report(built_images, tmp_path):
     settings, api, _ = built_images
-    env = _env(settings)
+    env = task_env(settings)  # the suite's images and build folder
     report_json = settings.workspace.report / "report.json"
     before = report_json.read_text() if report_json.is_file() else None
     args = ["report", "--runs", "3", "--no-registry", "--no-charts", "--no-readme", "--no-warm-build",

@@ -375,12 +375,12 @@ def test_split_ref():
 
 def test_layer_categories_follow_the_catalog_roles():
     cat = report_analyse.layer_category
-    assert cat("x", 0, "ADD file", "runtime-deps") == "OS base (debian)"
-    assert cat("x", 1, "RUN apt-get install -y libicu76", "runtime-deps") == "runtime-deps packages"
-    assert cat("x", 2, "COPY dotnet/ /usr/share/dotnet/", "runtime-composite") == ".NET runtime"
-    assert cat("x", 3, "COPY dotnet/ /usr/share/dotnet/", "aspnet-runtime-composite") == "ASP.NET Core"
-    assert cat("x", 2, "COPY dotnet/ /usr/share/dotnet/", "aspnet-composite") == ".NET runtime + ASP.NET Core"
-    assert cat("x", 4, "COPY dotnet/ /usr/share/dotnet/", "sdk-no-composite") == "SDK"
-    assert cat("x", 2, "COPY app/ /app/", "sample-web-composite") == "self-contained app"
-    assert cat("x", 3, "COPY app/ /app/", "sample-hello-no-composite") == "app (framework-dependent)"
-    assert cat("x", 2, "COPY x /x", "not-in-the-catalog") == "other"
+    assert cat(0, "ADD file", "runtime-deps") == "OS base (debian)"
+    assert cat(1, "RUN apt-get install -y libicu76", "runtime-deps") == "runtime-deps packages"
+    assert cat(2, "COPY dotnet/ /usr/share/dotnet/", "runtime-composite") == ".NET runtime"
+    assert cat(3, "COPY dotnet/ /usr/share/dotnet/", "aspnet-runtime-composite") == "ASP.NET Core"
+    assert cat(2, "COPY dotnet/ /usr/share/dotnet/", "aspnet-composite") == ".NET runtime + ASP.NET Core"
+    assert cat(4, "COPY dotnet/ /usr/share/dotnet/", "sdk-no-composite") == "SDK"
+    assert cat(2, "COPY app/ /app/", "sample-web-composite") == "self-contained app"
+    assert cat(3, "COPY app/ /app/", "sample-hello-no-composite") == "app (framework-dependent)"
+    assert cat(2, "COPY x /x", "not-in-the-catalog") == "other"

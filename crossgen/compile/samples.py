@@ -109,13 +109,18 @@ PIN_VERSIONS = """<Project>
 """
 
 
+def _mode(self_contained_rid: str | None, runtime_version: str | None) -> str:
+    """How a sample is published, as its folder names say it: fd, or sc-<rid>-<runtime version>."""
+    return f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
+
+
 def planned(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> tuple[Sample, bool]:
     """Where :func:`publish` puts samples/<name> for these sources, and whether it is there already."""
     src = settings.project_root / "samples" / name
     if not (src / f"{name}.csproj").is_file():
         found = sorted(p.parent.name for p in (settings.project_root / "samples").glob("*/*.csproj"))
         raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(found)}")
-    mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
+    mode = _mode(self_contained_rid, runtime_version)
     digest = source_digest(src, mode)
     out = settings.workspace.samples / f"{name}-{mode}-{digest}"
     return Sample(name, out, digest), (out / f"{name}.dll").is_file()
@@ -128,7 +133,7 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     if done:
         return sample
     src, out, digest = settings.project_root / "samples" / name, sample.path, sample.digest
-    mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
+    mode = _mode(self_contained_rid, runtime_version)
     work = settings.workspace.samples / "src"
     srccopy = work / f"{name}-{mode}"
     shutil.rmtree(srccopy, ignore_errors=True)

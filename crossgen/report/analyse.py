@@ -60,7 +60,8 @@ def update_build_history(settings: Settings, record: dict | None = None, *, summ
     return history
 
 
-def layer_category(key: str, index: int, created_by: str, owner: str) -> str:
+def layer_category(index: int, created_by: str, owner: str) -> str:
+    """What a layer holds, from its place, its build step and the image that owns it (catalog role)."""
     if index == 0:
         return "OS base (debian)"
     if owner == "runtime-deps" or "apt-get" in created_by:
@@ -98,7 +99,7 @@ def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pu
                 "index": l.index, "diff_id": l.diff_id, "chain_id": l.chain_id,
                 "uncompressed_bytes": l.size, "blob_digest": l.blob_digest, "compressed_bytes": l.blob_size,
                 "created_by": l.created_by[:200],
-                "category": layer_category(m.key, l.index, l.created_by, owner.get(l.chain_id, m.key)),
+                "category": layer_category(l.index, l.created_by, owner.get(l.chain_id, m.key)),
                 "owner": owner.get(l.chain_id, m.key),
             } for l in m.layers],
         })
