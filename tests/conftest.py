@@ -275,3 +275,14 @@ def built_images():
     settings = e2e_settings()
     api, outcomes = build_everything(settings)
     return settings, api, {o.key: o for o in outcomes}
+
+
+@pytest.fixture
+def app_dir(tmp_path) -> tuple[Path, str]:
+    """A stand-in self-contained app (the host's managed assemblies) for the Docker-door tests."""
+    from tests import tiny_images
+
+    made = tiny_images.stand_in_app(tmp_path)
+    if made is None:
+        pytest.fail("no host .NET to take managed assemblies from (scripts/bootstrap.sh requires one)")
+    return made

@@ -78,14 +78,6 @@ class PrivateDaemon:
 
 
 @pytest.fixture
-def app_dir(tmp_path) -> tuple[Path, str]:
-    made = ti.stand_in_app(tmp_path)
-    if made is None:
-        pytest.fail("no host .NET to take managed assemblies from (scripts/bootstrap.sh requires one)")
-    return made
-
-
-@pytest.fixture
 def private_daemon(monkeypatch):
     if os.geteuid() != 0 or not shutil.which("dockerd"):
         pytest.fail("needs root and dockerd to run a private Docker daemon (run as scripts/bootstrap.sh sets up)")

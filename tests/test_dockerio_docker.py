@@ -133,13 +133,6 @@ def test_run_streams_lines_and_copies_out(api, images, tmp_path):
 
 # -- compile -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def app_dir(tmp_path) -> tuple[Path, str]:
-    made = ti.stand_in_app(tmp_path)
-    if made is None:
-        pytest.fail("no host .NET to take managed assemblies from (scripts/bootstrap.sh requires one)")
-    return made
-
 
 def _compile(api, images, tmp_path, app_dir, *extra: str, timeout: float = 60):
     settings = e2e_settings(build_dir=tmp_path / "build")

@@ -9,6 +9,7 @@ Extracted files never keep setuid, setgid or sticky bits.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import posixpath
@@ -18,7 +19,7 @@ import tarfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterator
 
 from crossgen.core.errors import DciError
 
@@ -98,6 +99,20 @@ class _Undo:
             n += 1
         os.rename(path, backup)
         self.journal.append((path, backup))
+
+    @contextlib.contextmanager
+    def kept_unless_failing(self, label: str, damaged: tuple[type[BaseException], ...], cause: str, fix: str) -> Iterator[None]:
+        """Keep what the block extracts when it succeeds; undo it on any failure, and report the
+        ``damaged`` kinds of exception as a damaged archive."""
+        try:
+            yield
+        except damaged as exc:
+            self.undo()
+            raise DciError(label, f"{cause} ({exc})", fix) from None
+        except BaseException:
+            self.undo()
+            raise
+        self.commit()
 
     def commit(self) -> None:
         for _, backup in self.journal:
@@ -187,49 +202,42 @@ def extract_zip(
         raise DciError(label, f"not a valid zip/nupkg ({exc})", "delete it from the cache and download again") from None
     undo = _Undo()
     inside = _Inside(dest, label)
-    with zf:
+    damaged = (zipfile.BadZipFile, zlib.error, EOFError)
+    with zf, undo.kept_unless_failing(label, damaged, "archive is damaged", "delete it from the cache and download again"):
         infos = zf.infolist()
-        try:
-            for info in infos:  # validate every name before writing anything
-                rel = _safe_relpath(info.filename, label)
-                kind = _zip_kind(info)
-                if kind == "special":
-                    raise DciError(label, f"entry {info.filename!r} is a device, fifo or socket", UNSAFE_FIX)
-                if kind == "symlink":
-                    link = _zip_link_target(zf, info, label)
-                    _safe_link(label, info.filename, "symbolic link", link, posixpath.join(posixpath.dirname(rel), link))
-            for info in infos:
-                kind = _zip_kind(info)
-                if kind == "dir":
-                    continue
-                target = select(_safe_relpath(info.filename, label))
-                if target is None:
-                    continue
-                target = _safe_relpath(target, label)
-                out = dest / target
-                inside(out.parent, info.filename)
-                undo.mkdirs(out.parent)
-                undo.make_way(out, label, info.filename)
-                if kind == "symlink":
-                    link = _zip_link_target(zf, info, label)
-                    _safe_link(label, info.filename, "symbolic link", link, posixpath.join(posixpath.dirname(target), link))
-                    inside(out.parent / link, info.filename)
-                    undo.add(out)
-                    out.symlink_to(link)
-                else:
-                    undo.add(out)
-                    with zf.open(info) as src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    out.chmod(default_mode(target))
-                written.append(target)
-            inside.links(undo, dest)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            undo.undo()
-            raise DciError(label, f"archive is damaged ({exc})", "delete it from the cache and download again") from None
-        except BaseException:
-            undo.undo()
-            raise
-    undo.commit()
+        for info in infos:  # validate every name before writing anything
+            rel = _safe_relpath(info.filename, label)
+            kind = _zip_kind(info)
+            if kind == "special":
+                raise DciError(label, f"entry {info.filename!r} is a device, fifo or socket", UNSAFE_FIX)
+            if kind == "symlink":
+                link = _zip_link_target(zf, info, label)
+                _safe_link(label, info.filename, "symbolic link", link, posixpath.join(posixpath.dirname(rel), link))
+        for info in infos:
+            kind = _zip_kind(info)
+            if kind == "dir":
+                continue
+            target = select(_safe_relpath(info.filename, label))
+            if target is None:
+                continue
+            target = _safe_relpath(target, label)
+            out = dest / target
+            inside(out.parent, info.filename)
+            undo.mkdirs(out.parent)
+            undo.make_way(out, label, info.filename)
+            if kind == "symlink":
+                link = _zip_link_target(zf, info, label)
+                _safe_link(label, info.filename, "symbolic link", link, posixpath.join(posixpath.dirname(target), link))
+                inside(out.parent / link, info.filename)
+                undo.add(out)
+                out.symlink_to(link)
+            else:
+                undo.add(out)
+                with zf.open(info) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                out.chmod(default_mode(target))
+            written.append(target)
+        inside.links(undo, dest)
     return written
 
 
@@ -247,55 +255,48 @@ def extract_tar(tar_path: Path | IO[bytes], dest: Path, *, label: str = "") -> l
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise DciError(label, f"not a valid tar archive ({exc})", "delete it and download again") from None
     undo = _Undo()
-    with tf:
-        try:
-            undo.mkdirs(dest)
-            inside = _Inside(dest, label)
-            for member in tf:
-                rel = _safe_relpath(member.name, label)
-                if rel == ".":
-                    continue
-                if member.isdev() or member.isfifo():
-                    raise DciError(label, f"entry {member.name!r} is a device or fifo", UNSAFE_FIX)
-                if member.issym():
-                    _safe_link(label, member.name, "symbolic link", member.linkname,
-                               posixpath.join(posixpath.dirname(rel), member.linkname))
-                elif member.islnk():  # a hard link names its target from the archive's top
-                    linked_rel = _safe_link(label, member.name, "hard link", member.linkname, member.linkname)
-                out = dest / rel
-                if member.isdir():
-                    inside(out, member.name)
-                    undo.mkdirs(out)
-                    continue
-                inside(out.parent, member.name)
-                undo.mkdirs(out.parent)
-                undo.make_way(out, label, member.name)
-                if member.issym():
-                    inside(out.parent / member.linkname, member.name)
-                    undo.add(out)
-                    out.symlink_to(member.linkname)
-                elif member.islnk():
-                    linked = dest / linked_rel
-                    inside(linked, member.name)
-                    if not (linked.exists() or linked.is_symlink()):
-                        raise DciError(label, f"entry {member.name!r} is a hard link to {member.linkname!r}, which the archive does not hold before it",
-                                       "the archive is damaged or incomplete; get it again")
-                    undo.add(out)
-                    out.hardlink_to(linked)
-                elif member.isfile():
-                    src = tf.extractfile(member)
-                    assert src is not None
-                    undo.add(out)
-                    with open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    out.chmod(_file_mode(member.mode))
-                written.append(rel)
-            inside.links(undo, dest)
-        except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            undo.undo()
-            raise DciError(label, f"archive is damaged or cut off ({exc})", "delete it and download again") from None
-        except BaseException:
-            undo.undo()
-            raise
-    undo.commit()
+    damaged = (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error)
+    with tf, undo.kept_unless_failing(label, damaged, "archive is damaged or cut off", "delete it and download again"):
+        undo.mkdirs(dest)
+        inside = _Inside(dest, label)
+        for member in tf:
+            rel = _safe_relpath(member.name, label)
+            if rel == ".":
+                continue
+            if member.isdev() or member.isfifo():
+                raise DciError(label, f"entry {member.name!r} is a device or fifo", UNSAFE_FIX)
+            if member.issym():
+                _safe_link(label, member.name, "symbolic link", member.linkname,
+                           posixpath.join(posixpath.dirname(rel), member.linkname))
+            elif member.islnk():  # a hard link names its target from the archive's top
+                linked_rel = _safe_link(label, member.name, "hard link", member.linkname, member.linkname)
+            out = dest / rel
+            if member.isdir():
+                inside(out, member.name)
+                undo.mkdirs(out)
+                continue
+            inside(out.parent, member.name)
+            undo.mkdirs(out.parent)
+            undo.make_way(out, label, member.name)
+            if member.issym():
+                inside(out.parent / member.linkname, member.name)
+                undo.add(out)
+                out.symlink_to(member.linkname)
+            elif member.islnk():
+                linked = dest / linked_rel
+                inside(linked, member.name)
+                if not (linked.exists() or linked.is_symlink()):
+                    raise DciError(label, f"entry {member.name!r} is a hard link to {member.linkname!r}, which the archive does not hold before it",
+                                   "the archive is damaged or incomplete; get it again")
+                undo.add(out)
+                out.hardlink_to(linked)
+            elif member.isfile():
+                src = tf.extractfile(member)
+                assert src is not None
+                undo.add(out)
+                with open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                out.chmod(_file_mode(member.mode))
+            written.append(rel)
+        inside.links(undo, dest)
     return written
