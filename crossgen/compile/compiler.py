@@ -62,10 +62,6 @@ class CompileResult:
     record: dict
     reused: bool
 
-    @property
-    def composite_path(self) -> Path:
-        return self.out_dir / self.record["composite"]["path"]
-
 
 def crossgen2_image_spec(settings: Settings, cg: Crossgen2, base_image: str, host_rid: str) -> ImageSpec:
     docker_dir = settings.project_root / "docker"

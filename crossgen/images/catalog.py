@@ -260,9 +260,6 @@ class Catalog:
                 return s
         raise DciError(f"sample {name!r}", "not in the catalog", "choose one of: " + ", ".join(s.name for s in self.samples))
 
-    def samples_of_kind(self, kind: str) -> list[Sample]:
-        return [s for s in self.samples if s.kind == kind]
-
     def runner(self, variant: Variant, sample: Sample) -> str | None:
         """The image that runs ``sample`` for ``variant`` (None: the variant does not run that kind)."""
         key = variant.runs.get(sample.kind)
