@@ -54,18 +54,17 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
         "extra": "extra Crossgen2 argument, e.g. --extra=--instruction-set:x86-64-v3 (repeatable)",
         "parallelism": "Crossgen2 --parallelism: a whole number >= 0 (0 = its default)",
         "force": "compile even when an identical result is cached",
-        "partial": "on|off: compile only the methods of the MIBC profile (--partial; default from invoke.yaml crossgen.partial)",
+        "mode": f"compile mode: {cli.MODE_NAMES} (default from invoke.yaml: dci.crossgen.mode)",
     },
     iterable=["extra"],
 )
 @friendly
-def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, partial=None):
+def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, mode=None):
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from crossgen.compile.bubbles import get_bubble
 
     bubble = inputs.choice("--bubble", bubble, get_bubble).name
     inputbubble_on = None if inputbubble is None else cli.on_off("--inputbubble", inputbubble)
-    partial_on = None if partial is None else cli.on_off("--partial", partial)
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
                                                              example="--parallelism=4 (0 = Crossgen2's default)")
@@ -75,30 +74,29 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
         inputbubble=s.crossgen.inputbubble if inputbubble_on is None else inputbubble_on,
         parallelism=s.crossgen.parallelism if threads is None else threads,
         extra_args=s.crossgen.extra_args + extra_args,
-        partial=s.crossgen.partial if partial_on is None else ((bubble,) if partial_on else ()),
     ))
-    cli.crossgen(s, bubble, force=force)
+    cli.crossgen(cli.with_mode(s, mode, (bubble,)), bubble, force=force)
 
 
 @task(help={"variant": "variant number or name (e.g. 2 or runtime-composite)", "channel": CHANNEL_HELP,
-            "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP})
+            "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP})
 @friendly
-def build(c, variant, channel=None, force=False, locked=False, dry_run=False):
+def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None):
     """Build the images of one variant (and what they stand on)."""
     from crossgen.images.catalog import CATALOG
 
     v = inputs.choice("--variant", variant, CATALOG.variant)
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None})
-    cli.build(s, [v], force=force, dry_run=dry_run)
+    cli.build(cli.with_mode(s, mode), [v], force=force, dry_run=dry_run)
 
 
 @task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date", "locked": LOCKED_HELP,
-            "dry_run": DRY_RUN_HELP})
+            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP})
 @friendly
-def build_all(c, channel=None, force=False, locked=False, dry_run=False):
+def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None):
     """Build every image of every variant in dependency order; print sizes and build times."""
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None})
-    cli.build(s, None, force=force, dry_run=dry_run)
+    cli.build(cli.with_mode(s, mode), None, force=force, dry_run=dry_run)
 
 
 @task(
@@ -146,10 +144,13 @@ def clean(c, cache=False, build_dir=False):
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
     "charts": "draw the PNG charts (needs matplotlib; --no-charts skips them)",
     "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; minutes of Crossgen2 on 2 cores)",
+    "modes": f"compile modes of the size/startup frontier, comma-separated ({cli.MODE_NAMES}; default all; "
+             "'none' skips the frontier); the warm build builds each",
+    "extra_runs": "frontier: runs per point without AVX2 and with the page cache dropped (default 5; 0 skips them)",
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
-           cold_build=False):
+           cold_build=False, modes=None, extra_runs=None):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -158,6 +159,8 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     if charts:
         require_charts()
 
+    n_extra = 5 if extra_runs is None else inputs.count("--extra-runs", extra_runs, minimum=0, example="--extra-runs=5")
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
-                         fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build)
+                         fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
+                         modes=cli.mode_list("--modes", modes), extra_runs=n_extra)
     cli.report(cli.settings(c, check=False), opts)

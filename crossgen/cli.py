@@ -21,7 +21,8 @@ from rich.text import Text
 from crossgen import inputs
 from crossgen.core import ui
 from crossgen.core.errors import DciError
-from crossgen.core.settings import Settings, environment_notes, from_config
+from crossgen.compile.modes import MODES, apply_mode, bubble_mode, get_mode
+from crossgen.core.settings import ALL_BUBBLES, Settings, environment_notes, from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -187,7 +188,32 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
         from crossgen.acquire import lock as lockfile
 
         lockfile.read(s.lock_file)
+    for bubble in s.crossgen.mode:
+        bubble_mode(s, bubble)
     return s
+
+
+MODE_NAMES = " | ".join(MODES)
+MODE_HELP = ("compile mode of every bubble: " + MODE_NAMES
+             + "; the images are tagged ...-<mode> (default: the modes of invoke.yaml, dci.crossgen.mode, plain tags)")
+
+
+def mode_list(flag: str, text: str | None) -> tuple[str, ...]:
+    """``--modes a,b``: known mode names in the catalog's order; None = all, "none" = none."""
+    if text is None:
+        return tuple(MODES)
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if names == ["none"]:
+        return ()
+    if not names:
+        raise DciError(f"{flag} {text!r}", "names no compile mode", f"give some of {', '.join(MODES)} (comma-separated), or none")
+    chosen = {get_mode(n, what=f"{flag} {text!r}: mode").name for n in names}
+    return tuple(m for m in MODES if m in chosen)
+
+
+def with_mode(s: Settings, mode: str | None, bubbles: tuple[str, ...] = ALL_BUBBLES) -> Settings:
+    """``--mode`` (see :func:`modes.apply_mode`); None keeps the configured modes and plain tags."""
+    return s if mode is None else apply_mode(s, mode, bubbles)
 
 
 def source_overrides(channel=None, source=None, base_url=None, local_path=None, locked=False) -> dict:

@@ -20,7 +20,9 @@ from crossgen.images import specs
 from crossgen.images.catalog import CATALOG, Catalog, Variant
 from crossgen.verify import checks as verify
 from crossgen.acquire.acquisition import Acquired, acquire, host_rid
+from crossgen.compile import training
 from crossgen.compile.bubbles import get_bubble
+from crossgen.compile.modes import apply_mode, bubble_mode, needs_hot_list
 from crossgen.acquire.cache import Cache
 from crossgen.acquire.http import new_session
 from crossgen.report import run as report_run
@@ -70,15 +72,16 @@ def compile_named(
     outcomes.append(cg_outcome)
     assert acquired.dotnet_root is not None
     mibc = optimization_profile(settings, acquired)
+    hot = training.hot_assemblies(settings).names if needs_hot_list(settings, names) else None
     results: dict[str, CompileResult] = {}
     for n in names:
         bubble = get_bubble(n)
         if n == "app":
             for app_name, (_, sc) in (apps or publish_samples(settings, acquired, catalog)).items():
                 results[f"app-{app_name}"] = compile_bubble(
-                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc)
+                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc, hot=hot)
         else:
-            results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc)
+            results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc, hot=hot)
     return results, outcomes
 
 
@@ -152,7 +155,7 @@ def build_variants(
 
 @dataclass(frozen=True)
 class Step:
-    kind: str        # base | tool | sample | bubble | image
+    kind: str        # base | tool | sample | profile | bubble | image
     name: str
     todo: bool       # would be published / compiled / built
     reason: str      # why (or "up to date" / "cached")
@@ -198,6 +201,12 @@ def plan_build(
             add("sample", _sample_step(s.name, self_contained), not done, "published" if done else "sources changed or never published")
 
     mibc = optimization_profile(settings, acquired)
+    hot = None
+    if needs_hot_list(settings, catalog.bubbles_of(chosen)):
+        listed = training.cached_hot_assemblies(settings)
+        add("profile", "hot assemblies", listed is None,
+            f"made from the training programs ({listed.path.name})" if listed else "the training programs have not run yet")
+        hot = listed.names if listed else None
     compiled: dict[str, CompileResult] = {}
     for n in catalog.bubbles_of(chosen):
         bubble = get_bubble(n)
@@ -206,8 +215,11 @@ def plan_build(
             if sc is not None and _sample_step(sc.name, True) in changed:
                 add("bubble", name, True, "its sample is published anew first")
                 continue
+            if bubble_mode(settings, n).hot_only and hot is None:
+                add("bubble", name, True, "the hot assemblies are listed first")
+                continue
             bp = plan_bubble(settings, bubble, None if sc else acquired.dotnet_root, cg,
-                             app_dir=sc.path if sc else None, app_name=sc.name if sc else None, mibc=mibc)
+                             app_dir=sc.path if sc else None, app_name=sc.name if sc else None, mibc=mibc, hot=hot)
             if bp.cached:  # --force rebuilds images, it does not recompile (as build_variants)
                 compiled[name] = CompileResult(name, bp.final / "out", json.loads((bp.final / RECORD).read_text()), True)
                 add("bubble", name, False, f"cached (key {bp.key[:16]})")
@@ -348,6 +360,13 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         build_variants(api, settings, new_session(), Cache(settings.cache_dir))
         warm_seconds = timings["warm_build"] = round(time.monotonic() - start, 1)
+    if opts.modes and opts.warm_build:
+        start = time.monotonic()
+        composites = [v for v in CATALOG.variants if not v.baseline]
+        for mode in opts.modes:
+            ui.step(f"build-all --mode {mode} (for the frontier)")
+            build_variants(api, apply_mode(settings, mode), new_session(), Cache(settings.cache_dir), selected=composites)
+        timings["mode_builds"] = round(time.monotonic() - start, 1)
     return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings)
 
 

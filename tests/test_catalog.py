@@ -77,7 +77,7 @@ def test_an_added_variant_is_staged_compiled_run_and_measured(tmp_path):
     # verify runs the console samples on it; startup measures them there
     assert cat.runner(v, cat.sample("hello")) == "runtime-composite-again" and cat.runner(v, cat.sample("web")) is None
     targets = startup.default_targets(cat)
-    assert [t.variants for t in targets if t.image_key == "runtime-composite-again"] == [(6,)]
+    assert [t.variants for t in targets if t.image_key == "runtime-composite-again"] == [(6,), (6,)]  # hello and broad
     # sizes: it is in the scenarios whose roles it has, and in the chart rows
     scen = {sc.id: sc.images for sc in sizes.default_scenarios(cat)}
     assert scen["aspnet"].get(6) is None and 6 not in scen["runtime+aspnet"]
@@ -109,7 +109,7 @@ def test_an_app_only_variant_builds_one_image_per_sample():
                 apps=(AppImage("again", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
                 runs={"console": "app", "web": "app"})
     cat = Catalog(variants=VARIANTS + (v,))
-    assert [i.key for i in cat.images_of(v)] == ["sample-hello-again", "sample-web-again"]
+    assert [i.key for i in cat.images_of(v)] == ["sample-hello-again", "sample-web-again", "sample-broad-again", "sample-service-again"]
     assert cat.bubbles_of([v]) == ("app",)
     assert cat.runner(v, cat.sample("web")) == "sample-web-again"
 

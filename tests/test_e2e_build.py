@@ -230,11 +230,11 @@ def test_dry_run_says_what_a_change_rebuilds_and_builds_nothing(built):
 
     settings, api, _ = built
     ids_before = {r: dockerio.image_info(api, r)["Id"] for r in EXPECTED.values()}
-    changed = replace(settings, crossgen=replace(settings.crossgen, partial=()))
+    changed = replace(settings, crossgen=replace(settings.crossgen, mode={**settings.crossgen.mode, "runtime": "full", "aspnet": "full"}))
     steps = {(s.kind, s.name): s for s in _plan(changed, api)}
     assert steps[("bubble", "runtime")].todo and "no cached result" in steps[("bubble", "runtime")].reason
     assert steps[("bubble", "aspnet")].todo
-    assert not steps[("bubble", "aspnet-composed")].todo  # not compiled partially to begin with
+    assert not steps[("bubble", "aspnet-composed")].todo  # its mode did not change
     composite = steps[("image", EXPECTED["aspnet-runtime-composite"])]
     assert composite.todo and composite.reason == "bubble runtime is compiled anew"
     assert not steps[("image", EXPECTED["aspnet-no-composite"])].todo

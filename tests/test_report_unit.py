@@ -113,8 +113,9 @@ def test_scenarios_deploy_the_images_of_the_2020_experiment():
                                      4: ("aspnet-composed-composite",)}
     assert scen["runtime+aspnet"].images[3] == ("runtime-composite", "aspnet-composite")
     assert scen["runtime+aspnet+sdk"].images[4] == ("runtime-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite")
-    assert scen["apps"].images == {1: ("sample-hello-no-composite", "sample-web-no-composite"),
-                                   5: ("sample-hello-composite", "sample-web-composite")}
+    assert scen["apps"].images == {1: ("sample-hello-no-composite", "sample-web-no-composite", "sample-broad-no-composite",
+                                       "sample-service-no-composite"),
+                                   5: ("sample-hello-composite", "sample-web-composite", "sample-broad-composite", "sample-service-composite")}
     assert scen["with-baseline"].images[2] == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
                                                "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite")
     assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if k != "with-baseline")
@@ -224,7 +225,7 @@ def synthetic_report(seed: int = 1) -> dict:
     scen, across = report_analyse.scenarios_section(measured)
     targets = startup.default_targets()
     runs = []
-    for t, mode, i in itertools.product(targets, startup.MODES, range(10)):
+    for t, mode, i in itertools.product(targets, startup.REPORT_MODES, range(10)):
         runs.append(startup.Run(t.id, mode, i, rng.uniform(100, 200) * (2 if mode != "default" else 1), rng.randint(10, 20), 0))
     sums = startup.summarize(targets, {t.image_key: t.image_key for t in targets}, runs)
     r = {

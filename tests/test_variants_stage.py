@@ -20,6 +20,8 @@ from crossgen.images.catalog import CATALOG
 from crossgen.images.specs import spec_for
 from tests.pipeline_support import e2e_settings
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 V = "10.0.15"
 
 
@@ -162,10 +164,9 @@ def all_specs(tmp_path):
         "runtime": fake_compiled(tmp_path, "runtime", f"{fx}/framework-r2r.dll", []),
         "aspnet": fake_compiled(tmp_path, "aspnet", f"{fx}/framework-aspnet-r2r.dll", []),
         "aspnet-composed": fake_compiled(tmp_path, "aspnet-composed", f"{afx}/aspnetcore-r2r.dll", []),
-        "app-hello": fake_compiled(tmp_path, "app-hello", "hello.r2r.dll", []),
-        "app-web": fake_compiled(tmp_path, "app-web", "web.r2r.dll", []),
+        **{f"app-{n}": fake_compiled(tmp_path, f"app-{n}", f"{n}.r2r.dll", []) for n in ("hello", "web", "broad", "service")},
     }
-    apps = {n: (Sample(n, tmp_path / f"{n}-fd", "d1"), Sample(n, tmp_path / f"{n}-sc", "d2")) for n in ("hello", "web")}
+    apps = {n: (Sample(n, tmp_path / f"{n}-fd", "d1"), Sample(n, tmp_path / f"{n}-sc", "d2")) for n in (s.name for s in CATALOG.samples)}
     return s, {v.number: [spec_for(s, acquired, CATALOG, i, compiled, apps) for i in CATALOG.images_of(v)] for v in CATALOG.variants}
 
 
@@ -181,6 +182,8 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
         # the framework-dependent samples on the baseline (what variant 5's apps are compared with)
         (f"{p}sample-hello:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
         (f"{p}sample-web:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
+        (f"{p}sample-broad:{t}-no-composite", f"{p}runtime:{t}-no-composite"),
+        (f"{p}sample-service:{t}-no-composite", f"{p}aspnet:{t}-no-composite"),
     ]
     assert got[2] == [
         (f"{p}runtime:{t}-composite", deps),
@@ -193,7 +196,7 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
         (f"{p}sdk:{t}-aspnet-composed-composite", f"{p}aspnet:{t}-composed-composite"),
     ]
     assert got[4][0] == got[2][0]  # the composed variant reuses variant 2's runtime image
-    assert got[5] == [(f"{p}sample-hello:{t}-composite", deps), (f"{p}sample-web:{t}-composite", deps)]
+    assert got[5] == [(f"{p}sample-{n}:{t}-composite", deps) for n in ("hello", "web", "broad", "service")]
     for sps in specs.values():
         for sp in sps:
             assert sp.base == _dockerfile_from(sp.dockerfile)
@@ -201,7 +204,7 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
 
 def test_dockerfiles_set_the_official_environment(all_specs):
     _, specs = all_specs
-    rt, asp, sdk, hello_fd, _ = specs[1]
+    rt, asp, sdk, hello_fd = specs[1][:4]
     assert f"DOTNET_VERSION={V}" in rt.dockerfile and "ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet" in rt.dockerfile
     assert f"ASPNET_VERSION={V}" in asp.dockerfile and "DOTNET_VERSION" not in asp.dockerfile
     assert "DOTNET_SDK_VERSION=" in sdk.dockerfile
@@ -241,20 +244,76 @@ def test_variants_are_found_by_number_or_name():
     assert "no-composite" in str(exc.value)
 
 
-def test_partial_compilation_needs_the_profile_and_is_per_bubble():
-    from crossgen.core.settings import _bubble_list
+def test_compile_modes_give_their_crossgen_arguments():
+    from crossgen.compile.modes import MODES
 
     s = e2e_settings()
-    assert s.crossgen.partial == ("runtime", "aspnet", "app")  # invoke.yaml default
-    with_profile = crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], [], mibc=True, partial=True)
-    assert "--partial" in with_profile and any(a.startswith("--mibc:") for a in with_profile)
-    assert "--partial" not in crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], [], mibc=False, partial=True)
-    assert "--partial" not in crossgen_arguments(s, "x.r2r.dll", ["/work/in/a.dll"], [], mibc=True, partial=False)
-    assert _bubble_list(True) == ("runtime", "aspnet", "aspnet-composed", "app")
-    assert _bubble_list(False) == () and _bubble_list("runtime") == ("runtime",)
+    ins, unrooted = ["/work/in/a.dll"], ["/work/in/b.dll"]
+    full = crossgen_arguments(s, "x.r2r.dll", ins, [], mibc=True, mode=MODES["full"])
+    partial = crossgen_arguments(s, "x.r2r.dll", ins, [], mibc=True, mode=MODES["partial"])
+    hot = crossgen_arguments(s, "x.r2r.dll", ins, ["/work/in/r.dll"], mibc=True, mode=MODES["hot"], unrooted=unrooted)
+    assert "--partial" in partial and "--partial" not in full and "--partial" not in hot
+    assert all(any(a.startswith("--mibc:") for a in args) for args in (full, partial, hot))
+    assert "--unrooted-input-file-paths:/work/in/b.dll" in hot and "/work/in/b.dll" not in hot
+    assert hot[-1] == "/work/in/a.dll" and "--inputbubbleref:/work/in/b.dll" in hot  # unrooted inputs are in the bubble
+    with pytest.raises(DciError) as exc:  # partial without a profile would compile nothing
+        crossgen_arguments(s, "x.r2r.dll", ins, [], mibc=False, mode=MODES["partial"])
+    assert "MIBC" in str(exc.value)
+
+
+def test_hot_mode_roots_the_hot_assemblies_and_the_apps_own(tmp_path):
+    from crossgen.compile.compiler import app_own_assemblies, split_rooted
+    from crossgen.compile.modes import MODES
+
+    files = [(f"{n}.dll", tmp_path / f"{n}.dll") for n in ("System.Private.CoreLib", "System.Linq", "System.Xml", "web", "Lib")]
+    (tmp_path / "web.deps.json").write_text(json.dumps({
+        "targets": {".NETCoreApp,Version=v10.0/linux-x64": {
+            "web/1.0.0": {"runtime": {"web.dll": {}}},
+            "Lib/2.0.0": {"runtime": {"lib/net10.0/Lib.dll": {}}},
+            "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/10.0.12": {"runtime": {"System.Xml.dll": {}}},
+        }},
+        "libraries": {"web/1.0.0": {"type": "project"}, "Lib/2.0.0": {"type": "package"},
+                      "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/10.0.12": {"type": "runtimepack"}},
+    }))
+    own = app_own_assemblies(tmp_path, "web")
+    assert own == {"web", "Lib"}
+    rooted, unrooted = split_rooted(files, MODES["hot"], frozenset({"System.Private.CoreLib", "System.Linq"}), own)
+    assert [p.stem for _, p in rooted] == ["System.Private.CoreLib", "System.Linq", "web", "Lib"]
+    assert [p.stem for _, p in unrooted] == ["System.Xml"]
+    assert split_rooted(files, MODES["full"], None) == (files, [])
+    with pytest.raises(DciError):
+        split_rooted(files, MODES["hot"], None)
+
+
+def test_modes_come_from_invoke_yaml_and_mode_flags_tag_the_images():
+    from crossgen.cli import with_mode
+    from crossgen.core.settings import ALL_BUBBLES, _bubble_modes
+    from crossgen.images.specs import image_ref
+
+    s = e2e_settings()
+    assert set(s.crossgen.mode) == set(ALL_BUBBLES)  # invoke.yaml names a mode for every bubble
+    assert _bubble_modes("hot") == {b: "hot" for b in ALL_BUBBLES}
     with pytest.raises(DciError) as exc:
-        _bubble_list(["runtime", "everything"])
+        _bubble_modes({"everything": "full"})
     assert "everything" in str(exc.value)
+    full = with_mode(s, "full")
+    assert set(full.crossgen.mode.values()) == {"full"} and full.crossgen.mode_tag == "full"
+    assert image_ref(full, CATALOG, "runtime-composite").endswith("-composite-full")
+    assert image_ref(full, CATALOG, "runtime-no-composite") == image_ref(s, CATALOG, "runtime-no-composite")  # no composite, same tag
+    assert image_ref(s, CATALOG, "runtime-composite").endswith("-composite")
+    assert full.workspace.build_record.name == "build-all-full.json" and s.workspace.build_record.name == "build-all.json"
+    assert with_mode(s, "hot", ("runtime",)).crossgen.mode["aspnet"] == s.crossgen.mode["aspnet"]
+    with pytest.raises(DciError) as exc:
+        with_mode(s, "fastest")
+    assert "full" in str(exc.value) and "hot" in str(exc.value)
+
+
+def test_the_old_partial_setting_is_refused_with_its_replacement():
+    from crossgen.core.settings import from_config
+
+    with pytest.raises(DciError) as exc:
+        from_config({"dci": {"crossgen": {"partial": ["runtime"]}}}, PROJECT_ROOT)
+    assert "crossgen.mode" in str(exc.value)
 
 
 def test_the_sdk_layer_takes_the_newest_stable_sdk(tmp_path):

@@ -34,6 +34,7 @@ from crossgen.compile import r2r
 from crossgen.dockerio import templates
 from crossgen.core import ui
 from crossgen.compile.bubbles import Bubble
+from crossgen.compile.modes import DEFAULT_MODE, MODES, Mode, bubble_mode
 from crossgen.core.files import atomic_dir, atomic_write_text, make_dirs
 from crossgen.core.errors import DciError
 from crossgen.dockerio.imagebuild import ImageSpec
@@ -114,27 +115,33 @@ MIBC = f"{IN}/profile/StandardOptimizationData.mibc"
 
 
 def crossgen_arguments(
-    settings: Settings, composite_name: str, inputs: list[str], references: list[str], *, mibc: bool = False, partial: bool = False
+    settings: Settings, composite_name: str, inputs: list[str], references: list[str], *, mibc: bool = False,
+    mode: Mode = MODES[DEFAULT_MODE], unrooted: list[str] = (),
 ) -> list[str]:
-    """The response-file lines (one option per line, ``--name:value`` form)."""
+    """The response-file lines (one option per line, ``--name:value`` form). ``inputs`` are rooted,
+    ``unrooted`` are in the composite but get code only where rooted code reaches them."""
     args = ["--composite"]
     if settings.crossgen.inputbubble:
         args.append("--inputbubble")
         if references:
             # Keep the bubble to the inputs: references are compiled against, not joined.
-            args += [f"--inputbubbleref:{p}" for p in inputs]
+            args += [f"--inputbubbleref:{p}" for p in [*inputs, *unrooted]]
     args += ["-O", f"--targetos:{settings.target_os}", f"--targetarch:{settings.target_arch}"]
     if settings.crossgen.instruction_set:
         args.append(f"--instruction-set:{settings.crossgen.instruction_set}")
     if mibc:
         args.append(f"--mibc:{MIBC}")
-        if partial:
-            args.append("--partial")
+    if mode.partial:
+        if not mibc:
+            raise DciError(f"compile mode {mode.name}", "needs the MIBC profile (it compiles only the profiled methods)",
+                           "set dci.crossgen.mibc: true, or choose another mode")
+        args.append("--partial")
     if settings.crossgen.parallelism:
         args.append(f"--parallelism:{settings.crossgen.parallelism}")
     args += list(settings.crossgen.extra_args)
     args += [f"--compositerootpath:{IN}", f"--out:{OUT}/{composite_name}"]
     args += [f"--reference:{p}" for p in references]
+    args += [f"--unrooted-input-file-paths:{p}" for p in unrooted]
     args += inputs
     return args
 
@@ -172,6 +179,34 @@ def app_inputs(app_dir: Path, app_name: str) -> tuple[list[tuple[str, Path]], li
     if not any(rel == f"{app_name}.dll" for rel, _ in files):
         raise DciError(str(app_dir), f"no {app_name}.dll in the published app", "publish the app self-contained first")
     return files, [], f"{app_name}.r2r.dll"
+
+
+def app_own_assemblies(app_dir: Path, app_name: str) -> set[str]:
+    """The simple names of the app's own assemblies (its project and package references, not the
+    runtime packs), read from <app>.deps.json; just the app when there is none."""
+    own = {app_name}
+    deps = app_dir / f"{app_name}.deps.json"
+    if not deps.is_file():
+        return own
+    data = json.loads(deps.read_text(encoding="utf-8-sig"))
+    kinds = {name: lib.get("type", "") for name, lib in (data.get("libraries") or {}).items()}
+    for target in (data.get("targets") or {}).values():
+        for lib, entry in target.items():
+            if kinds.get(lib) in ("project", "package"):
+                own |= {Path(dll).stem for dll in (entry.get("runtime") or {})}
+    return own
+
+
+def split_rooted(files: list[tuple[str, Path]], mode: Mode, hot: frozenset[str] | None,
+                 always: set[str] = frozenset()) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """(rooted, unrooted) inputs for ``mode``: in a hot-only mode the inputs whose simple name is in
+    ``hot`` (or ``always``) stay rooted, the others are unrooted."""
+    if not mode.hot_only:
+        return files, []
+    if hot is None:
+        raise DciError(f"compile mode {mode.name}", "needs the list of hot assemblies", "pass the training programs' list (training.hot_assemblies)")
+    rooted = [(rel, p) for rel, p in files if p.stem in hot or p.stem in always]
+    return rooted, [(rel, p) for rel, p in files if (rel, p) not in rooted]
 
 
 class CompileLog:
@@ -252,7 +287,8 @@ class BubblePlan:
     composite_rel: str
     composite_name: str
     args: list[str]
-    described: dict
+    described: dict      # what the content key is made of (the mode shows in the arguments)
+    mode: str
 
     @property
     def cached(self) -> bool:
@@ -268,23 +304,28 @@ def plan_bubble(
     app_dir: Path | None = None,
     app_name: str | None = None,
     mibc: Path | None = None,
+    hot: frozenset[str] | None = None,
 ) -> BubblePlan:
     """The inputs, Crossgen2 arguments and content key of ``bubble`` (frameworks of ``root``, or
-    the self-contained app in ``app_dir``); where its cached result lives."""
+    the self-contained app in ``app_dir``) in its configured mode; where its cached result lives.
+    ``hot``: the hot assemblies, for the hot-only modes."""
+    mode = bubble_mode(settings, bubble.name)
+    always: set[str] = set()
     if app_dir is not None:
         assert app_name
         files, refs, composite_rel = app_inputs(app_dir, app_name)
         name = f"{bubble.name}-{app_name}"
         composite_name = composite_rel
+        always = app_own_assemblies(app_dir, app_name)
     else:
         assert root is not None
         files, refs, composite_rel = framework_inputs(bubble, root, settings.crossgen.exclude.get(bubble.name, ()))
         name = bubble.name
         composite_name = bubble.composite_name
-    inputs = [f"{IN}/{rel}" for rel, _ in files]
-    references = [f"{IN}/{rel}" for rel, _ in refs]
+    rooted, unrooted = split_rooted(files, mode, hot, always)
     args = crossgen_arguments(
-        settings, composite_name, inputs, references, mibc=mibc is not None, partial=bubble.name in settings.crossgen.partial
+        settings, composite_name, [f"{IN}/{rel}" for rel, _ in rooted], [f"{IN}/{rel}" for rel, _ in refs],
+        mibc=mibc is not None, mode=mode, unrooted=[f"{IN}/{rel}" for rel, _ in unrooted],
     )
     described = {
         "mibc_sha256": _sha256(mibc) if mibc else None,
@@ -297,7 +338,7 @@ def plan_bubble(
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
     final = settings.workspace.crossgen(name) / key[:16]
-    return BubblePlan(name, key, final, files, refs, composite_rel, composite_name, args, described)
+    return BubblePlan(name, key, final, files, refs, composite_rel, composite_name, args, described, mode.name)
 
 
 def compile_bubble(
@@ -311,20 +352,23 @@ def compile_bubble(
     app_dir: Path | None = None,
     app_name: str | None = None,
     mibc: Path | None = None,
+    hot: frozenset[str] | None = None,
     timeout: float = TIMEOUT_S,
 ) -> CompileResult:
     """Compile ``bubble`` (see :func:`plan_bubble`); reuse a cached identical result. The result
     folder is an overlay for the dotnet root (or for the app folder). Crossgen2 gets ``timeout``
     seconds (:class:`dockerio.ContainerTimeout`)."""
-    plan = plan_bubble(settings, bubble, root, cg, app_dir=app_dir, app_name=app_name, mibc=mibc)
+    plan = plan_bubble(settings, bubble, root, cg, app_dir=app_dir, app_name=app_name, mibc=mibc, hot=hot)
     name, key, final, files, refs = plan.name, plan.key, plan.final, plan.files, plan.refs
     composite_rel, composite_name, args, described = plan.composite_rel, plan.composite_name, plan.args, plan.described
     if not force and plan.cached:
         record = json.loads((final / RECORD).read_text())
-        ui.info(f"{name} bubble (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)", label="reused")
+        ui.info(f"{name} bubble, mode {plan.mode} (key {key[:16]}; compiled in {record['seconds']:.0f} s earlier)", label="reused")
         return CompileResult(name, final / "out", record, True)
 
-    ui.step(f"Crossgen2 {cg.version}: bubble {name} ({len(files)} inputs, {len(refs)} references) in {cg.image}")
+    unrooted = sum(1 for a in args if a.startswith("--unrooted-input-file-paths:"))
+    ui.step(f"Crossgen2 {cg.version}: bubble {name}, mode {plan.mode} ({len(files)} inputs"
+            f"{f', {unrooted} of them unrooted' if unrooted else ''}, {len(refs)} references) in {cg.image}")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         for rel, p in files + refs:
@@ -375,6 +419,7 @@ def compile_bubble(
             p.chmod(0o755 if p.is_dir() else 0o644)
         record = {
             **{k: v for k, v in described.items() if k not in ("inputs", "references")},
+            "mode": plan.mode,
             "key": key,
             "crossgen2_version": cg.version,
             "crossgen2_image": cg.image,
@@ -391,6 +436,6 @@ def compile_bubble(
         }
         atomic_write_text(tmp / RECORD, json.dumps(record, indent=2))
     mem = f", peak memory {peak / 2**30:.2f} GiB" if peak else ""
-    ui.info(f"{name} bubble in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}"
+    ui.info(f"{name} bubble, mode {plan.mode}, in {record['seconds']:.0f} s: composite {record['composite']['size'] / 1e6:.1f} MB{mem}"
             f" ({log.lines} lines of compiler output in {log_path})", label="compiled")
     return CompileResult(name, final / "out", record, False)

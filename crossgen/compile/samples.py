@@ -114,9 +114,11 @@ def _mode(self_contained_rid: str | None, runtime_version: str | None) -> str:
     return f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
 
 
-def planned(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> tuple[Sample, bool]:
-    """Where :func:`publish` puts samples/<name> for these sources, and whether it is there already."""
-    src = settings.project_root / "samples" / name
+def planned(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None,
+            src: Path | None = None) -> tuple[Sample, bool]:
+    """Where :func:`publish` puts samples/<name> (or the project folder ``src``) for these sources, and
+    whether it is there already."""
+    src = src or settings.project_root / "samples" / name
     if not (src / f"{name}.csproj").is_file():
         found = sorted(p.parent.name for p in (settings.project_root / "samples").glob("*/*.csproj"))
         raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(found)}")
@@ -126,13 +128,14 @@ def planned(settings: Settings, name: str, *, self_contained_rid: str | None = N
     return Sample(name, out, digest), (out / f"{name}.dll").is_file()
 
 
-def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None) -> Sample:
-    """``dotnet publish`` samples/<name>: framework-dependent (IL only, no apphost), or
-    self-contained for a RID with the runtime packs of ``runtime_version``."""
-    sample, done = planned(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
+def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None,
+            src: Path | None = None) -> Sample:
+    """``dotnet publish`` samples/<name> (or the project folder ``src``): framework-dependent (IL only,
+    no apphost), or self-contained for a RID with the runtime packs of ``runtime_version``."""
+    sample, done = planned(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version, src=src)
     if done:
         return sample
-    src, out, digest = settings.project_root / "samples" / name, sample.path, sample.digest
+    src, out, digest = src or settings.project_root / "samples" / name, sample.path, sample.digest
     mode = _mode(self_contained_rid, runtime_version)
     work = settings.workspace.samples / "src"
     srccopy = work / f"{name}-{mode}"

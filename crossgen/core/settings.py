@@ -69,8 +69,10 @@ class CrossgenOptions:
     instruction_set: str = ""
     # compile with the runtime pack's StandardOptimizationData.mibc profile (-m)
     mibc: bool = False
-    # bubbles compiled with --partial (with mibc: only the methods the profile names)
-    partial: tuple[str, ...] = ()
+    # bubble name -> compile mode (crossgen.compile.modes: full | partial | hot); unnamed bubbles: full
+    mode: dict[str, str] = field(default_factory=dict)
+    # set by --mode: every bubble in that mode, and the images holding them tagged ...-<mode>
+    mode_tag: str = ""
     # bubble name -> simple-name patterns (fnmatch) of framework assemblies kept out of its composite
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -101,7 +103,7 @@ class Settings:
     @property
     def workspace(self) -> Workspace:
         """Every path under the build folder."""
-        return Workspace(self.build_dir)
+        return Workspace(self.build_dir, self.crossgen.mode_tag)
 
     @property
     def target_os(self) -> str:
@@ -119,23 +121,27 @@ class Settings:
 ALL_BUBBLES = ("runtime", "aspnet", "aspnet-composed", "app")
 
 
-def _bubble_list(value: Any) -> tuple[str, ...]:
-    """A per-bubble switch: true (every bubble), false/empty (none) or a list of bubble names."""
-    if value is True:
-        return ALL_BUBBLES
-    if not value:
-        return ()
-    names = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
-    unknown = [n for n in names if n not in ALL_BUBBLES]
+def _bubble_modes(value: Any) -> dict[str, str]:
+    """crossgen.mode: one mode name for every bubble, or a mapping bubble -> mode name (names are
+    checked where modes are declared, crossgen.compile.modes)."""
+    if isinstance(value, str):
+        return {b: value for b in ALL_BUBBLES}
+    if not isinstance(value, Mapping):
+        raise DciError(f"crossgen.mode {value!r}", "is neither a mode name nor a mapping bubble: mode",
+                       "write e.g. `mode: {runtime: hot, aspnet: hot}` or `mode: full` in invoke.yaml")
+    unknown = [str(k) for k in value if str(k) not in ALL_BUBBLES]
     if unknown:
-        raise DciError(f"crossgen.partial {list(names)}", f"unknown bubble {unknown[0]!r}", f"use true, false or names from {', '.join(ALL_BUBBLES)}")
-    return names
+        raise DciError(f"crossgen.mode.{unknown[0]}", "no such bubble", f"use bubble names from {', '.join(ALL_BUBBLES)}")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
     """Build Settings from the ``dci`` section of the invoke configuration."""
     dci = dict(config.get("dci", {}) or {})
     cg = dict(dci.pop("crossgen", {}) or {})
+    if "partial" in cg:
+        raise DciError("crossgen.partial (invoke.yaml)", "was replaced by crossgen.mode",
+                       "write `mode: {runtime: partial, ...}` (modes: full, partial, hot) instead of `partial: [...]`")
     root = Path(project_root)
 
     def path_or_none(value: Any) -> Path | None:
@@ -172,7 +178,7 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
             extra_args=tuple(str(a) for a in (cg.get("extra_args") or ())),
             instruction_set=str(cg.get("instruction_set") or ""),
             mibc=bool(cg.get("mibc", False)),
-            partial=_bubble_list(cg.get("partial", ())),
+            mode=_bubble_modes(cg.get("mode") or {}),
             exclude={str(k): tuple(str(p) for p in (v or ())) for k, v in dict(cg.get("exclude") or {}).items()},
         ),
         source=source,

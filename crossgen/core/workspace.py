@@ -6,11 +6,13 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     layout/<version>-<rid>-<key>/dotnet   laid-out dotnet roots (acquire)
     acquire.json                          what the last acquisition resolved
     profile/<version>/                    the runtime pack's MIBC profile (compile)
+    profile/hot-assemblies-<digest>.json  what the training programs load (compile, mode hot)
     crossgen/<bubble>/<key>/              Crossgen2 results with their record.json (compile)
     samples/                              published sample apps, and their source copies (compile)
     contexts/<image key>/                 Dockerfile contexts while an image builds (images)
     tmp/                                  scratch space (the OS base's root file system)
     build-all.json                        what the last build-all built or found up to date
+    build-all-<mode>.json                 the same for the last build-all --mode <mode>
     verify/                               verify.json, app-compat.json, samples built by SDK images
     report/                               report.json, report.md, charts, build history
     registry/                             the local registry's storage (report)
@@ -26,6 +28,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    mode_tag: str = ""     # builds with --mode X keep their own record (build-all-X.json)
 
     @property
     def layouts(self) -> Path:
@@ -37,6 +40,9 @@ class Workspace:
 
     def profile(self, version: str) -> Path:
         return self.root / "profile" / version
+
+    def hot_assemblies(self, digest: str) -> Path:
+        return self.root / "profile" / f"hot-assemblies-{digest}.json"
 
     def crossgen(self, bubble: str) -> Path:
         return self.root / "crossgen" / bubble
@@ -55,7 +61,7 @@ class Workspace:
 
     @property
     def build_record(self) -> Path:
-        return self.root / "build-all.json"
+        return self.root / (f"build-all-{self.mode_tag}.json" if self.mode_tag else "build-all.json")
 
     @property
     def verify(self) -> Path:

@@ -96,6 +96,8 @@ class Scenario:
 SAMPLES: tuple[Sample, ...] = (
     Sample("hello", "console"),
     Sample("web", "web"),
+    Sample("broad", "console"),     # many framework areas; never used for training
+    Sample("service", "web"),       # a service-shaped web API; never used for training
 )
 
 IMAGES: tuple[Image, ...] = (

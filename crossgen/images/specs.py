@@ -88,11 +88,14 @@ def _render(settings: Settings, name: str, **values) -> str:
 
 
 def image_ref(settings: Settings, catalog: Catalog, key: str) -> str:
-    """The reference a catalog key is tagged with (``runtime-deps`` included)."""
+    """The reference a catalog key is tagged with (``runtime-deps`` included). Images holding
+    composites built with ``--mode X`` are tagged ``...-<suffix>-X``; the configured modes (the
+    defaults) keep the plain tag."""
     if key == RUNTIME_DEPS:
         return runtime_deps_name(settings)
     img = catalog.images[key]
-    return image_name(settings, img.repo, img.suffix)
+    suffix = f"{img.suffix}-{settings.crossgen.mode_tag}" if img.bubbles and settings.crossgen.mode_tag else img.suffix
+    return image_name(settings, img.repo, suffix)
 
 
 def spec_for(

@@ -54,7 +54,44 @@ def draw_all(report: dict, out_dir: Path) -> list[Path]:
     st = report.get("startup") or {}
     if st.get("summaries"):
         paths.append(startup_chart(report, out_dir / "startup.png"))
+    if (report.get("frontier") or {}).get("points"):
+        paths.append(frontier_chart(report, out_dir / "frontier.png"))
     return paths
+
+
+MARKERS = (("s", "square"), ("o", "circle"), ("v", "triangle"), ("D", "diamond"), ("P", "plus"), ("^", "up-triangle"))
+
+
+def frontier_chart(report: dict, path: Path) -> Path:
+    """Image size against startup median, one panel per sample; the baseline marked, Pareto-best points named."""
+    points = [p for p in report["frontier"]["points"] if p["median_ms"] is not None]
+    samples = list(dict.fromkeys(p["sample"] for p in points))
+    colors, _ = _style()
+    markers = dict(zip(dict.fromkeys(["baseline", *(p["mode"] for p in points)]), MARKERS))
+    legend = ", ".join(f"{name} {mode}" for mode, (_, name) in markers.items())
+    cols = min(2, len(samples))
+    rows = (len(samples) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols, 5.2 * rows), squeeze=False)
+    for ax, sample in zip(axes.flat, samples):
+        for p in (p for p in points if p["sample"] == sample):
+            marker = markers[p["mode"]][0]
+            ax.errorbar(p["size"] / 1e6, p["median_ms"], yerr=[[p["median_ms"] - p["min_ms"]], [p["max_ms"] - p["median_ms"]]],
+                        fmt=marker, color=colors.get(p["variant"], "black"), markersize=9 if p["mode"] == "baseline" else 7,
+                        mfc="none" if not p["pareto"] else colors.get(p["variant"], "black"), alpha=0.85, capsize=2)
+            if p["pareto"] or p["mode"] == "baseline":
+                ax.annotate(f"v{p['variant']} {p['mode']}", (p["size"] / 1e6, p["median_ms"]), textcoords="offset points",
+                            xytext=(5, 5), fontsize=7)
+        kind = next(p["kind"] for p in points if p["sample"] == sample)
+        ax.set_title(f"{sample} ({kind}): image size vs startup median\n(filled = Pareto-best; {legend})", fontsize=9)
+        ax.set_xlabel("image MB (uncompressed)")
+        ax.set_ylabel("startup median ms (bars: min-max)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(samples):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def layers_chart(report: dict, path: Path) -> Path:

@@ -251,6 +251,41 @@ def md_build(r: dict) -> list[str]:
     return rows
 
 
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def _x(v) -> str:
+    return "" if v is None else f" (x{v:.2f})"
+
+
+def md_frontier(r: dict) -> list[str]:
+    """The frontier table (one row per sample, variant and compile mode) and the defaults the rule picks."""
+    fr = r.get("frontier")
+    if not fr:
+        return []
+    cold = "cold-cache median ms" if not fr["cold_cache_skipped"] else None
+    head = ["sample", "variant", "mode", "image MB", "compressed MB", f"startup median ms (min-max, {fr['runs']} runs)",
+            "JIT methods", "JIT, no AVX2", *([cold] if cold else []), "rule", "Pareto"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in fr["points"]:
+        rule = "baseline" if p["mode"] == "baseline" else {True: "pass", False: "fail", None: "-"}[p["passes"]]
+        row = [p["sample"], str(p["variant"]), p["mode"], f"{mb(p['size'])}{_x(p['size_ratio'])}", mb(p["compressed"]),
+               f"{_ms(p['median_ms'])}{_x(p['startup_ratio'])} ({_ms(p['min_ms'])}-{_ms(p['max_ms'])})",
+               f"{_count(p['jit'])}{_x(p['jit_ratio'])}", _count(p["jit_no_avx2"]), *([_ms(p["cold_median_ms"])] if cold else []),
+               rule, "**best**" if p["pareto"] else ""]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Default compile mode per bubble, by the rule (on every sample whose image holds the bubble: JIT-compiled "
+              "methods and median startup not above the baseline's; the smallest passing mode, else the fewest JIT-compiled methods):", ""]
+    for bubble, d in fr["defaults"].items():
+        facts = "; ".join(f"{m}: {'passes' if f['passes'] else 'fails on ' + (', '.join(f['failing']) or 'unmeasured samples')}"
+                          for m, f in d["modes"].items())
+        lines.append(f"- `{bubble}`: **{d['mode']}** ({d['why']}). {facts}")
+    if fr["cold_cache_skipped"]:
+        lines += ["", f"Starts with a dropped page cache were not measured: {fr['cold_cache_skipped']}."]
+    return lines
+
+
 def markdown(r: dict) -> str:
     lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
     lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
@@ -270,6 +305,8 @@ def markdown(r: dict) -> str:
     lines += [f"- `{k}`: {v}" for k, v in r["rules"].items()]
     lines += [""] + md_scenarios(r)
     lines += ["", "## Startup", ""] + md_startup(r)
+    if r.get("frontier"):
+        lines += ["", "## Size/startup frontier per compile mode", ""] + md_frontier(r)
     lines += ["", "## Build cost", ""] + md_build(r)
     if r.get("registry"):
         reg = r["registry"]
@@ -294,7 +331,7 @@ def update_readme(path: Path, r: dict) -> bool:
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
     block = "\n".join(["", *md_header(r), "", *md_headline(r), "", *md_scenario_grid(r), "", *md_startup_grid(r), "",
-                       *md_build_compact(r), "",
+                       *md_build_compact(r), "", *([*md_frontier(r), ""] if r.get("frontier") else []),
                        "Full tables, charts, the verdict per measure and the notes: `build/report/report.md`.", ""])
     path.write_text(head + README_BEGIN + block + README_END + tail)
     return True

@@ -28,7 +28,7 @@ from crossgen.core.errors import DciError
 from crossgen.core.files import atomic_write_text
 from crossgen.core.settings import Settings
 from crossgen.images.catalog import CATALOG
-from crossgen.report import sizes
+from crossgen.report import frontier, sizes
 from crossgen.report.analyse import (
     build_summary,
     compare_with_previous,
@@ -68,6 +68,8 @@ class ReportOptions:
     inspect_layers: bool = True           # stream two same-source layers to say how they differ
     cold_build: bool = False              # time a cold build-all into a scratch prefix and build folder (minutes)
     seed: int = 20201
+    modes: tuple[str, ...] = ()           # compile modes of the frontier (empty: no frontier)
+    extra_runs: int = 5                   # frontier: runs without AVX2 and with a dropped page cache
 
 
 @dataclass
@@ -86,6 +88,26 @@ def require_charts() -> None:
     except ImportError as exc:
         raise DciError("--charts", f"needs matplotlib, which cannot be imported ({exc})",
                        "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
+
+
+def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, timer: Timer) -> dict:
+    """Every (variant, compile mode) on every sample: sizes (compressed through the registry when
+    ``opts.registry``), startup, JIT counts, and the default mode per bubble."""
+    points = frontier.plan_points(settings, opts.modes)
+    refs = list(dict.fromkeys(p.ref for p in points))
+    missing = [r for r in refs if not dockerio.image_info(api, r)]
+    if missing:
+        raise DciError(", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), "not present locally",
+                       "run `invoke build-all --mode <mode>` for each mode, or `invoke report` with its warm build")
+    ui.step(f"Frontier: {len(points)} points ({len(opts.modes)} compile modes), {len(refs)} images")
+    start = time.monotonic()
+    measured = {r: sizes.image_sizes(api, r, r) for r in refs}
+    if opts.registry:
+        measure_compressed(api, settings, [{"key": r, "ref": r} for r in refs], measured, fresh=False)
+    section = frontier.measure(api, settings, points, runs=opts.runs, extra_runs=opts.extra_runs, seed=opts.seed,
+                               registry_sizes=measured)
+    timer.add("frontier", start)
+    return section
 
 
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
@@ -128,6 +150,10 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         startup_section = run_startup(api, settings, images, opts.runs, opts.seed)
         timer.add("startup", start)
 
+    frontier_section = None
+    if opts.modes:
+        frontier_section = _frontier(api, settings, opts, timer)
+
     deps_ref = next((i["ref"] for i in record["images"] if i["key"] == "runtime-deps"), settings.base_image)
     scen, across = scenarios_section(measured)
     ident = layer_identity(measured)
@@ -143,7 +169,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "options": {"runs": opts.runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
+        "options": {"runs": opts.runs, "modes": list(opts.modes), "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
                     "images": list(opts.images), "fresh_registry": opts.fresh_registry, "cold_build": opts.cold_build,
                     "inspect_layers": opts.inspect_layers},
         "machine": machine_info(api),
@@ -157,6 +183,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "layer_identity": ident,
         "layer_difference": difference,
         "startup": startup_section,
+        "frontier": frontier_section,
         "registry": registry,
         "build": {"bubbles": record.get("bubbles") or {}, "last": build_summary(record), "cold": cold, "warm": warm,
                   "warm_measured_seconds": warm_seconds, "cold_measured": cold_measured, "history": history},

@@ -39,7 +39,10 @@ from crossgen.images.catalog import CATALOG, Catalog
 MODES: dict[str, dict[str, str]] = {
     "default": {},
     "r2r-off": {"DOTNET_ReadyToRun": "0"},
+    "no-avx2": {"DOTNET_EnableAVX2": "0"},   # a CPU without AVX2: x86-64-v3 code is rejected and JIT-compiled
+    "cold-cache": {},                         # the page cache dropped before each run (by the caller's prepare)
 }
+REPORT_MODES = ("default", "r2r-off")      # what the report's startup section runs
 POLL_FIRST_S = 0.002
 POLL_MAX_S = 0.010
 WEB_TIMEOUT_S = 60.0
@@ -221,13 +224,15 @@ def measure(
     apps: dict[str, Sample],
     *,
     runs: int = 10,
-    modes: tuple[str, ...] = tuple(MODES),
+    modes: tuple[str, ...] = REPORT_MODES,
     warmup: int = 1,
     seed: int = 20201,
     log: Callable[[str], None] = ui.detail,
+    prepare: Callable[[str], object] | None = None,
 ) -> tuple[list[Run], list[Summary]]:
     """Run every target in every mode ``runs`` times, interleaved; ``refs`` maps image keys to references,
-    ``apps`` the sample names to their framework-dependent publish (copied into the containers)."""
+    ``apps`` the sample names to their framework-dependent publish (copied into the containers);
+    ``prepare(mode)`` is called right before each run."""
     targets = [t for t in targets if t.image_key in refs]
     if not targets:
         return [], []
@@ -248,6 +253,8 @@ def measure(
             rng.shuffle(order)
             for t, mode in order:
                 fn = _console_run if t.kind == "console" else _web_run
+                if prepare is not None:
+                    prepare(mode)
                 r = fn(boxes[t.image_key], t, apps[t.sample], mode, rnd)
                 done += 1
                 if r.error:
@@ -258,7 +265,7 @@ def measure(
     return runs_out, summarize(targets, refs, runs_out, modes)
 
 
-def summarize(targets: list[Target], refs: dict[str, str], runs: list[Run], modes: tuple[str, ...] = tuple(MODES)) -> list[Summary]:
+def summarize(targets: list[Target], refs: dict[str, str], runs: list[Run], modes: tuple[str, ...] = REPORT_MODES) -> list[Summary]:
     out: list[Summary] = []
     for t in targets:
         for mode in modes:

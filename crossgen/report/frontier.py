@@ -1,0 +1,190 @@
+"""The size/startup frontier: every (variant, compile mode) on every sample of the catalog, and the
+compile mode each bubble should default to.
+
+A **point** is one sample on the image that runs it for one variant built in one compile mode (the
+baseline once: it holds no composite). For each point: the size of that image (uncompressed from
+the daemon; compressed from the local registry when pushed), the startup median with min-max over
+interleaved runs, the JIT-compiled methods, and two starts users meet: on a CPU without AVX2
+(``DOTNET_EnableAVX2=0``: code compiled for x86-64-v3 is rejected and JIT-compiled) and with the
+page cache dropped first (as root, where ``/proc/sys/vm/drop_caches`` can be written). Every image
+runs with the same runtime settings.
+
+The **rule** for a bubble's default (issue "Faster for every app"): on every sample whose image
+holds the bubble, a mode passes when its JIT count is not above the baseline's and its median
+startup is not above the baseline's; among the passing modes the one with the smallest images;
+when none passes, the one with the fewest JIT-compiled methods.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import asdict, dataclass, field
+
+import docker
+
+from crossgen.compile.modes import MODES, apply_mode
+from crossgen.compile.samples import publish
+from crossgen.core import ui
+from crossgen.core.settings import Settings
+from crossgen.images.catalog import CATALOG, Catalog
+from crossgen.images.specs import image_ref
+from crossgen.report import sizes, startup
+
+BASELINE = "baseline"          # the mode name of the baseline's points
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+
+
+@dataclass
+class Point:
+    variant: int
+    mode: str                  # a compile mode, or "baseline"
+    sample: str
+    kind: str
+    image_key: str
+    ref: str
+    bubbles: list[str]
+    size: int = 0
+    compressed: int | None = None
+    median_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    runs: int = 0
+    failed: int = 0
+    jit: float | None = None
+    jit_no_avx2: float | None = None
+    cold_median_ms: float | None = None
+    size_ratio: float | None = None
+    startup_ratio: float | None = None
+    jit_ratio: float | None = None
+    passes: bool | None = None         # JIT and median not above the baseline's (None: baseline / not measured)
+    pareto: bool = False
+    values_ms: list[float] = field(default_factory=list)
+
+    @property
+    def target_key(self) -> str:
+        return self.image_key if self.mode == BASELINE else f"{self.image_key}~{self.mode}"
+
+
+def plan_points(settings: Settings, modes: tuple[str, ...], catalog: Catalog = CATALOG) -> list[Point]:
+    """Every point of the frontier (nothing measured yet)."""
+    points: list[Point] = []
+    for v in catalog.variants:
+        for mode in (BASELINE,) if v.baseline else modes:
+            s_mode = settings if mode == BASELINE else apply_mode(settings, mode)
+            for s in catalog.samples:
+                key = catalog.runner(v, s)
+                if key is None:
+                    continue
+                bubbles = sorted({"app" if b.startswith("app-") else b for b in catalog.images[key].bubbles})
+                points.append(Point(v.number, mode, s.name, s.kind, key, image_ref(s_mode, catalog, key), bubbles))
+    return points
+
+
+def drop_page_cache() -> str:
+    """Write back and drop the page cache; "" on success, else why it cannot be done here."""
+    try:
+        os.sync()
+        with open(DROP_CACHES, "w") as f:
+            f.write("3\n")
+        return ""
+    except OSError as exc:
+        return f"cannot write {DROP_CACHES} ({exc.strerror or exc}; needs root outside a container)"
+
+
+def measure(api: docker.APIClient, settings: Settings, points: list[Point], *, runs: int, extra_runs: int, seed: int,
+            registry_sizes: dict[str, sizes.ImageSizes] | None = None, catalog: Catalog = CATALOG) -> dict:
+    """Sizes and startup of every point; the startup runs of all points are interleaved."""
+    measured = registry_sizes or {}
+    for p in points:
+        img = measured.get(p.ref) or sizes.image_sizes(api, p.ref, p.ref)
+        measured[p.ref] = img
+        p.size, p.compressed = img.size, img.compressed
+    targets: dict[tuple[str, str], startup.Target] = {}
+    refs: dict[str, str] = {}
+    for p in points:
+        refs[p.target_key] = p.ref
+        t = targets.get((p.sample, p.target_key))
+        variants = (*t.variants, p.variant) if t else (p.variant,)
+        targets[(p.sample, p.target_key)] = startup.Target(p.sample, p.kind, p.target_key, tuple(dict.fromkeys(variants)),
+                                                           self_contained=catalog.images[p.image_key].self_contained)
+    apps = {s: publish(settings, s) for s in dict.fromkeys(p.sample for p in points)}
+    cold_reason = drop_page_cache() if extra_runs else "not asked for"
+    env_modes = {"default": runs, "no-avx2": extra_runs, **({"cold-cache": extra_runs} if not cold_reason else {})}
+    summaries: list[startup.Summary] = []
+    for env_mode, n in env_modes.items():
+        if n <= 0:
+            continue
+        ui.detail(f"frontier: {len(targets)} targets, {n} runs each with {env_mode} settings, interleaved")
+        prepare = (lambda _mode: drop_page_cache()) if env_mode == "cold-cache" else None
+        _, got = startup.measure(api, list(targets.values()), refs, apps, runs=n, modes=(env_mode,), seed=seed, prepare=prepare)
+        summaries += got
+    for p in points:
+        mine = {s.mode: s for s in summaries if s.sample == p.sample and s.image_key == p.target_key}
+        d = mine.get("default")
+        if d:
+            p.median_ms, p.min_ms, p.max_ms, p.runs, p.failed, p.jit = d.median_ms, d.min_ms, d.max_ms, d.runs, d.failed, d.jit_median
+            p.values_ms = d.values_ms
+        if "no-avx2" in mine:
+            p.jit_no_avx2 = mine["no-avx2"].jit_median
+        if "cold-cache" in mine:
+            p.cold_median_ms = mine["cold-cache"].median_ms
+    judge(points)
+    return {
+        "modes": {m: MODES[m].title for m in dict.fromkeys(p.mode for p in points) if m in MODES},
+        "runs": runs, "extra_runs": extra_runs, "seed": seed,
+        "env_modes": {"default": {}, "no-avx2": {"DOTNET_EnableAVX2": "0"}, "cold-cache": f"echo 3 > {DROP_CACHES} before each run"},
+        "cold_cache_skipped": cold_reason,
+        "points": [asdict(p) for p in points],
+        "defaults": choose_defaults(points),
+    }
+
+
+def _ratio(value, base) -> float | None:
+    return round(value / base, 4) if value is not None and base else None
+
+
+def judge(points: list[Point]) -> None:
+    """Ratios to the baseline, the rule per point, and the Pareto-best points per sample (smaller
+    image and earlier start: no other point of the sample is at least as good on both and better on one)."""
+    base = {p.sample: p for p in points if p.mode == BASELINE}
+    for p in points:
+        b = base.get(p.sample)
+        if not b:
+            continue
+        p.size_ratio, p.startup_ratio, p.jit_ratio = _ratio(p.size, b.size), _ratio(p.median_ms, b.median_ms), _ratio(p.jit, b.jit)
+        if p.mode != BASELINE and None not in (p.jit, p.median_ms, b.jit, b.median_ms):
+            p.passes = p.jit <= b.jit and p.median_ms <= b.median_ms
+    for sample in dict.fromkeys(p.sample for p in points):
+        mine = [p for p in points if p.sample == sample and p.median_ms is not None]
+        for p in mine:
+            p.pareto = not any(q is not p and q.size <= p.size and q.median_ms <= p.median_ms
+                               and (q.size < p.size or q.median_ms < p.median_ms) for q in mine)
+
+
+def choose_defaults(points: list[Point]) -> dict[str, dict]:
+    """Per bubble: the mode the rule picks, with the facts it was picked on."""
+    out: dict[str, dict] = {}
+    bubbles = sorted({b for p in points for b in p.bubbles})
+    for bubble in bubbles:
+        per_mode: dict[str, dict] = {}
+        for mode in dict.fromkeys(p.mode for p in points if bubble in p.bubbles):
+            mine = [p for p in points if bubble in p.bubbles and p.mode == mode]
+            verdicts = [p.passes for p in mine]
+            per_mode[mode] = {
+                "passes": all(v is True for v in verdicts),
+                "measured": all(v is not None for v in verdicts),
+                "failing": [f"{p.sample} on variant {p.variant}" for p in mine if p.passes is False],
+                "size": statistics.mean(p.size for p in mine),
+                "jit": sum(p.jit or 0 for p in mine),
+            }
+        passing = [m for m, f in per_mode.items() if f["passes"]]
+        if passing:
+            mode = min(passing, key=lambda m: per_mode[m]["size"])
+            why = "passes the rule on every sample; the smallest of " + ", ".join(passing)
+        else:
+            measured = [m for m, f in per_mode.items() if f["measured"]] or list(per_mode)
+            mode = min(measured, key=lambda m: per_mode[m]["jit"]) if measured else None
+            why = "no mode passes the rule; the one with the fewest JIT-compiled methods"
+        out[bubble] = {"mode": mode, "why": why, "modes": per_mode}
+    return out

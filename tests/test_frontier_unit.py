@@ -1,0 +1,52 @@
+"""The frontier's logic on made-up points: ratios, the rule, Pareto-best points and the default mode
+per bubble (the measurements themselves run in test_frontier_e2e and `invoke report`)."""
+
+from __future__ import annotations
+
+from crossgen.compile.modes import MODES
+from crossgen.images.catalog import CATALOG
+from crossgen.report.frontier import BASELINE, Point, choose_defaults, judge, plan_points
+from tests.pipeline_support import e2e_settings
+
+
+def point(variant, mode, sample, size, ms, jit, bubbles=("runtime",)):
+    return Point(variant, mode, sample, "console", "k", "r", list(bubbles) if mode != BASELINE else [], size=size,
+                 median_ms=ms, min_ms=ms, max_ms=ms, jit=jit)
+
+
+def test_every_variant_and_mode_is_a_point_and_the_baseline_once():
+    s = e2e_settings()
+    points = plan_points(s, tuple(MODES))
+    samples = len(CATALOG.samples)
+    assert len([p for p in points if p.mode == BASELINE]) == samples
+    for mode in MODES:
+        mine = [p for p in points if p.mode == mode]
+        assert {p.variant for p in mine} == {v.number for v in CATALOG.variants if not v.baseline}
+        assert all(p.ref.endswith(f"-{mode}") for p in mine)  # the images built with --mode <mode>
+    assert all(p.bubbles for p in points if p.mode != BASELINE)
+    v3 = [p for p in points if p.variant == 3 and p.mode == "hot"]
+    assert {p.sample for p in v3} == {s.name for s in CATALOG.samples} and all(p.bubbles == ["aspnet"] for p in v3)
+
+
+def test_the_rule_needs_both_jit_and_startup_not_above_the_baseline():
+    pts = [point(1, BASELINE, "a", 100, 50.0, 300), point(2, "full", "a", 120, 40.0, 100), point(2, "partial", "a", 80, 45.0, 400),
+           point(2, "hot", "a", 90, 51.0, 200)]
+    judge(pts)
+    assert [p.passes for p in pts] == [None, True, False, False]
+    assert pts[1].size_ratio == 1.2 and pts[1].startup_ratio == 0.8 and round(pts[2].jit_ratio, 3) == 1.333
+    # Pareto: full (fastest) and partial (smallest) are best; hot is beaten by partial on both; the baseline by partial
+    assert [p.pareto for p in pts] == [False, True, True, False]
+
+
+def test_the_default_is_the_smallest_passing_mode_else_the_fewest_jit():
+    pts = [point(1, BASELINE, "a", 100, 50.0, 300), point(1, BASELINE, "b", 100, 50.0, 300),
+           point(2, "full", "a", 120, 40.0, 100), point(2, "full", "b", 120, 40.0, 100),
+           point(2, "hot", "a", 90, 45.0, 200), point(2, "hot", "b", 90, 49.0, 250),
+           point(2, "partial", "a", 80, 45.0, 200), point(2, "partial", "b", 80, 55.0, 250)]
+    judge(pts)
+    d = choose_defaults(pts)["runtime"]
+    assert d["mode"] == "hot" and d["modes"]["partial"]["failing"] == ["b on variant 2"]
+    worse = [point(1, BASELINE, "a", 100, 50.0, 300), point(2, "full", "a", 120, 60.0, 100), point(2, "partial", "a", 80, 70.0, 400)]
+    judge(worse)
+    d = choose_defaults(worse)["runtime"]
+    assert d["mode"] == "full" and "no mode passes" in d["why"]
