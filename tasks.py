@@ -14,6 +14,8 @@ from crossgen.core.errors import DciError
 CHANNEL_HELP = ".NET channel (10.0; 10 means 10.0), latest, lts, sts, or an exact version (10.0.15); default from invoke.yaml"
 LOCKED_HELP = "use exactly what the lock file says (dci.lock_file); fail on any difference"
 DRY_RUN_HELP = "say what would be published, compiled and built, and why; build nothing"
+APP_HELP = "your app: its project folder (published here) or the folder `dotnet publish` wrote (framework-dependent)"
+PROBE_HELP = "how your app is started and timed: exit (it runs and exits) or the HTTP path it answers with 200 (e.g. /health)"
 SOURCE_HELPS = {
     "source": "auto | official | nuget | local, or an order such as nuget,local (default from invoke.yaml: dci.source)",
     "base_url": "official release metadata base URL or mirror (default https://builds.dotnet.microsoft.com/dotnet)",
@@ -55,15 +57,19 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
         "parallelism": "Crossgen2 --parallelism: a whole number >= 0 (0 = its default)",
         "force": "compile even when an identical result is cached",
         "mode": f"compile mode: {cli.MODE_NAMES} (default from invoke.yaml: dci.crossgen.mode)",
+        "app": APP_HELP + "; with --bubble app: compile it into a self-contained composite and build its app images",
+        "probe": PROBE_HELP,
     },
     iterable=["extra"],
 )
 @friendly
-def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, mode=None):
+def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, mode=None,
+             app=None, probe="exit"):
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from crossgen.compile.bubbles import get_bubble
 
     bubble = inputs.choice("--bubble", bubble, get_bubble).name
+    probe = inputs.probe("--probe", probe)
     inputbubble_on = None if inputbubble is None else cli.on_off("--inputbubble", inputbubble)
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
@@ -75,6 +81,12 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
         parallelism=s.crossgen.parallelism if threads is None else threads,
         extra_args=s.crossgen.extra_args + extra_args,
     ))
+    if app is not None:
+        folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
+        if bubble != "app":
+            raise DciError(f"--app {app}", f"goes with --bubble app, not --bubble {bubble}", f"invoke crossgen --bubble app --app {app}")
+        cli.crossgen_app(cli.with_mode(s, mode, (bubble,)), folder, probe, force=force)
+        return
     cli.crossgen(cli.with_mode(s, mode, (bubble,)), bubble, force=force)
 
 
@@ -147,10 +159,12 @@ def clean(c, cache=False, build_dir=False):
     "modes": f"compile modes of the size/startup frontier, comma-separated ({cli.MODE_NAMES}; default all; "
              "'none' skips the frontier); the warm build builds each",
     "extra_runs": "frontier: runs per point without AVX2 and with the page cache dropped (default 5; 0 skips them)",
+    "app": APP_HELP + ": put it on every variant and mode and print its own frontier and a recommendation",
+    "probe": PROBE_HELP,
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
-           cold_build=False, modes=None, extra_runs=None):
+           cold_build=False, modes=None, extra_runs=None, app=None, probe="exit"):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -159,8 +173,13 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     if charts:
         require_charts()
 
+    probe = inputs.probe("--probe", probe)
     n_extra = 5 if extra_runs is None else inputs.count("--extra-runs", extra_runs, minimum=0, example="--extra-runs=5")
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
                          fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
                          modes=cli.mode_list("--modes", modes), extra_runs=n_extra)
+    if app is not None:
+        folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
+        cli.app_report(cli.settings(c), folder, probe, opts)
+        return
     cli.report(cli.settings(c, check=False), opts)

@@ -278,6 +278,33 @@ def crossgen(s: Settings, bubble: str, *, force: bool) -> None:
         ui.info(f"{name}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)")
 
 
+def crossgen_app(s: Settings, folder: Path, probe: str, *, force: bool) -> None:
+    """A user's app: its self-contained composite (variant 5) and framework-dependent image (variant 1)."""
+    from crossgen import dockerio, pipeline
+
+    api = dockerio.connect()
+    cat, sample = pipeline.app_catalog(folder, probe)
+    composite_apps = [v for v in cat.variants if any(a.self_contained for a in v.apps)]
+    if not composite_apps:
+        raise DciError(f"--app {folder}", "is a framework-dependent publish: there is nothing to compile it with",
+                       "give the project folder: it is published self-contained for the composite")
+    outcomes = pipeline.build_variants(api, s, *_session_and_cache(s), selected=composite_apps, catalog=cat,
+                                       force=force, record_path=pipeline.app_records(s, sample.name) / "build.json")
+    print_outcomes(outcomes)
+
+
+def app_report(s: Settings, folder: Path, probe: str, opts) -> None:
+    from crossgen import dockerio, pipeline
+    from crossgen.report.render import md_frontier
+
+    section = pipeline.app_report(dockerio.connect(), s, folder, probe, opts)
+    for line in md_frontier({"frontier": section}):
+        ui.console.print(Text(line))
+    out = pipeline.app_records(s, section["app"]["name"])
+    ui.info(f"{section['app']['name']}: {out / 'frontier.json'}, {out / 'frontier.md'}" + (f", {section['chart']}" if section.get("chart") else ""),
+            label="report:")
+
+
 def build(s: Settings, variants=None, *, force: bool, dry_run: bool) -> None:
     """Build the variants (all when None), or with ``dry_run`` say what would be built and why."""
     from crossgen import dockerio, pipeline

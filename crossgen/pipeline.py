@@ -17,7 +17,8 @@ from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
 from crossgen.images import specs
-from crossgen.images.catalog import CATALOG, Catalog, Variant
+from crossgen.images.catalog import CATALOG, Catalog, Variant, for_app
+from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
 from crossgen.acquire.acquisition import Acquired, acquire, host_rid
 from crossgen.compile import training
@@ -25,13 +26,14 @@ from crossgen.compile.bubbles import get_bubble
 from crossgen.compile.modes import apply_mode, bubble_mode, needs_hot_list
 from crossgen.acquire.cache import Cache
 from crossgen.acquire.http import new_session
+from crossgen.report import frontier, render
 from crossgen.report import run as report_run
 from crossgen.report.analyse import build_summary, update_build_history
 from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.compile.compiler import RECORD, CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc, plan_bubble
 from crossgen.dockerio.imagebuild import BuildOutcome, build_image, image_status
-from crossgen.compile.samples import Sample, planned, publish
+from crossgen.compile.samples import Sample, app_folder, planned, publish_source
 from crossgen.core.settings import Settings
 
 
@@ -63,7 +65,7 @@ def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired
 
 def compile_named(
     api, settings: Settings, acquired: Acquired, names: tuple[str, ...], *, force: bool = False,
-    apps: dict[str, tuple[Sample, Sample]] | None = None, force_images: bool = False, catalog: Catalog = CATALOG,
+    apps: dict[str, tuple[Sample, Sample | None]] | None = None, force_images: bool = False, catalog: Catalog = CATALOG,
 ) -> tuple[dict[str, CompileResult], list[BuildOutcome]]:
     """Compile the named bubbles (``app`` = one app bubble per sample in ``apps``); ``force`` compiles
     again what is cached, ``force_images`` rebuilds runtime-deps and the Crossgen2 image."""
@@ -78,6 +80,8 @@ def compile_named(
         bubble = get_bubble(n)
         if n == "app":
             for app_name, (_, sc) in (apps or publish_samples(settings, acquired, catalog)).items():
+                if sc is None:  # no image of this build needs the self-contained app
+                    continue
                 results[f"app-{app_name}"] = compile_bubble(
                     api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc, hot=hot)
         else:
@@ -104,10 +108,15 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog) -> dict[str, tuple[Sample, Sample]]:
-    """Each sample of the catalog published framework-dependent and self-contained (on the acquired version)."""
+def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog, images: list | None = None) -> dict[str, tuple[Sample, Sample | None]]:
+    """Each sample of the catalog (or a user's app) published framework-dependent and, when some image of
+    ``images`` (default: every catalog image) needs it, self-contained on the acquired version."""
+    wanted = images if images is not None else list(catalog.images.values())
+    self_contained = any(i.self_contained for i in wanted)
     return {
-        s.name: (publish(settings, s.name), publish(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version))
+        s.name: (publish_source(settings, s.name, s.source),
+                 publish_source(settings, s.name, s.source, self_contained_rid=settings.rid, runtime_version=acquired.version)
+                 if self_contained else None)
         for s in catalog.samples
     }
 
@@ -121,13 +130,15 @@ def build_variants(
     selected: list[Variant] | None = None,
     force: bool = False,
     catalog: Catalog = CATALOG,
+    record_path: Path | None = None,
 ) -> list[BuildOutcome]:
-    """Build the selected variants (default all) in dependency order; writes build/build-all.json."""
+    """Build the selected variants (default all) in dependency order; writes ``record_path`` (default
+    build/build-all.json, or build-all-<mode>.json)."""
     start = time.monotonic()
     acquired = acquire(settings, session, cache)
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
-    apps = publish_samples(settings, acquired, catalog) if any(img.role == "app" for img in images) else {}
+    apps = publish_samples(settings, acquired, catalog, images) if any(img.role == "app" for img in images) else {}
     compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
                                        catalog=catalog)
     for img in images:
@@ -144,7 +155,7 @@ def build_variants(
             for n, c in compiled.items()
         },
     }
-    atomic_write_text(settings.workspace.build_record, json.dumps(record, indent=2))
+    atomic_write_text(record_path or settings.workspace.build_record, json.dumps(record, indent=2))
     built = sum(1 for o in outcomes if not o.skipped)
     ui.info(f"{len(outcomes)} images ({built} built, {len(outcomes) - built} up to date) in {total:.1f} s", label="build-all:", style="bold green")
     return outcomes
@@ -192,7 +203,7 @@ def plan_build(
     cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, force, changed, add)
 
-    apps: dict[str, tuple[Sample, Sample]] = {}
+    apps: dict[str, tuple[Sample, Sample | None]] = {}
     for s in catalog.samples if any(img.role == "app" for img in images) else ():
         fd, fd_done = planned(settings, s.name)
         sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version)
@@ -261,7 +272,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     """
     targets = refs or [o["ref"] for o in _built_images(settings) if o["key"] not in ("os", "runtime-deps", "crossgen2")]
     claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != catalog.baseline.number, c.variant))
-    host_samples = {s.name: publish(settings, s.name) for s in catalog.samples}
+    host_samples = {s.name: publish_source(settings, s.name, s.source) for s in catalog.samples}
     sdk_samples: dict[int, dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
@@ -389,3 +400,68 @@ def cold_build(api: docker.APIClient, settings: Settings) -> dict:
 
 def _remove_cold_images(api: docker.APIClient) -> None:
     dockerio.remove_tags_with_prefix(api, COLD_PREFIX, log=ui.detail)
+
+
+# --- a user's own app: its app images, and its own frontier ---------------------------------------
+
+
+def app_catalog(folder: Path, probe: str) -> tuple[Catalog, CatalogSample]:
+    """The catalog for a user's app: the app as the only sample, of kind console (``probe`` "exit") or
+    web (``probe`` an HTTP path). A published folder is taken as it is: framework-dependent only."""
+    app = app_folder(folder)
+    if app.published and app.self_contained:
+        raise DciError(f"app folder {app.path}", "is a self-contained publish: it cannot run on the framework images",
+                       "give the project folder (it is published both ways) or a framework-dependent publish")
+    sample = CatalogSample(app.name, "console" if probe == "exit" else "web", source=str(app.path), probe=probe)
+    return for_app(sample, self_contained=not app.published), sample
+
+
+def app_records(settings: Settings, name: str) -> Path:
+    return settings.workspace.report / f"app-{name}"
+
+
+def build_app(api: docker.APIClient, settings: Settings, folder: Path, probe: str, *, modes: tuple[str, ...] = (),
+              force: bool = False) -> tuple[Catalog, list[BuildOutcome]]:
+    """The app's images on every variant of its catalog (the configured modes), then the composite
+    variants again in each of ``modes``; the build records go to build/report/app-<name>/."""
+    cat, sample = app_catalog(folder, probe)
+    out = app_records(settings, sample.name)
+    outcomes = build_variants(api, settings, new_session(), Cache(settings.cache_dir), catalog=cat, force=force,
+                              record_path=out / "build.json")
+    composites = [v for v in cat.variants if not v.baseline]
+    for mode in modes:
+        ui.step(f"{sample.name}: the composite variants with --mode {mode}")
+        outcomes += build_variants(api, apply_mode(settings, mode), new_session(), Cache(settings.cache_dir), catalog=cat,
+                                   selected=composites, force=force, record_path=out / f"build-{mode}.json")
+    return cat, outcomes
+
+
+def app_report(api: docker.APIClient, settings: Settings, folder: Path, probe: str, opts: report_run.ReportOptions) -> dict:
+    """``invoke report --app DIR``: the app on every variant and mode (framework-dependent on the
+    framework images, self-contained composite), its collisions with each composite checked first
+    (``verify --app``), measured on its own frontier with a recommendation."""
+    cat, _ = build_app(api, settings, folder, probe, modes=opts.modes)
+    sample = cat.samples[0]
+    out = app_records(settings, sample.name)
+    fd = publish_source(settings, sample.name, sample.source)
+    points = frontier.plan_points(settings, opts.modes, cat)
+    skipped: dict[str, str] = {}
+    for ref in dict.fromkeys(p.ref for p in points if p.mode != frontier.BASELINE and not cat.images[p.image_key].self_contained):
+        ui.step(f"verify --app {fd.path} --image {ref}")
+        check = verify.check_app_compat(api, ref, fd.path)
+        ui.info(check.detail[:200], label="PASS" if check.passed else "FAIL", indent="    ")
+        if not check.passed:
+            skipped[ref] = check.detail
+    points = [p for p in points if p.ref not in skipped]
+    section = frontier.measure(api, settings, points, runs=opts.runs, extra_runs=opts.extra_runs, seed=opts.seed, catalog=cat)
+    section["recommendation"] = frontier.recommend([frontier.Point(**{k: v for k, v in p.items()}) for p in section["points"]])
+    section["skipped"] = skipped
+    section["app"] = {"name": sample.name, "folder": sample.source, "kind": sample.kind, "probe": sample.probe}
+    report = {"frontier": section}
+    atomic_write_text(out / "frontier.json", json.dumps(section, indent=1))
+    atomic_write_text(out / "frontier.md", "\n".join([f"# {sample.name}: size/startup frontier", "", *render.md_frontier(report)]) + "\n")
+    if opts.charts:
+        from crossgen.report.charts import frontier_chart
+
+        section["chart"] = str(frontier_chart(report, out / "frontier.png"))
+    return section

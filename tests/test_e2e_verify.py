@@ -119,6 +119,21 @@ def test_r2r_disabled_in_the_image_fails_r2r_used(built_images, tmp_path):
     assert not check.passed and "R2R code is not (much) used" in check.detail
 
 
+def test_a_composite_that_jits_more_than_the_baseline_on_the_broad_sample_fails_verify(built_images, tmp_path):
+    """The JIT rule on a judged sample, broken on purpose: the composite runtime image with AVX2 turned
+    off (its x86-64-v3 code is rejected and JIT-compiled) verified after the baseline, as `verify` does."""
+    from crossgen import pipeline
+
+    settings, api, outcomes = built_images
+    ref = derive(api, RUNTIME_COMPOSITE, "no-avx2", ["ENV DOTNET_EnableAVX2=0"], tmp_path)
+    own = settings.with_overrides(build_dir=tmp_path / "build")  # the suite's verify record stays as it is
+    checks = pipeline.verify_images(api, own, [outcomes["runtime-no-composite"].ref, ref])
+    rule = {c.data.get("sample"): c for c in checks if c.image == ref and c.name == "r2r-used"}
+    assert set(rule) == {"hello", "broad"}
+    assert not rule["broad"].passed and "more than the baseline's" in rule["broad"].detail, rule["broad"].detail
+    assert rule["broad"].data["jit_r2r"] > rule["broad"].data["jit_baseline"]
+
+
 def test_composite_jitting_more_than_baseline_fails():
     check = verify.check_r2r_used("img", 150, 2400, 120, composite=True)
     assert not check.passed and "more than the baseline's 120" in check.detail

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from crossgen.compile.modes import MODES
 from crossgen.images.catalog import CATALOG
-from crossgen.report.frontier import BASELINE, Point, choose_defaults, judge, plan_points
+from crossgen.images.specs import image_ref
+from crossgen.report.frontier import BASELINE, CONFIGURED, Point, choose_defaults, judge, plan_points, recommend
 from tests.pipeline_support import e2e_settings
 
 
@@ -24,6 +25,9 @@ def test_every_variant_and_mode_is_a_point_and_the_baseline_once():
         assert {p.variant for p in mine} == {v.number for v in CATALOG.variants if not v.baseline}
         assert all(p.ref.endswith(f"-{mode}") for p in mine)  # the images built with --mode <mode>
     assert all(p.bubbles for p in points if p.mode != BASELINE)
+    configured = [p for p in points if p.mode == CONFIGURED]  # what build-all makes, under its plain tags
+    assert {p.variant for p in configured} == {v.number for v in CATALOG.variants if not v.baseline}
+    assert all(p.ref == image_ref(s, CATALOG, p.image_key) for p in configured)
     v3 = [p for p in points if p.variant == 3 and p.mode == "hot"]
     assert {p.sample for p in v3} == {s.name for s in CATALOG.samples} and all(p.bubbles == ["aspnet"] for p in v3)
 
@@ -46,7 +50,11 @@ def test_the_default_is_the_smallest_passing_mode_else_the_fewest_jit():
     judge(pts)
     d = choose_defaults(pts)["runtime"]
     assert d["mode"] == "hot" and d["modes"]["partial"]["failing"] == ["b on variant 2"]
+    rec = recommend([p for p in pts if p.sample == "a"])
+    assert (rec["variant"], rec["mode"]) == (2, "partial")  # for app a alone, partial passes and is the smallest
     worse = [point(1, BASELINE, "a", 100, 50.0, 300), point(2, "full", "a", 120, 60.0, 100), point(2, "partial", "a", 80, 70.0, 400)]
     judge(worse)
     d = choose_defaults(worse)["runtime"]
     assert d["mode"] == "full" and "no mode passes" in d["why"]
+    assert recommend(worse)["mode"] == "full" and "no image passes" in recommend(worse)["why"]
+    assert recommend([worse[0]]) is None

@@ -41,6 +41,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "mode": ["fastest", ""],
     "modes": ["fastest", ",", "full,fastest"],
     "extra_runs": ["-1", "abc"],
+    "probe": ["sometimes", "health"],
     "extra": ["foo"],
     "parallelism": ["-3", "abc"],
     "variant": ["9", ""],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -157,3 +158,62 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
             raise DciError(f"sample {name}", f"dotnet publish failed: {tail}", "run the command by hand to see the full output")
     ui.detail(f"published {name} in {time.monotonic() - start:.1f} s -> {out}")
     return Sample(name, out, digest)
+
+
+# --- a user's own app ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppFolder:
+    """A user's app: a project folder (one *.csproj: published here like a sample) or a folder that
+    `dotnet publish` wrote (used as it is)."""
+
+    name: str
+    path: Path
+    published: bool
+    self_contained: bool = False
+
+
+def app_folder(path: Path) -> AppFolder:
+    """What ``path`` holds: a publish output (``<name>.runtimeconfig.json``) or one project."""
+    path = path.resolve()
+    configs = sorted(path.glob("*.runtimeconfig.json"))
+    if configs:
+        name = configs[0].name[: -len(".runtimeconfig.json")]
+        if not (path / f"{name}.dll").is_file():
+            raise DciError(f"app folder {path}", f"has {configs[0].name} but no {name}.dll", "give the folder `dotnet publish` wrote")
+        try:
+            options = json.loads(configs[0].read_text(encoding="utf-8-sig")).get("runtimeOptions", {})
+        except ValueError as exc:
+            raise DciError(str(configs[0]), f"is not JSON ({exc})", "publish the app again") from None
+        return AppFolder(name, path, True, self_contained="includedFrameworks" in options)
+    projects = sorted(path.glob("*.csproj"))
+    if len(projects) == 1:
+        return AppFolder(projects[0].stem, path, False)
+    raise DciError(f"app folder {path}", f"holds {'several projects' if projects else 'no project and no published app'}",
+                   "give a folder with one *.csproj, or the folder `dotnet publish` wrote (with <app>.runtimeconfig.json)")
+
+
+def _folder_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return "app:" + h.hexdigest()[:16]
+
+
+def publish_source(settings: Settings, name: str, source: str | None, *, self_contained_rid: str | None = None,
+                   runtime_version: str | None = None) -> Sample:
+    """A catalog sample (samples/<name>), or a user's app (``source``): a project is published as the
+    samples are; a published folder is taken as it is, if it is of the kind asked for."""
+    if source is None:
+        return publish(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
+    app = app_folder(Path(source))
+    if not app.published:
+        return publish(settings, app.name, src=app.path, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
+    if bool(self_contained_rid) != app.self_contained:
+        want = f"self-contained for {self_contained_rid}" if self_contained_rid else "framework-dependent"
+        raise DciError(f"app folder {app.path}", f"is a {'self-contained' if app.self_contained else 'framework-dependent'} publish; "
+                       f"this step needs it {want}", "give the project folder instead (it is then published both ways)")
+    return Sample(app.name, app.path, _folder_digest(app.path))

@@ -8,7 +8,8 @@ Vocabulary:
   suffix (``<prefix><repo>:<channel>-<os_tag>-<suffix>``), its role (runtime | aspnet | sdk | app),
   the image it is built FROM (``base``: another entry's key, or ``runtime-deps``), and the version
   bubbles whose composites it holds (its own layer's and its base's);
-* an **app image** is declared once for every sample (``AppImage``): ``sample-<name>-<suffix>``;
+* an **app image** is declared once for every sample (``AppImage``): ``sample-<name>-<suffix>``
+  (``app-<name>-<suffix>`` for a user's app, see :func:`for_app`);
 * a **variant** is a numbered way of building the framework images: which images it builds, which
   image plays each role when its sizes are compared with the baseline's, and which image runs each
   kind of sample (console or web) when startup is measured;
@@ -30,8 +31,15 @@ RUNTIME_DEPS = "runtime-deps"  # the image every variant stands on (built by ima
 
 @dataclass(frozen=True)
 class Sample:
-    name: str                 # folder under samples/
+    name: str                 # folder under samples/ (or the project/assembly name of a user's app)
     kind: str                 # console (prints and exits) | web (answers HTTP)
+    source: str | None = None  # a user's app: its project folder or published folder (None: samples/<name>)
+    probe: str = ""           # a user's app: "exit" (console) or the HTTP path that answers (web); "" = the samples' protocol
+
+    @property
+    def repo(self) -> str:
+        """Repository of its app images: ``sample-<name>``, ``app-<name>`` for a user's app (never the same tags)."""
+        return f"sample-{self.name}" if self.source is None else f"app-{self.name}"
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class AppImage:
 
     def expand(self, sample: Sample) -> Image:
         return Image(
-            key=f"sample-{sample.name}-{self.suffix}", repo=f"sample-{sample.name}", suffix=self.suffix, role="app",
+            key=f"{sample.repo}-{self.suffix}", repo=sample.repo, suffix=self.suffix, role="app",
             base=self.base[sample.kind], bubbles=(f"{self.bubble}-{sample.name}",) if self.bubble else (),
             app=sample.name, self_contained=self.self_contained,
         )
@@ -305,3 +313,10 @@ class Catalog:
 
 
 CATALOG = Catalog()
+
+
+def for_app(app: Sample, *, self_contained: bool = True) -> Catalog:
+    """The catalog with a user's app as its only sample, on every variant; without a self-contained
+    publish (``self_contained`` False) the variants whose app images are self-contained are left out."""
+    variants = [v for v in VARIANTS if self_contained or not any(a.self_contained for a in v.apps)]
+    return Catalog(variants=variants, samples=(app,))

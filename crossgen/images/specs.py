@@ -104,7 +104,7 @@ def spec_for(
     catalog: Catalog,
     image: Image,
     compiled: dict[str, CompileResult],
-    apps: dict[str, tuple[Sample, Sample]] | None = None,
+    apps: dict[str, tuple[Sample, Sample | None]] | None = None,
 ) -> ImageSpec:
     """The spec of one catalog image. ``compiled`` holds the bubbles by name (``app-<sample>`` for the
     app bubbles); ``apps`` maps a sample to its (framework-dependent, self-contained) publish."""
@@ -151,6 +151,8 @@ def spec_for(
         if not apps or image.app not in apps:
             raise DciError(f"image {image.key}", f"sample {image.app} was not published", "publish every sample the catalog names")
         sample = apps[image.app][1 if image.self_contained else 0]
+        if sample is None:
+            raise DciError(f"image {image.key}", f"{image.app} was not published self-contained", "publish it self-contained first")
         dockerfile = _render(settings, "app", base_image=base_ref, app_name=sample.name, variant_title=title,
                              self_contained=image.self_contained)
         labels[dockerio.label("app")] = sample.name

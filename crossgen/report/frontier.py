@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import docker
 
 from crossgen.compile.modes import MODES, apply_mode
-from crossgen.compile.samples import publish
+from crossgen.compile.samples import publish_source
 from crossgen.core import ui
 from crossgen.core.settings import Settings
 from crossgen.images.catalog import CATALOG, Catalog
@@ -32,13 +32,14 @@ from crossgen.images.specs import image_ref
 from crossgen.report import sizes, startup
 
 BASELINE = "baseline"          # the mode name of the baseline's points
+CONFIGURED = "default"         # the images build-all makes: each bubble in its configured mode, plain tags
 DROP_CACHES = "/proc/sys/vm/drop_caches"
 
 
 @dataclass
 class Point:
     variant: int
-    mode: str                  # a compile mode, or "baseline"
+    mode: str                  # a compile mode, "default" (the configured modes) or "baseline"
     sample: str
     kind: str
     image_key: str
@@ -63,15 +64,16 @@ class Point:
 
     @property
     def target_key(self) -> str:
-        return self.image_key if self.mode == BASELINE else f"{self.image_key}~{self.mode}"
+        return self.image_key if self.mode in (BASELINE, CONFIGURED) else f"{self.image_key}~{self.mode}"
 
 
 def plan_points(settings: Settings, modes: tuple[str, ...], catalog: Catalog = CATALOG) -> list[Point]:
-    """Every point of the frontier (nothing measured yet)."""
+    """Every point of the frontier (nothing measured yet): the baseline, what build-all makes (the
+    configured modes), and each composite variant in each of ``modes``."""
     points: list[Point] = []
     for v in catalog.variants:
-        for mode in (BASELINE,) if v.baseline else modes:
-            s_mode = settings if mode == BASELINE else apply_mode(settings, mode)
+        for mode in (BASELINE,) if v.baseline else (CONFIGURED, *modes):
+            s_mode = settings if mode in (BASELINE, CONFIGURED) else apply_mode(settings, mode)
             for s in catalog.samples:
                 key = catalog.runner(v, s)
                 if key is None:
@@ -107,8 +109,9 @@ def measure(api: docker.APIClient, settings: Settings, points: list[Point], *, r
         t = targets.get((p.sample, p.target_key))
         variants = (*t.variants, p.variant) if t else (p.variant,)
         targets[(p.sample, p.target_key)] = startup.Target(p.sample, p.kind, p.target_key, tuple(dict.fromkeys(variants)),
-                                                           self_contained=catalog.images[p.image_key].self_contained)
-    apps = {s: publish(settings, s) for s in dict.fromkeys(p.sample for p in points)}
+                                                           self_contained=catalog.images[p.image_key].self_contained,
+                                                           probe=catalog.sample(p.sample).probe)
+    apps = {s.name: publish_source(settings, s.name, s.source) for s in catalog.samples if any(p.sample == s.name for p in points)}
     cold_reason = drop_page_cache() if extra_runs else "not asked for"
     env_modes = {"default": runs, "no-avx2": extra_runs, **({"cold-cache": extra_runs} if not cold_reason else {})}
     summaries: list[startup.Summary] = []
@@ -168,7 +171,7 @@ def choose_defaults(points: list[Point]) -> dict[str, dict]:
     bubbles = sorted({b for p in points for b in p.bubbles})
     for bubble in bubbles:
         per_mode: dict[str, dict] = {}
-        for mode in dict.fromkeys(p.mode for p in points if bubble in p.bubbles):
+        for mode in dict.fromkeys(p.mode for p in points if bubble in p.bubbles and p.mode != CONFIGURED):
             mine = [p for p in points if bubble in p.bubbles and p.mode == mode]
             verdicts = [p.passes for p in mine]
             per_mode[mode] = {
@@ -188,3 +191,20 @@ def choose_defaults(points: list[Point]) -> dict[str, dict]:
             why = "no mode passes the rule; the one with the fewest JIT-compiled methods"
         out[bubble] = {"mode": mode, "why": why, "modes": per_mode}
     return out
+
+
+def recommend(points: list[Point]) -> dict | None:
+    """For one app: the image to ship it on. Among the points that pass the rule, the smallest image;
+    when none passes, the one with the fewest JIT-compiled methods."""
+    measured = [p for p in points if p.mode != BASELINE and p.median_ms is not None and p.jit is not None]
+    if not measured:
+        return None
+    passing = [p for p in measured if p.passes]
+    if passing:
+        best = min(passing, key=lambda p: (p.size, p.median_ms))
+        why = "JIT-compiles no more methods and starts no later than on the baseline; the smallest such image"
+    else:
+        best = min(measured, key=lambda p: (p.jit, p.size))
+        why = "no image passes the rule (JIT and startup not above the baseline's); the fewest JIT-compiled methods"
+    return {"variant": best.variant, "mode": best.mode, "ref": best.ref, "size": best.size, "size_ratio": best.size_ratio,
+            "startup_ratio": best.startup_ratio, "jit_ratio": best.jit_ratio, "why": why}

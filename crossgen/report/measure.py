@@ -97,7 +97,7 @@ def measure_compressed(api: docker.APIClient, settings: Settings, images: list[d
 def run_startup(api: docker.APIClient, settings: Settings, images: list[dict], runs: int, seed: int) -> dict:
     from crossgen.compile.samples import publish
 
-    refs = {i["key"]: i["ref"] for i in images}
+    refs = {i["key"]: i["ref"] for i in images}  # the catalog's own samples (a user's app has its own frontier)
     targets = [t for t in startup.default_targets() if t.image_key in refs]
     if not targets:
         return {"skipped": "none of the startup images is selected"}

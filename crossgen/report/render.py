@@ -275,6 +275,12 @@ def md_frontier(r: dict) -> list[str]:
                f"{_count(p['jit'])}{_x(p['jit_ratio'])}", _count(p["jit_no_avx2"]), *([_ms(p["cold_median_ms"])] if cold else []),
                rule, "**best**" if p["pareto"] else ""]
         lines.append("| " + " | ".join(row) + " |")
+    rec = fr.get("recommendation")
+    if rec:
+        lines += ["", f"Recommendation: variant {rec['variant']} in mode {rec['mode']} (`{rec['ref']}`): image {mb(rec['size'])} MB"
+                  f"{_x(rec['size_ratio'])}, startup{_x(rec['startup_ratio'])}, JIT{_x(rec['jit_ratio'])} against the baseline; {rec['why']}."]
+    if fr.get("skipped"):
+        lines += ["", "Not measured: " + "; ".join(f"`{ref}`: {why}" for ref, why in fr["skipped"].items())]
     lines += ["", "Default compile mode per bubble, by the rule (on every sample whose image holds the bubble: JIT-compiled "
               "methods and median startup not above the baseline's; the smallest passing mode, else the fewest JIT-compiled methods):", ""]
     for bubble, d in fr["defaults"].items():

@@ -50,6 +50,13 @@ CONSOLE_TIMEOUT_S = 120.0
 PID_FILE = "/tmp/dci-web.pid"
 LOG_FILE = "/tmp/dci-web.log"
 LAUNCH = 'DCI_START_NS=$(date +%s%N); export DCI_START_NS; exec "$@"'
+# A user's app reports nothing itself: the runtime lists every method it JIT-compiles (one line each,
+# release runtimes since .NET 8) and the shell times the whole process.
+JIT_LIST = "/tmp/dci-jit.txt"
+JIT_ENV = {"DOTNET_JitStdOutFile": JIT_LIST, "DOTNET_JitDisasmSummary": "1"}
+COUNT_JIT = f"grep -c 'JIT compiled' {JIT_LIST} 2>/dev/null || echo 0"
+TIMED = (f'rm -f {JIT_LIST}; s=$(date +%s%N); "$@" >/dev/null 2>&1; rc=$?; e=$(date +%s%N); '
+         f'echo "startup-ms: $(( (e - s) / 1000000 ))"; echo "jit-methods: $({COUNT_JIT})"; exit $rc')
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Target:
     image_key: str             # key in build-all.json
     variants: tuple[int, ...]
     self_contained: bool = False
+    probe: str = ""            # a user's app: "exit" or the HTTP path to poll ("" = the samples' own protocol)
 
     @property
     def id(self) -> str:
@@ -139,8 +147,9 @@ def _argv(target: Target, app: Sample) -> list[str]:
 
 def _console_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     start = time.monotonic()
+    script, env = (TIMED, {**MODES[mode], **JIT_ENV}) if target.probe else (LAUNCH, MODES[mode])
     try:
-        code, out = box.exec(["/bin/sh", "-c", LAUNCH, "sh", *_argv(target, app)], MODES[mode], timeout=CONSOLE_TIMEOUT_S)
+        code, out = box.exec(["/bin/sh", "-c", script, "sh", *_argv(target, app)], env, timeout=CONSOLE_TIMEOUT_S)
     except dockerio.ContainerTimeout:
         return Run(target.id, mode, rnd, None, None, round((time.monotonic() - start) * 1000, 1),
                    f"no exit within {CONSOLE_TIMEOUT_S:.0f} s")
@@ -162,8 +171,8 @@ def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
 
 def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     port = dockerio.free_port()
-    env = {**MODES[mode], "ASPNETCORE_URLS": f"http://127.0.0.1:{port}"}
-    script = f'echo $$ > {PID_FILE}; ' + LAUNCH.replace('exec "$@"', f'exec "$@" > {LOG_FILE} 2>&1')
+    env = {**MODES[mode], "ASPNETCORE_URLS": f"http://127.0.0.1:{port}", **(JIT_ENV if target.probe else {})}
+    script = f'echo $$ > {PID_FILE}; ' + (f"rm -f {JIT_LIST}; " if target.probe else "") + LAUNCH.replace('exec "$@"', f'exec "$@" > {LOG_FILE} 2>&1')
     start = time.monotonic()
     exec_id = box.exec_detached(["/bin/sh", "-c", script, "sh", *_argv(target, app)], env)
     delay = POLL_FIRST_S
@@ -174,7 +183,7 @@ def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rn
     try:
         while True:
             try:
-                status, _ = _get(port, "/")
+                status, _ = _get(port, target.probe or "/")
                 if status == 200:
                     host_ms = (time.monotonic() - start) * 1000
                     break
@@ -190,11 +199,15 @@ def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rn
                     raise RuntimeError(f"server exited with code {state.get('ExitCode')}")
             time.sleep(delay)
             delay = min(delay * 1.5, POLL_MAX_S)
-        status, body = _get(port, "/jit")
-        ms, jit_f = parse_value(body, "first-request-ms"), parse_value(body, "jit-methods")
-        jit = int(jit_f) if jit_f is not None else None
-        if status != 200 or ms is None:
-            error = f"GET /jit: HTTP {status}: {body[:200]}"
+        if target.probe:  # a user's app: the host's time to the first answer, the runtime's JIT list
+            _, counted = box.exec(["/bin/sh", "-c", COUNT_JIT], timeout=CONSOLE_TIMEOUT_S)
+            ms, jit = round(host_ms, 1), int(counted.strip() or 0)
+        else:
+            status, body = _get(port, "/jit")
+            ms, jit_f = parse_value(body, "first-request-ms"), parse_value(body, "jit-methods")
+            jit = int(jit_f) if jit_f is not None else None
+            if status != 200 or ms is None:
+                error = f"GET /jit: HTTP {status}: {body[:200]}"
     except (TimeoutError, RuntimeError) as exc:
         _, log = box.exec(["/bin/sh", "-c", f"tail -c 600 {LOG_FILE} 2>/dev/null"], timeout=CONSOLE_TIMEOUT_S)
         error = f"{exc}: {log.strip()}"
