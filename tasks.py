@@ -158,13 +158,14 @@ def clean(c, cache=False, build_dir=False):
     "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; minutes of Crossgen2 on 2 cores)",
     "modes": f"compile modes of the size/startup frontier, comma-separated ({cli.MODE_NAMES}; default all; "
              "'none' skips the frontier); the warm build builds each",
+    "frontier_runs": "frontier: startup runs per point, interleaved (default 20)",
     "extra_runs": "frontier: runs per point without AVX2 and with the page cache dropped (default 5; 0 skips them)",
     "app": APP_HELP + ": put it on every variant and mode and print its own frontier and a recommendation",
     "probe": PROBE_HELP,
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
-           cold_build=False, modes=None, extra_runs=None, app=None, probe="exit"):
+           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe="exit"):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -174,10 +175,11 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
         require_charts()
 
     probe = inputs.probe("--probe", probe)
+    n_frontier = 20 if frontier_runs is None else inputs.count("--frontier-runs", frontier_runs, minimum=1, example="--frontier-runs=20")
     n_extra = 5 if extra_runs is None else inputs.count("--extra-runs", extra_runs, minimum=0, example="--extra-runs=5")
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
                          fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
-                         modes=cli.mode_list("--modes", modes), extra_runs=n_extra)
+                         modes=cli.mode_list("--modes", modes), frontier_runs=n_frontier, extra_runs=n_extra)
     if app is not None:
         folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
         cli.app_report(cli.settings(c), folder, probe, opts)

@@ -453,7 +453,7 @@ def app_report(api: docker.APIClient, settings: Settings, folder: Path, probe: s
         if not check.passed:
             skipped[ref] = check.detail
     points = [p for p in points if p.ref not in skipped]
-    section = frontier.measure(api, settings, points, runs=opts.runs, extra_runs=opts.extra_runs, seed=opts.seed, catalog=cat)
+    section = frontier.measure(api, settings, points, runs=opts.frontier_runs, extra_runs=opts.extra_runs, seed=opts.seed, catalog=cat)
     section["recommendation"] = frontier.recommend([frontier.Point(**{k: v for k, v in p.items()}) for p in section["points"]])
     section["skipped"] = skipped
     section["app"] = {"name": sample.name, "folder": sample.source, "kind": sample.kind, "probe": sample.probe}

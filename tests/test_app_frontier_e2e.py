@@ -45,7 +45,7 @@ def test_report_app_puts_a_users_app_on_every_variant(built_images, tmp_path):
     (app / "Program.cs").write_text(PROGRAM)
     env = task_env(settings, COLUMNS="200")
     p = subprocess.run([sys.executable, "-m", "invoke", "report", "--app", str(app), "--probe", "exit", "--modes", "none",
-                        "--runs", "2", "--extra-runs", "0", "--no-registry", "--no-charts"],
+                        "--frontier-runs", "2", "--extra-runs", "0", "--no-registry", "--no-charts"],
                        cwd=settings.project_root, env=env, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]

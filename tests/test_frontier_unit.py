@@ -58,3 +58,20 @@ def test_the_default_is_the_smallest_passing_mode_else_the_fewest_jit():
     assert d["mode"] == "full" and "no mode passes" in d["why"]
     assert recommend(worse)["mode"] == "full" and "no image passes" in recommend(worse)["why"]
     assert recommend([worse[0]]) is None
+
+
+def test_the_frontier_tables_show_every_point_and_the_defaults():
+    from dataclasses import asdict
+
+    from crossgen.report.render import md_frontier, md_frontier_grid
+
+    pts = [point(1, BASELINE, "a", 100_000_000, 50.0, 300), point(2, "full", "a", 120_000_000, 40.0, 100),
+           point(2, "partial", "a", 80_000_000, 55.0, 400)]
+    judge(pts)
+    fr = {"runs": 20, "cold_cache_skipped": "", "points": [asdict(p) for p in pts], "defaults": choose_defaults(pts)}
+    table = "\n".join(md_frontier({"frontier": fr}))
+    assert "| a | 2 | partial | 80.0 (x0.80) |" in table and "| fail |" in table and "**best**" in table
+    assert "`runtime`: **full**" in table
+    grid = "\n".join(md_frontier_grid({"frontier": fr}))
+    assert "| 2 | full | **1.20 / 0.80 / 0.33** |" in grid and "| 2 | partial | **0.80 / 1.10 / 1.33** ✗ |" in grid
+    assert "`runtime` **full**" in grid

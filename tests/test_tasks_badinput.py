@@ -41,6 +41,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "mode": ["fastest", ""],
     "modes": ["fastest", ",", "full,fastest"],
     "extra_runs": ["-1", "abc"],
+    "frontier_runs": ["0", "x"],
     "probe": ["sometimes", "health"],
     "extra": ["foo"],
     "parallelism": ["-3", "abc"],

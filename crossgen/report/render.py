@@ -292,6 +292,33 @@ def md_frontier(r: dict) -> list[str]:
     return lines
 
 
+def md_frontier_grid(r: dict) -> list[str]:
+    """The frontier in one grid (README): a row per variant and mode, per sample the ratios to the
+    baseline (image size / startup median / JIT-compiled methods); Pareto-best cells in bold."""
+    fr = r.get("frontier")
+    if not fr:
+        return []
+    samples = list(dict.fromkeys(p["sample"] for p in fr["points"]))
+    rows = list(dict.fromkeys((p["variant"], p["mode"]) for p in fr["points"]))
+    head = ["variant", "mode", *[f"{s}: size / startup / JIT" for s in samples]]
+    lines = [f"Frontier ({fr['runs']} interleaved runs per point; ratios to the baseline, which is 1.00; bold = Pareto-best for "
+             "that sample; ✗ = fails the rule):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for v, mode in rows:
+        cells = []
+        for s in samples:
+            p = next((x for x in fr["points"] if x["variant"] == v and x["mode"] == mode and x["sample"] == s), None)
+            if p is None:
+                cells.append("")
+                continue
+            text = " / ".join("-" if x is None else f"{x:.2f}" for x in (p["size_ratio"], p["startup_ratio"], p["jit_ratio"]))
+            text = f"**{text}**" if p["pareto"] else text
+            cells.append(text + (" ✗" if p["passes"] is False else ""))
+        lines.append("| " + " | ".join([str(v), mode, *cells]) + " |")
+    lines += ["", "Default mode per bubble by the rule: " + "; ".join(f"`{b}` **{d['mode']}**" for b, d in fr["defaults"].items())
+              + " (why, and the absolute figures: `build/report/report.md`)."]
+    return lines
+
+
 def markdown(r: dict) -> str:
     lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
     lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
@@ -337,7 +364,7 @@ def update_readme(path: Path, r: dict) -> bool:
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
     block = "\n".join(["", *md_header(r), "", *md_headline(r), "", *md_scenario_grid(r), "", *md_startup_grid(r), "",
-                       *md_build_compact(r), "", *([*md_frontier(r), ""] if r.get("frontier") else []),
+                       *md_build_compact(r), "", *([*md_frontier_grid(r), ""] if r.get("frontier") else []),
                        "Full tables, charts, the verdict per measure and the notes: `build/report/report.md`.", ""])
     path.write_text(head + README_BEGIN + block + README_END + tail)
     return True

@@ -51,7 +51,7 @@ from crossgen.report.measure import (
 )
 from crossgen.report.render import markdown, update_readme
 
-SCHEMA_VERSION = 2   # 2: startup summaries name their sample's kind; measure keyed console/web
+SCHEMA_VERSION = 3   # 3: the frontier (compile modes); 2: startup summaries name their sample's kind
 INSPECT_LIMIT = 200_000_000   # stream images to compare two same-source layers only below this layer size
 
 
@@ -69,6 +69,7 @@ class ReportOptions:
     cold_build: bool = False              # time a cold build-all into a scratch prefix and build folder (minutes)
     seed: int = 20201
     modes: tuple[str, ...] = ()           # compile modes of the frontier (empty: no frontier)
+    frontier_runs: int = 20               # frontier: startup runs per point
     extra_runs: int = 5                   # frontier: runs without AVX2 and with a dropped page cache
 
 
@@ -104,7 +105,7 @@ def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, ti
     measured = {r: sizes.image_sizes(api, r, r) for r in refs}
     if opts.registry:
         measure_compressed(api, settings, [{"key": r, "ref": r} for r in refs], measured, fresh=False)
-    section = frontier.measure(api, settings, points, runs=opts.runs, extra_runs=opts.extra_runs, seed=opts.seed,
+    section = frontier.measure(api, settings, points, runs=opts.frontier_runs, extra_runs=opts.extra_runs, seed=opts.seed,
                                registry_sizes=measured)
     timer.add("frontier", start)
     return section
@@ -169,7 +170,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "options": {"runs": opts.runs, "modes": list(opts.modes), "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
+        "options": {"runs": opts.runs, "modes": list(opts.modes), "frontier_runs": opts.frontier_runs, "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
                     "images": list(opts.images), "fresh_registry": opts.fresh_registry, "cold_build": opts.cold_build,
                     "inspect_layers": opts.inspect_layers},
         "machine": machine_info(api),
