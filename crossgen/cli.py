@@ -321,12 +321,13 @@ def print_plan(steps) -> None:
     for col in ("step", "what", "would", "why"):
         t.add_column(col, overflow="fold")
     for st in steps:
-        verb = {"sample": "publish", "bubble": "compile"}.get(st.kind, "build")
+        verb = {"sample": "publish", "bubble": "compile", "profile": "run"}.get(st.kind, "build")
         t.add_row(st.kind, Text(st.name), Text(verb if st.todo else "-"), Text(st.reason))
     ui.console.print(t)
     todo = [st for st in steps if st.todo]
     counts = {k: sum(1 for st in todo if st.kind == k) for k in ("sample", "bubble", "base", "tool", "image")}
-    ui.info(f"dry run: would publish {counts['sample']} samples, compile {counts['bubble']} bubbles and build "
+    training = "run the training programs, " if any(st.kind == "profile" for st in todo) else ""
+    ui.info(f"dry run: would {training}publish {counts['sample']} samples, compile {counts['bubble']} bubbles and build "
             f"{counts['base'] + counts['tool'] + counts['image']} images; {len(steps) - len(todo)} steps up to date. "
             "Nothing was published, compiled or built (the .NET bits were resolved and cached).")
 

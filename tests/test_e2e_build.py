@@ -219,12 +219,12 @@ def test_dry_run_after_a_build_has_nothing_to_do(built):
     steps = _plan(settings, api)
     assert not [s for s in steps if s.todo], [s for s in steps if s.todo]
     kinds = {s.kind for s in steps}
-    assert kinds == {"base", "tool", "sample", "bubble", "image"}
+    assert kinds == {"base", "tool", "sample", "profile", "bubble", "image"}  # profile: the hot list of the default mode
     assert {s.name for s in steps if s.kind == "image"} == {o.ref for o in outcomes.values() if o.key not in ("os", "runtime-deps", "crossgen2")}
 
 
 def test_dry_run_says_what_a_change_rebuilds_and_builds_nothing(built):
-    """Compiling the bubbles in full instead of partially: their composites and every image holding
+    """Compiling two bubbles in full instead of their configured mode: their composites and every image holding
     them would be made anew; the baseline's images stay; nothing is built by asking."""
     from dataclasses import replace
 
