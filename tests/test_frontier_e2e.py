@@ -1,7 +1,8 @@
-"""A compile mode for real: variant 2 built with ``--mode hot`` (the hot list made by running the
-training programs), tagged and recorded apart from the default build, then measured on the frontier
-beside the baseline: sizes, startup, JIT counts with and without AVX2, the default mode picked, the
-table and the chart. A catalog of two variants and two samples keeps it to a few minutes."""
+"""A compile mode for real: variant 2 built with ``--mode M`` (M: a mode other than the configured
+one; partial, the quickest to compile, unless that is the default), tagged and recorded apart from
+the default build, then measured on the frontier beside the baseline and the default build: sizes,
+startup, JIT counts with and without AVX2, the mode the rule picks, the table and the chart. A
+catalog of two variants and two samples keeps it to a few minutes."""
 
 from __future__ import annotations
 
@@ -24,23 +25,26 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 def test_a_mode_is_built_apart_and_measured_on_the_frontier(built_images, tmp_path):
     settings, api, outcomes = built_images
     default_ref = next(o.ref for o in outcomes.values() if o.key == "runtime-composite")
-    hot = apply_mode(settings, "hot")
+    mode = "partial" if settings.crossgen.mode.get("runtime") != "partial" else "full"
+    other = apply_mode(settings, mode)
     cat = Catalog(variants=(CATALOG.variant(1), CATALOG.variant(2)), samples=(CATALOG.sample("hello"), CATALOG.sample("web")))
 
-    built = {o.key: o for o in pipeline.build_variants(api, hot, new_session(), Cache(settings.cache_dir),
+    built = {o.key: o for o in pipeline.build_variants(api, other, new_session(), Cache(settings.cache_dir),
                                                         selected=[cat.variant(2)], catalog=cat)}
-    assert built["runtime-composite"].ref == default_ref + "-hot"
-    assert dockerio.image_info(api, default_ref)["Id"] != dockerio.image_info(api, default_ref + "-hot")["Id"]
-    assert hot.workspace.build_record.is_file() and settings.workspace.build_record.is_file()  # each build keeps its record
-    record = json.loads(hot.workspace.build_record.read_text())["bubbles"]["runtime"]
-    listed = training.cached_hot_assemblies(settings)
-    assert listed is not None and "System.Private.CoreLib" in listed.names and "System.Text.Json" in listed.names
-    assert not any(n.startswith("train-") for n in listed.names)
+    assert built["runtime-composite"].ref == f"{default_ref}-{mode}"
+    assert dockerio.image_info(api, default_ref)["Id"] != dockerio.image_info(api, f"{default_ref}-{mode}")["Id"]
+    assert other.workspace.build_record.is_file() and settings.workspace.build_record.is_file()  # each build keeps its record
+    record = json.loads(other.workspace.build_record.read_text())["bubbles"]["runtime"]
     default_record = json.loads(settings.workspace.build_record.read_text())["bubbles"]["runtime"]
     assert record["key"] != default_record["key"]
+    # the hot list: made by running the training programs (already, if a default mode is hot)
+    listed = training.hot_assemblies(settings)
+    assert "System.Private.CoreLib" in listed.names and "System.Text.Json" in listed.names and "Microsoft.AspNetCore" in listed.names
+    assert not any(n.startswith("train-") or n == training.HOOK for n in listed.names)
+    assert json.loads(listed.path.read_text())["programs"].keys() == {name for name, _ in training.TRAINING}
 
-    points = frontier.plan_points(settings, ("hot",), cat)
-    assert {(p.variant, p.mode) for p in points} == {(1, "baseline"), (2, "default"), (2, "hot")}
+    points = frontier.plan_points(settings, (mode,), cat)
+    assert {(p.variant, p.mode) for p in points} == {(1, "baseline"), (2, "default"), (2, mode)}
     section = frontier.measure(api, settings, points, runs=2, extra_runs=1, seed=7, catalog=cat)
     for p in section["points"]:
         assert p["size"] > 50_000_000 and p["failed"] == 0, p
@@ -49,12 +53,12 @@ def test_a_mode_is_built_apart_and_measured_on_the_frontier(built_images, tmp_pa
     # the composite is compiled for x86-64-v3: without AVX2 its code is rejected and JIT-compiled
     assert all(p["jit_no_avx2"] > p["jit"] for p in composite), composite
     assert all(p["passes"] in (True, False) and p["size_ratio"] for p in composite)
-    assert set(section["defaults"]) == {"runtime"} and section["defaults"]["runtime"]["mode"] == "hot"
+    assert set(section["defaults"]) == {"runtime"} and section["defaults"]["runtime"]["mode"] == mode  # the only mode measured
     assert any(p["pareto"] for p in section["points"] if p["sample"] == "hello")
 
     report = {"frontier": section}
     table = "\n".join(md_frontier(report))
-    assert "| hello | 2 | hot |" in table and "`runtime`: **hot**" in table
+    assert f"| hello | 2 | {mode} |" in table and f"`runtime`: **{mode}**" in table
     from crossgen.report.charts import frontier_chart
 
     png = frontier_chart(report, tmp_path / "frontier.png")
