@@ -15,7 +15,8 @@ CHANNEL_HELP = ".NET channel (10.0; 10 means 10.0), latest, lts, sts, or an exac
 LOCKED_HELP = "use exactly what the lock file says (dci.lock_file); fail on any difference"
 DRY_RUN_HELP = "say what would be published, compiled and built, and why; build nothing"
 APP_HELP = "your app: its project folder (published here) or the folder `dotnet publish` wrote (framework-dependent)"
-PROBE_HELP = "how your app is started and timed: exit (it runs and exits) or the HTTP path it answers with 200 (e.g. /health)"
+PROBE_HELP = ("how your app is timed: exit (a console app: it runs and exits; the default) or, for a web app, the HTTP path "
+              "it answers with 200 (default /)")
 SOURCE_HELPS = {
     "source": "auto | official | nuget | local, or an order such as nuget,local (default from invoke.yaml: dci.source)",
     "base_url": "official release metadata base URL or mirror (default https://builds.dotnet.microsoft.com/dotnet)",
@@ -64,12 +65,12 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
 )
 @friendly
 def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, mode=None,
-             app=None, probe="exit"):
+             app=None, probe=None):
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from crossgen.compile.bubbles import get_bubble
 
     bubble = inputs.choice("--bubble", bubble, get_bubble).name
-    probe = inputs.probe("--probe", probe)
+    probe = None if probe is None else inputs.probe("--probe", probe)
     inputbubble_on = None if inputbubble is None else cli.on_off("--inputbubble", inputbubble)
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
@@ -156,7 +157,7 @@ def clean(c, cache=False, build_dir=False):
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
     "charts": "draw the PNG charts (needs matplotlib; --no-charts skips them)",
     "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; minutes of Crossgen2 on 2 cores)",
-    "modes": f"compile modes of the size/startup frontier, comma-separated ({cli.MODE_NAMES}; default all; "
+    "modes": f"compile modes of the size/startup frontier (startup runs: not with --no-startup), comma-separated ({cli.MODE_NAMES}; default all; "
              "'none' skips the frontier); the warm build builds each",
     "frontier_runs": "frontier: startup runs per point, interleaved (default 20)",
     "extra_runs": "frontier: runs per point without AVX2 and with the page cache dropped (default 5; 0 skips them)",
@@ -165,7 +166,7 @@ def clean(c, cache=False, build_dir=False):
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
-           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe="exit"):
+           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -174,7 +175,7 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     if charts:
         require_charts()
 
-    probe = inputs.probe("--probe", probe)
+    probe = None if probe is None else inputs.probe("--probe", probe)
     n_frontier = 20 if frontier_runs is None else inputs.count("--frontier-runs", frontier_runs, minimum=1, example="--frontier-runs=20")
     n_extra = 5 if extra_runs is None else inputs.count("--extra-runs", extra_runs, minimum=0, example="--extra-runs=5")
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,

@@ -278,8 +278,9 @@ def crossgen(s: Settings, bubble: str, *, force: bool) -> None:
         ui.info(f"{name}: {r.out_dir} (composite {r.record['composite']['path']}, {r.record['composite']['size'] / 1e6:.1f} MB)")
 
 
-def crossgen_app(s: Settings, folder: Path, probe: str, *, force: bool) -> None:
-    """A user's app: its self-contained composite (variant 5) and framework-dependent image (variant 1)."""
+def crossgen_app(s: Settings, folder: Path, probe: str | None, *, force: bool) -> None:
+    """A user's app: its self-contained composite image, and what it is compared with (the app
+    framework-dependent on the baseline); ``force`` compiles it again even when cached."""
     from crossgen import dockerio, pipeline
 
     api = dockerio.connect()
@@ -289,11 +290,11 @@ def crossgen_app(s: Settings, folder: Path, probe: str, *, force: bool) -> None:
         raise DciError(f"--app {folder}", "is a framework-dependent publish: there is nothing to compile it with",
                        "give the project folder: it is published self-contained for the composite")
     outcomes = pipeline.build_variants(api, s, *_session_and_cache(s), selected=composite_apps, catalog=cat,
-                                       force=force, record_path=pipeline.app_records(s, sample.name) / "build.json")
+                                       recompile=force, record_path=pipeline.app_records(s, sample.name) / "build.json")
     print_outcomes(outcomes)
 
 
-def app_report(s: Settings, folder: Path, probe: str, opts) -> None:
+def app_report(s: Settings, folder: Path, probe: str | None, opts) -> None:
     from crossgen import dockerio, pipeline
     from crossgen.report.render import md_frontier
 

@@ -131,16 +131,18 @@ def build_variants(
     force: bool = False,
     catalog: Catalog = CATALOG,
     record_path: Path | None = None,
+    recompile: bool = False,
 ) -> list[BuildOutcome]:
     """Build the selected variants (default all) in dependency order; writes ``record_path`` (default
-    build/build-all.json, or build-all-<mode>.json)."""
+    build/build-all.json, or build-all-<mode>.json). ``force`` rebuilds the images, ``recompile``
+    compiles the bubbles again even when cached."""
     start = time.monotonic()
     acquired = acquire(settings, session, cache)
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
     apps = publish_samples(settings, acquired, catalog, images) if any(img.role == "app" for img in images) else {}
     compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
-                                       catalog=catalog)
+                                       force=recompile, catalog=catalog)
     for img in images:
         spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
         outcomes.append(build_image(api, spec, settings.workspace.contexts, force=force))
@@ -405,14 +407,22 @@ def _remove_cold_images(api: docker.APIClient) -> None:
 # --- a user's own app: its app images, and its own frontier ---------------------------------------
 
 
-def app_catalog(folder: Path, probe: str) -> tuple[Catalog, CatalogSample]:
-    """The catalog for a user's app: the app as the only sample, of kind console (``probe`` "exit") or
-    web (``probe`` an HTTP path). A published folder is taken as it is: framework-dependent only."""
+def app_catalog(folder: Path, probe: str | None) -> tuple[Catalog, CatalogSample]:
+    """The catalog for a user's app: the app as the only sample, a web app when it uses ASP.NET Core
+    (probed with GET ``probe``, default /), else a console app (``probe`` exit: it runs and exits).
+    A published folder is taken as it is: framework-dependent only."""
     app = app_folder(folder)
     if app.published and app.self_contained:
-        raise DciError(f"app folder {app.path}", "is a self-contained publish: it cannot run on the framework images",
-                       "give the project folder (it is published both ways) or a framework-dependent publish")
-    sample = CatalogSample(app.name, "console" if probe == "exit" else "web", source=str(app.path), probe=probe)
+        raise DciError(f"app folder {app.path}", "is a self-contained publish: this tool publishes the app itself, both ways",
+                       "give the project folder, or a framework-dependent publish (then without the self-contained composite)")
+    probe = probe or ("/" if app.web else "exit")
+    if app.web and probe == "exit":
+        raise DciError(f"--probe exit for {app.name}", "it is a web app (it uses ASP.NET Core): it serves and does not exit",
+                       "give the HTTP path it answers with 200, e.g. --probe /health (default /)")
+    if not app.web and probe != "exit":
+        raise DciError(f"--probe {probe} for {app.name}", "it is a console app (no ASP.NET Core): it does not serve HTTP",
+                       "leave --probe out, or give --probe exit")
+    sample = CatalogSample(app.name, "web" if app.web else "console", source=str(app.path), probe=probe)
     return for_app(sample, self_contained=not app.published), sample
 
 
@@ -420,7 +430,7 @@ def app_records(settings: Settings, name: str) -> Path:
     return settings.workspace.report / f"app-{name}"
 
 
-def build_app(api: docker.APIClient, settings: Settings, folder: Path, probe: str, *, modes: tuple[str, ...] = (),
+def build_app(api: docker.APIClient, settings: Settings, folder: Path, probe: str | None, *, modes: tuple[str, ...] = (),
               force: bool = False) -> tuple[Catalog, list[BuildOutcome]]:
     """The app's images on every variant of its catalog (the configured modes), then the composite
     variants again in each of ``modes``; the build records go to build/report/app-<name>/."""
@@ -436,7 +446,7 @@ def build_app(api: docker.APIClient, settings: Settings, folder: Path, probe: st
     return cat, outcomes
 
 
-def app_report(api: docker.APIClient, settings: Settings, folder: Path, probe: str, opts: report_run.ReportOptions) -> dict:
+def app_report(api: docker.APIClient, settings: Settings, folder: Path, probe: str | None, opts: report_run.ReportOptions) -> dict:
     """``invoke report --app DIR``: the app on every variant and mode (framework-dependent on the
     framework images, self-contained composite), its collisions with each composite checked first
     (``verify --app``), measured on its own frontier with a recommendation."""
@@ -463,5 +473,6 @@ def app_report(api: docker.APIClient, settings: Settings, folder: Path, probe: s
     if opts.charts:
         from crossgen.report.charts import frontier_chart
 
-        section["chart"] = str(frontier_chart(report, out / "frontier.png"))
+        chart = frontier_chart(report, out / "frontier.png")
+        section["chart"] = str(chart) if chart else None
     return section

@@ -134,6 +134,16 @@ def test_a_composite_that_jits_more_than_the_baseline_on_the_broad_sample_fails_
     assert rule["broad"].data["jit_r2r"] > rule["broad"].data["jit_baseline"]
 
 
+def test_a_console_app_can_crash_on_the_single_runtime_and_aspnet_composite(built_images):
+    """Why variant 3 runs console apps on its runtime image: on the one runtime+ASP.NET composite, the
+    broad sample stops in System.Text.Json code that needs an ASP.NET Core assembly a console app's
+    host never loads. If a runtime or compiler fixes this, this test says so."""
+    settings, api, _ = built_images
+    run = verify.run_console(api, ASPNET_COMPOSITE, publish(settings, "broad"))
+    assert run.exit_code != 0
+    assert "Could not load file or assembly 'Microsoft.AspNetCore.Http.Abstractions" in run.output and "System.Text.Json" in run.output
+
+
 def test_composite_jitting_more_than_baseline_fails():
     check = verify.check_r2r_used("img", 150, 2400, 120, composite=True)
     assert not check.passed and "more than the baseline's 120" in check.detail

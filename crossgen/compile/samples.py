@@ -172,6 +172,10 @@ class AppFolder:
     path: Path
     published: bool
     self_contained: bool = False
+    web: bool = False          # uses ASP.NET Core (its runtimeconfig, or the project's Web SDK / framework reference)
+
+
+ASPNETCORE_FRAMEWORK = "Microsoft.AspNetCore.App"
 
 
 def app_folder(path: Path) -> AppFolder:
@@ -186,10 +190,14 @@ def app_folder(path: Path) -> AppFolder:
             options = json.loads(configs[0].read_text(encoding="utf-8-sig")).get("runtimeOptions", {})
         except ValueError as exc:
             raise DciError(str(configs[0]), f"is not JSON ({exc})", "publish the app again") from None
-        return AppFolder(name, path, True, self_contained="includedFrameworks" in options)
+        frameworks = [options.get("framework") or {}, *(options.get("frameworks") or []), *(options.get("includedFrameworks") or [])]
+        return AppFolder(name, path, True, self_contained="includedFrameworks" in options,
+                         web=any(f.get("name") == ASPNETCORE_FRAMEWORK for f in frameworks))
     projects = sorted(path.glob("*.csproj"))
     if len(projects) == 1:
-        return AppFolder(projects[0].stem, path, False)
+        text = projects[0].read_text(encoding="utf-8-sig", errors="replace")
+        web = "Microsoft.NET.Sdk.Web" in text or f'"{ASPNETCORE_FRAMEWORK}"' in text
+        return AppFolder(projects[0].stem, path, False, web=web)
     raise DciError(f"app folder {path}", f"holds {'several projects' if projects else 'no project and no published app'}",
                    "give a folder with one *.csproj, or the folder `dotnet publish` wrote (with <app>.runtimeconfig.json)")
 

@@ -22,6 +22,7 @@ records with today's single value as the default, so that a new value is one mor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from crossgen.core.errors import DciError
@@ -38,8 +39,11 @@ class Sample:
 
     @property
     def repo(self) -> str:
-        """Repository of its app images: ``sample-<name>``, ``app-<name>`` for a user's app (never the same tags)."""
-        return f"sample-{self.name}" if self.source is None else f"app-{self.name}"
+        """Repository of its app images: ``sample-<name>``, ``app-<name>`` for a user's app (never the same tags;
+        lower case, as Docker wants repository names, whatever the app's assembly name)."""
+        if self.source is None:
+            return f"sample-{self.name}"
+        return "app-" + (re.sub(r"[^a-z0-9._-]+", "-", self.name.lower()).strip("-._") or "app")
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,10 @@ VARIANTS: tuple[Variant, ...] = (
         builds=("aspnet-composite", "sdk-aspnet-composite"),
         # its "runtime" is variant 2's composite runtime image, as in the 2020 experiment
         roles={"runtime": "runtime-composite", "aspnet": "aspnet-composite", "sdk": "sdk-aspnet-composite"},
-        runs={"console": "aspnet-composite", "web": "aspnet-composite"},
+        # console apps run on its "runtime" image: on the one runtime+ASP.NET composite a console app
+        # can crash (the broad sample: shared System.Text.Json code in that composite needs
+        # Microsoft.AspNetCore.Http.Abstractions, which a console app's host does not load)
+        runs={"console": "runtime-composite", "web": "aspnet-composite"},
     ),
     Variant(
         4, "aspnet-composed-composite", "composite .NET runtime + composed ASP.NET Core composite", "4 composed", "#ff7f0e",

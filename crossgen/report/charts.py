@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import textwrap
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -55,19 +56,23 @@ def draw_all(report: dict, out_dir: Path) -> list[Path]:
     if st.get("summaries"):
         paths.append(startup_chart(report, out_dir / "startup.png"))
     if (report.get("frontier") or {}).get("points"):
-        paths.append(frontier_chart(report, out_dir / "frontier.png"))
+        drawn = frontier_chart(report, out_dir / "frontier.png")
+        paths += [drawn] if drawn else []
     return paths
 
 
 MARKERS = (("s", "square"), ("o", "circle"), ("v", "triangle"), ("D", "diamond"), ("P", "plus"), ("^", "up-triangle"))
 
 
-def frontier_chart(report: dict, path: Path) -> Path:
-    """Image size against startup median, one panel per sample; the baseline marked, Pareto-best points named."""
+def frontier_chart(report: dict, path: Path) -> Path | None:
+    """Image size against startup median, one panel per sample; the baseline marked, Pareto-best points
+    named; None when no point was measured."""
     points = [p for p in report["frontier"]["points"] if p["median_ms"] is not None]
     samples = list(dict.fromkeys(p["sample"] for p in points))
+    if not samples:
+        return None
     colors, _ = _style()
-    markers = dict(zip(dict.fromkeys(["baseline", *(p["mode"] for p in points)]), MARKERS))
+    markers = dict(zip(dict.fromkeys(["baseline", *(p["mode"] for p in points)]), itertools.cycle(MARKERS)))
     legend = ", ".join(f"{name} {mode}" for mode, (_, name) in markers.items())
     cols = min(2, len(samples))
     rows = (len(samples) + cols - 1) // cols

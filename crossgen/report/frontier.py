@@ -181,13 +181,15 @@ def choose_defaults(points: list[Point]) -> dict[str, dict]:
                 "size": statistics.mean(p.size for p in mine),
                 "jit": sum(p.jit or 0 for p in mine),
             }
+        if not per_mode:  # only the default build was measured: nothing to choose between
+            continue
         passing = [m for m, f in per_mode.items() if f["passes"]]
         if passing:
             mode = min(passing, key=lambda m: per_mode[m]["size"])
             why = "passes the rule on every sample; the smallest of " + ", ".join(passing)
         else:
             measured = [m for m, f in per_mode.items() if f["measured"]] or list(per_mode)
-            mode = min(measured, key=lambda m: per_mode[m]["jit"]) if measured else None
+            mode = min(measured, key=lambda m: per_mode[m]["jit"])
             why = "no mode passes the rule; the one with the fewest JIT-compiled methods"
         out[bubble] = {"mode": mode, "why": why, "modes": per_mode}
     return out

@@ -281,8 +281,9 @@ def md_frontier(r: dict) -> list[str]:
                   f"{_x(rec['size_ratio'])}, startup{_x(rec['startup_ratio'])}, JIT{_x(rec['jit_ratio'])} against the baseline; {rec['why']}."]
     if fr.get("skipped"):
         lines += ["", "Not measured: " + "; ".join(f"`{ref}`: {why}" for ref, why in fr["skipped"].items())]
-    lines += ["", "Default compile mode per bubble, by the rule (on every sample whose image holds the bubble: JIT-compiled "
-              "methods and median startup not above the baseline's; the smallest passing mode, else the fewest JIT-compiled methods):", ""]
+    if fr["defaults"]:
+        lines += ["", "Default compile mode per bubble, by the rule (on every sample whose image holds the bubble: JIT-compiled "
+                  "methods and median startup not above the baseline's; the smallest passing mode, else the fewest JIT-compiled methods):", ""]
     for bubble, d in fr["defaults"].items():
         facts = "; ".join(f"{m}: {'passes' if f['passes'] else 'fails on ' + (', '.join(f['failing']) or 'unmeasured samples')}"
                           for m, f in d["modes"].items())
@@ -314,8 +315,9 @@ def md_frontier_grid(r: dict) -> list[str]:
             text = f"**{text}**" if p["pareto"] else text
             cells.append(text + (" ✗" if p["passes"] is False else ""))
         lines.append("| " + " | ".join([str(v), mode, *cells]) + " |")
-    lines += ["", "Default mode per bubble by the rule: " + "; ".join(f"`{b}` **{d['mode']}**" for b, d in fr["defaults"].items())
-              + " (why, and the absolute figures: `build/report/report.md`)."]
+    if fr["defaults"]:
+        lines += ["", "Default mode per bubble by the rule: " + "; ".join(f"`{b}` **{d['mode']}**" for b, d in fr["defaults"].items())
+                  + " (why, and the absolute figures: `build/report/report.md`)."]
     return lines
 
 

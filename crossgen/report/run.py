@@ -91,16 +91,22 @@ def require_charts() -> None:
                        "install python3-matplotlib (scripts/bootstrap.sh does) or pip install '.[report]', or pass --no-charts") from None
 
 
-def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, timer: Timer) -> dict:
+def _frontier_points(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> list[frontier.Point]:
+    """The frontier's points, checked before anything is measured: every image they run on exists."""
+    points = frontier.plan_points(settings, opts.modes)
+    missing = [r for r in dict.fromkeys(p.ref for p in points) if not dockerio.image_info(api, r)]
+    if missing:
+        raise DciError(", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), "not present locally (frontier images)",
+                       "let `invoke report` build them (drop --no-warm-build), run `invoke build-all --mode <mode>` for each mode, "
+                       "or pass --modes none")
+    return points
+
+
+def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, points: list[frontier.Point], timer: Timer) -> dict:
     """Every (variant, compile mode) on every sample: sizes (compressed through the registry when
     ``opts.registry``), startup, JIT counts, and the default mode per bubble."""
-    points = frontier.plan_points(settings, opts.modes)
     refs = list(dict.fromkeys(p.ref for p in points))
-    missing = [r for r in refs if not dockerio.image_info(api, r)]
-    if missing:
-        raise DciError(", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), "not present locally",
-                       "run `invoke build-all --mode <mode>` for each mode, or `invoke report` with its warm build")
-    ui.step(f"Frontier: {len(points)} points ({len(opts.modes)} compile modes), {len(refs)} images")
+    ui.step(f"Frontier: {len(points)} points ({len(opts.modes)} compile modes and the default build), {len(refs)} images")
     start = time.monotonic()
     measured = {r: sizes.image_sizes(api, r, r) for r in refs}
     if opts.registry:
@@ -131,6 +137,8 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     missing = [i["ref"] for i in images if not dockerio.image_info(api, i["ref"])]
     if missing:
         raise DciError(", ".join(missing), "not present locally", "run `invoke build-all` (or pick others with --images)")
+    # the frontier is startup runs: --no-startup leaves it out too
+    points = _frontier_points(api, settings, opts) if opts.modes and opts.startup else None
 
     ui.step(f"Sizes of {len(images)} images from the daemon")
     start = time.monotonic()
@@ -151,9 +159,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         startup_section = run_startup(api, settings, images, opts.runs, opts.seed)
         timer.add("startup", start)
 
-    frontier_section = None
-    if opts.modes:
-        frontier_section = _frontier(api, settings, opts, timer)
+    frontier_section = _frontier(api, settings, opts, points, timer) if points else None
 
     deps_ref = next((i["ref"] for i in record["images"] if i["key"] == "runtime-deps"), settings.base_image)
     scen, across = scenarios_section(measured)

@@ -54,9 +54,10 @@ LAUNCH = 'DCI_START_NS=$(date +%s%N); export DCI_START_NS; exec "$@"'
 # release runtimes since .NET 8) and the shell times the whole process.
 JIT_LIST = "/tmp/dci-jit.txt"
 JIT_ENV = {"DOTNET_JitStdOutFile": JIT_LIST, "DOTNET_JitDisasmSummary": "1"}
-COUNT_JIT = f"grep -c 'JIT compiled' {JIT_LIST} 2>/dev/null || echo 0"
-TIMED = (f'rm -f {JIT_LIST}; s=$(date +%s%N); "$@" >/dev/null 2>&1; rc=$?; e=$(date +%s%N); '
-         f'echo "startup-ms: $(( (e - s) / 1000000 ))"; echo "jit-methods: $({COUNT_JIT})"; exit $rc')
+COUNT_JIT = f"echo \"jit-methods: $(cat {JIT_LIST} 2>/dev/null | grep -c 'JIT compiled')\""
+APP_OUT = "/tmp/dci-app.log"
+TIMED = (f'rm -f {JIT_LIST}; s=$(date +%s%N); "$@" >{APP_OUT} 2>&1; rc=$?; e=$(date +%s%N); '
+         f'echo "startup-ms: $(( (e - s) / 1000000 ))"; {COUNT_JIT}; [ $rc -eq 0 ] || tail -c 300 {APP_OUT}; exit $rc')
 
 
 @dataclass(frozen=True)
@@ -199,9 +200,11 @@ def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rn
                     raise RuntimeError(f"server exited with code {state.get('ExitCode')}")
             time.sleep(delay)
             delay = min(delay * 1.5, POLL_MAX_S)
-        if target.probe:  # a user's app: the host's time to the first answer, the runtime's JIT list
+        if target.probe:  # a user's app: the host's time to the first answer; the runtime's JIT list, complete once it stopped
+            _stop_server(box, exec_id)
             _, counted = box.exec(["/bin/sh", "-c", COUNT_JIT], timeout=CONSOLE_TIMEOUT_S)
-            ms, jit = round(host_ms, 1), int(counted.strip() or 0)
+            ms, found = round(host_ms, 1), parse_value(counted, "jit-methods")
+            jit = int(found) if found is not None else None
         else:
             status, body = _get(port, "/jit")
             ms, jit_f = parse_value(body, "first-request-ms"), parse_value(body, "jit-methods")
