@@ -184,12 +184,6 @@ def choice(flag: str, value: Any, lookup) -> Any:
         raise DciError(f"{flag} {_shown(value)}", exc.cause, exc.fix) from None
 
 
-__all__ = [
-    "is_image_reference", "looks_like_path", "image_reference", "inspect_target", "count", "channel", "source",
-    "http_url", "existing_folder", "file_to_write", "crossgen_arguments", "image_key_patterns", "choice",
-]
-
-
 def probe(flag: str, value: Any) -> str:
     """How a user's app is probed: ``exit`` (a command that runs and exits) or an HTTP path (``/health``)."""
     text = str(value).strip()
@@ -197,3 +191,9 @@ def probe(flag: str, value: Any) -> str:
         return text
     raise DciError(f"{flag} {_shown(value)}", "neither 'exit' nor an HTTP path",
                    "--probe exit for a console app (it runs and exits), or the path a web app answers with 200, e.g. --probe /health")
+
+
+__all__ = [
+    "is_image_reference", "looks_like_path", "image_reference", "inspect_target", "count", "channel", "source",
+    "http_url", "existing_folder", "file_to_write", "crossgen_arguments", "image_key_patterns", "choice", "probe",
+]

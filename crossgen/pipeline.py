@@ -83,7 +83,7 @@ def compile_named(
                 if sc is None:  # no image of this build needs the self-contained app
                     continue
                 results[f"app-{app_name}"] = compile_bubble(
-                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=app_name, mibc=mibc, hot=hot)
+                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=sc.name, mibc=mibc, hot=hot)
         else:
             results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc, hot=hot)
     return results, outcomes
@@ -206,12 +206,15 @@ def plan_build(
     _plan_image(api, "tool", tool, force, changed, add)
 
     apps: dict[str, tuple[Sample, Sample | None]] = {}
+    self_contained_too = any(img.self_contained for img in images)  # as publish_samples does
     for s in catalog.samples if any(img.role == "app" for img in images) else ():
         fd, fd_done = planned(settings, s.name)
-        sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version)
-        apps[s.name] = (fd, sc)
-        for self_contained, done in ((False, fd_done), (True, sc_done)):
-            add("sample", _sample_step(s.name, self_contained), not done, "published" if done else "sources changed or never published")
+        apps[s.name] = (fd, None)
+        add("sample", _sample_step(s.name, False), not fd_done, "published" if fd_done else "sources changed or never published")
+        if self_contained_too:
+            sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version)
+            apps[s.name] = (fd, sc)
+            add("sample", _sample_step(s.name, True), not sc_done, "published" if sc_done else "sources changed or never published")
 
     mibc = optimization_profile(settings, acquired)
     hot = None

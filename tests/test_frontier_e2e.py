@@ -53,7 +53,10 @@ def test_a_mode_is_built_apart_and_measured_on_the_frontier(built_images, tmp_pa
     # the composite is compiled for x86-64-v3: without AVX2 its code is rejected and JIT-compiled
     assert all(p["jit_no_avx2"] > p["jit"] for p in composite), composite
     assert all(p["passes"] in (True, False) and p["size_ratio"] for p in composite)
-    assert set(section["defaults"]) == {"runtime"} and section["defaults"]["runtime"]["mode"] == mode  # the only mode measured
+    chosen = section["defaults"]["runtime"]  # the default build's points are shown, never chosen between
+    assert set(section["defaults"]) == {"runtime"} and set(chosen["modes"]) == {mode}
+    assert chosen["modes"][mode]["passes"] == all(p["passes"] for p in composite if p["mode"] == mode)
+    assert ("passes the rule" in chosen["why"]) == chosen["modes"][mode]["passes"]
     assert any(p["pareto"] for p in section["points"] if p["sample"] == "hello")
 
     report = {"frontier": section}

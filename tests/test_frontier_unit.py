@@ -10,9 +10,11 @@ from crossgen.report.frontier import BASELINE, CONFIGURED, Point, choose_default
 from tests.pipeline_support import e2e_settings
 
 
-def point(variant, mode, sample, size, ms, jit, bubbles=("runtime",)):
+def point(variant, mode, sample, size, ms, jit, bubbles=("runtime",), spread=2.0):
+    """20 runs around ``ms`` (median ``ms``), ``spread`` ms either side."""
+    values = [ms + spread * ((i % 5) - 2) / 2 for i in range(20)]
     return Point(variant, mode, sample, "console", "k", "r", list(bubbles) if mode != BASELINE else [], size=size,
-                 median_ms=ms, min_ms=ms, max_ms=ms, jit=jit)
+                 median_ms=ms, min_ms=min(values), max_ms=max(values), jit=jit, values_ms=values)
 
 
 def test_every_variant_and_mode_is_a_point_and_the_baseline_once():
@@ -41,6 +43,17 @@ def test_the_rule_needs_both_jit_and_startup_not_above_the_baseline():
     assert pts[1].size_ratio == 1.2 and pts[1].startup_ratio == 0.8 and round(pts[2].jit_ratio, 3) == 1.333
     # Pareto: full (fastest) and partial (smallest) are best; hot is beaten by partial on both; the baseline by partial
     assert [p.pareto for p in pts] == [False, True, True, False]
+
+
+def test_startup_above_the_baseline_means_measurably_slower_not_a_higher_median():
+    """Two medians of noisy runs differ on identical images: a point fails on startup only when its
+    runs are slower than the baseline's by a one-sided Mann-Whitney U test (5 %)."""
+    base = point(1, BASELINE, "a", 100, 50.0, 300, spread=10.0)
+    noisy = point(2, "hot", "a", 100, 50.5, 300, spread=10.0)     # 1 % higher median, runs overlap
+    slower = point(2, "full", "a", 100, 60.0, 300, spread=10.0)   # 20 % higher
+    judge([base, noisy, slower])
+    assert noisy.passes is True and noisy.slower_p > 0.05 and noisy.startup_ratio == 1.01
+    assert slower.passes is False and slower.slower_p < 0.05
 
 
 def test_the_default_is_the_smallest_passing_mode_else_the_fewest_jit():

@@ -206,6 +206,9 @@ def split_rooted(files: list[tuple[str, Path]], mode: Mode, hot: frozenset[str] 
     if hot is None:
         raise DciError(f"compile mode {mode.name}", "needs the list of hot assemblies", "pass the training programs' list (training.hot_assemblies)")
     rooted = [(rel, p) for rel, p in files if p.stem in hot or p.stem in always]
+    if not rooted:
+        raise DciError(f"compile mode {mode.name}", f"none of the {len(files)} inputs is a hot assembly (the list has {len(hot)})",
+                       "delete build/profile/hot-assemblies-*.json to run the training programs again, or choose another mode")
     return rooted, [(rel, p) for rel, p in files if (rel, p) not in rooted]
 
 

@@ -1,7 +1,7 @@
 """Compile modes: how much of a bubble Crossgen2 turns into native code. Declared once here; the
 settings (``dci.crossgen.mode``), the ``--mode`` flags, image tags and the report's frontier read it.
 
-Crossgen2's levers (see the reference notes on partial compilation):
+Crossgen2's levers (dotnet/runtime: crossgen2's command line and ILCompiler.ReadyToRun's root providers):
 
 * a **positional** input is rooted: its visible methods (all methods for non-trimmable assemblies)
   get code, and so does what they reach;

@@ -211,6 +211,36 @@ def _folder_digest(path: Path) -> str:
     return "app:" + h.hexdigest()[:16]
 
 
+def _publish_project(settings: Settings, app: AppFolder, *, self_contained_rid: str | None, runtime_version: str | None) -> Sample:
+    """``dotnet publish`` a user's project where it is (its Directory.Build.*, global.json and project
+    references apply; bin/ and obj/ are written there, as by a publish by hand) into a folder of ours;
+    self-contained with the runtime packs of ``runtime_version`` (pinned through an extra targets file,
+    the project's own files untouched). The app's name is its assembly name, read from the output."""
+    mode = _mode(self_contained_rid, runtime_version)
+    digest = source_digest(app.path, mode)
+    out = settings.workspace.samples / f"app-{app.name}-{mode}-{digest}"
+    if not any(out.glob("*.runtimeconfig.json")):
+        ui.step(f"Publishing your app {app.name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
+        start = time.monotonic()
+        with atomic_dir(out) as tmp:
+            cmd = [dotnet_cli(settings), "publish", str(next(app.path.glob("*.csproj"))), "-c", "Release", "-o", str(tmp), "--nologo"]
+            if self_contained_rid and runtime_version:
+                pin = settings.workspace.samples / "src" / f"pin-{runtime_version}.targets"
+                pin.parent.mkdir(parents=True, exist_ok=True)
+                pin.write_text(PIN_VERSIONS.format(version=runtime_version))
+                cmd += ["-r", self_contained_rid, "--self-contained", "true", f"-p:CustomAfterMicrosoftCommonTargets={pin}"]
+            else:
+                cmd.append("-p:UseAppHost=false")
+            if settings.nuget_config:
+                cmd.append(f"-p:RestoreConfigFile={settings.nuget_config}")
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=dotnet_env(settings), cwd=app.path)
+            if proc.returncode != 0:
+                tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
+                raise DciError(f"your app {app.path}", f"dotnet publish failed: {tail}", f"run `{' '.join(cmd[:3])} -c Release` there to see the whole output")
+        ui.detail(f"published {app.name} in {time.monotonic() - start:.1f} s -> {out}")
+    return Sample(app_folder(out).name, out, digest)
+
+
 def publish_source(settings: Settings, name: str, source: str | None, *, self_contained_rid: str | None = None,
                    runtime_version: str | None = None) -> Sample:
     """A catalog sample (samples/<name>), or a user's app (``source``): a project is published as the
@@ -219,7 +249,7 @@ def publish_source(settings: Settings, name: str, source: str | None, *, self_co
         return publish(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
     app = app_folder(Path(source))
     if not app.published:
-        return publish(settings, app.name, src=app.path, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
+        return _publish_project(settings, app, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
     if bool(self_contained_rid) != app.self_contained:
         want = f"self-contained for {self_contained_rid}" if self_contained_rid else "framework-dependent"
         raise DciError(f"app folder {app.path}", f"is a {'self-contained' if app.self_contained else 'framework-dependent'} publish; "

@@ -41,7 +41,8 @@ class HotList:
 
 def _digest(settings: Settings) -> str:
     parts = [source_digest(settings.project_root / "samples" / name, " ".join(args)) for name, args in TRAINING]
-    return hashlib.sha256("\n".join([*parts, source_digest(HOOK_DIR)]).encode()).hexdigest()[:16]
+    # the dotnet that runs them too (another install, another list)
+    return hashlib.sha256("\n".join([*parts, source_digest(HOOK_DIR), dotnet_cli(settings)]).encode()).hexdigest()[:16]
 
 
 def cached_hot_assemblies(settings: Settings) -> HotList | None:

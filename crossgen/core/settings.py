@@ -69,7 +69,7 @@ class CrossgenOptions:
     instruction_set: str = ""
     # compile with the runtime pack's StandardOptimizationData.mibc profile (-m)
     mibc: bool = False
-    # bubble name -> compile mode (crossgen.compile.modes: full | partial | hot); unnamed bubbles: full
+    # bubble name -> compile mode (declared in crossgen/compile/modes.py); unnamed bubbles: its default
     mode: dict[str, str] = field(default_factory=dict)
     # set by --mode: every bubble in that mode, and the images holding them tagged ...-<mode>
     mode_tag: str = ""
@@ -141,7 +141,7 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
     cg = dict(dci.pop("crossgen", {}) or {})
     if "partial" in cg:
         raise DciError("crossgen.partial (invoke.yaml)", "was replaced by crossgen.mode",
-                       "write `mode: {runtime: partial, ...}` (modes: full, partial, hot) instead of `partial: [...]`")
+                       "write `mode: {runtime: partial, ...}` instead of `partial: [...]` (the modes: crossgen/compile/modes.py)")
     root = Path(project_root)
 
     def path_or_none(value: Any) -> Path | None:

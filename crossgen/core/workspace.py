@@ -15,6 +15,7 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     build-all-<mode>.json                 the same for the last build-all --mode <mode>
     verify/                               verify.json, app-compat.json, samples built by SDK images
     report/                               report.json, report.md, charts, build history
+    report/app-<name>/                    a user's app: its build records and frontier (report --app)
     registry/                             the local registry's storage (report)
     logs/                                 Crossgen2, mmdebstrap, registry and dockerd logs
 """

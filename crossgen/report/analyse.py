@@ -247,9 +247,8 @@ def notes(report: dict) -> list[str]:
             text += (f"The output outweighs the input for {', '.join(grown)}: the input assemblies already carry per-assembly "
                      "ReadyToRun code and the component assemblies keep their IL and metadata, so an image only gets smaller "
                      "when the composite's native code is smaller than the R2R code it replaces. What would change it: less "
-                     "native code in the composite (fewer methods compiled, e.g. only the profiled ones: Crossgen2 --partial "
-                     "with the MIBC profile); measure such a bubble before adopting it, since methods left out are "
-                     "JIT-compiled at startup.")
+                     "native code in the composite (fewer methods compiled: another compile mode, e.g. --mode partial or "
+                     "hot); the frontier table shows what each mode costs in JIT-compiled methods and startup.")
         else:
             text += ("Every bubble's output is smaller than its input, so the larger images carry more than the compiled "
                      "framework (see the per-layer table): e.g. a self-contained app brings its own runtime.")

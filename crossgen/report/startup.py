@@ -142,7 +142,7 @@ def _bench_container(api: docker.APIClient, ref: str) -> dockerio.Container:
 
 def _argv(target: Target, app: Sample) -> list[str]:
     if target.self_contained:
-        return [f"/app/{target.sample}"]
+        return [f"/app/{app.name}"]  # the apphost is named after the assembly
     return ["dotnet", f"/tmp/app/{app.name}/{app.dll}"]
 
 
