@@ -71,8 +71,9 @@ def frontier_chart(report: dict, path: Path) -> Path | None:
     samples = list(dict.fromkeys(p["sample"] for p in points))
     if not samples:
         return None
-    colors, _ = _style()
+    colors, shorts = _style()
     markers = dict(zip(dict.fromkeys(["baseline", *(p["mode"] for p in points)]), itertools.cycle(MARKERS)))
+    variants = sorted({p["variant"] for p in points})
     legend = ", ".join(f"{name} {mode}" for mode, (_, name) in markers.items())
     cols = min(2, len(samples))
     rows = (len(samples) + cols - 1) // cols
@@ -91,6 +92,7 @@ def frontier_chart(report: dict, path: Path) -> Path | None:
         ax.set_xlabel("image MB (uncompressed)")
         ax.set_ylabel("startup median ms (bars: min-max)")
         ax.grid(alpha=0.3)
+        ax.legend(handles=[Patch(color=colors.get(v, "black"), label=shorts.get(v, str(v))) for v in variants], fontsize=7, loc="upper right")
     for ax in list(axes.flat)[len(samples):]:
         ax.axis("off")
     fig.tight_layout()
