@@ -70,7 +70,7 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     from crossgen.compile.bubbles import get_bubble
 
     bubble = inputs.choice("--bubble", bubble, get_bubble).name
-    probe = None if probe is None else inputs.probe("--probe", probe)
+    probe = inputs.app_probe("--probe", probe, app)
     inputbubble_on = None if inputbubble is None else cli.on_off("--inputbubble", inputbubble)
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
@@ -161,7 +161,8 @@ def clean(c, cache=False, build_dir=False):
              "'none' skips the frontier); the warm build builds each",
     "frontier_runs": "frontier: startup runs per point, interleaved (default 20)",
     "extra_runs": "frontier: runs per point without AVX2 and with the page cache dropped (default 5; 0 skips them)",
-    "app": APP_HELP + ": put it on every variant and mode and print its own frontier and a recommendation",
+    "app": APP_HELP + ": put it on every variant and mode and print its own frontier and a recommendation "
+           "(with --app only --modes, --frontier-runs, --extra-runs and --charts apply)",
     "probe": PROBE_HELP,
 })
 @friendly
@@ -175,7 +176,7 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     if charts:
         require_charts()
 
-    probe = None if probe is None else inputs.probe("--probe", probe)
+    probe = inputs.app_probe("--probe", probe, app)
     n_frontier = 20 if frontier_runs is None else inputs.count("--frontier-runs", frontier_runs, minimum=1, example="--frontier-runs=20")
     n_extra = 5 if extra_runs is None else inputs.count("--extra-runs", extra_runs, minimum=0, example="--extra-runs=5")
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,

@@ -193,7 +193,18 @@ def probe(flag: str, value: Any) -> str:
                    "--probe exit for a console app (it runs and exits), or the path a web app answers with 200, e.g. --probe /health")
 
 
+def app_probe(flag: str, value: Any, app: Any) -> str | None:
+    """--probe, checked; it only goes with --app."""
+    if value is None:
+        return None
+    text = probe(flag, value)
+    if app is None:
+        raise DciError(f"{flag} {_shown(value)}", "says how to time your app, and no --app was given",
+                       "add --app DIR (your app's folder), or leave --probe out")
+    return text
+
+
 __all__ = [
     "is_image_reference", "looks_like_path", "image_reference", "inspect_target", "count", "channel", "source",
-    "http_url", "existing_folder", "file_to_write", "crossgen_arguments", "image_key_patterns", "choice", "probe",
+    "http_url", "existing_folder", "file_to_write", "crossgen_arguments", "image_key_patterns", "choice", "probe", "app_probe",
 ]
