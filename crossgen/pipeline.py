@@ -302,9 +302,9 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
                                                         work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"))
                 add(check)
                 sdk_samples[claim.variant] = built
-            # what the catalog runs on this image (variant 3 runs console samples on its aspnet image
-            # too); an image no variant runs samples on (an SDK image, one from elsewhere) by its role
-            kinds = catalog.kinds_run_on(claim.key) or {"web" if claim.role == "aspnet" else "console"}
+            # what the catalog runs on this image, or on the nearest image below it that runs some (an
+            # SDK image: what its ASP.NET base runs); an image from elsewhere by its role
+            kinds = catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"}
             group = "sdk" if claim.role == "sdk" else "run"  # JIT counts compare with the baseline's of the same group
             for s in catalog.samples:
                 if s.kind in kinds:

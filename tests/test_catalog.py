@@ -122,6 +122,9 @@ def test_the_samples_an_image_runs_come_from_the_variants_runs():
     assert CATALOG.kinds_run_on("runtime-composite") == {"console"}
     assert CATALOG.kinds_run_on("aspnet-composed-composite") == {"web"}
     assert CATALOG.kinds_run_on("sdk-no-composite") == set() and CATALOG.kinds_run_on(None) == set()
+    # an SDK image runs what its ASP.NET base runs (web apps: variant 3's composite crashes console ones)
+    assert CATALOG.kinds_to_run("sdk-aspnet-composite") == {"web"} and CATALOG.kinds_to_run("sdk-no-composite") == {"web"}
+    assert CATALOG.kinds_to_run("runtime-composite") == {"console"} and CATALOG.kinds_to_run(None) == set()
 
 
 def test_an_image_two_variants_build_is_built_once():

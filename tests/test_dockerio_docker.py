@@ -136,7 +136,8 @@ def test_run_streams_lines_and_copies_out(api, images, tmp_path):
 
 def _compile(api, images, tmp_path, app_dir, *extra: str, timeout: float = 60):
     settings = e2e_settings(build_dir=tmp_path / "build")
-    settings = replace(settings, crossgen=replace(settings.crossgen, extra_args=tuple(extra)))
+    # full: what these Docker-door tests compiled before modes existed (no profile, no hot list needed)
+    settings = replace(settings, crossgen=replace(settings.crossgen, extra_args=tuple(extra), mode={"app": "full"}))
     cg = compiler.Crossgen2("0.0-test", Path("/nonexistent"), "0" * 128, image=images["crossgen2"])
     app, name = app_dir
     return settings, name, lambda: compiler.compile_bubble(api, settings, get_bubble("app"), None, cg, app_dir=app, app_name=name, timeout=timeout)

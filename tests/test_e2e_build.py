@@ -14,6 +14,7 @@ import pytest
 
 from crossgen import dockerio
 from crossgen.compile import r2r
+from crossgen.images.catalog import CATALOG
 from crossgen.verify import checks as verify
 from tests.pipeline_support import TEST_PREFIX, build_everything
 
@@ -179,7 +180,7 @@ def test_self_contained_app_is_one_composite(built):
 def test_bubble_records_describe_inputs_and_timing(built):
     settings, _, _ = built
     record = json.loads((settings.build_dir / "build-all.json").read_text())
-    assert set(record["bubbles"]) == {"runtime", "aspnet", "aspnet-composed", "app-hello", "app-web"}
+    assert set(record["bubbles"]) == {"runtime", "aspnet", "aspnet-composed", *(f"app-{s.name}" for s in CATALOG.samples)}
     for name, b in record["bubbles"].items():
         assert b["composite"]["size"] > 1_000_000, name
         assert b["seconds"] > 0

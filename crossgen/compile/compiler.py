@@ -34,6 +34,7 @@ from crossgen.compile import r2r
 from crossgen.dockerio import templates
 from crossgen.core import ui
 from crossgen.compile.bubbles import Bubble
+from crossgen.compile import training
 from crossgen.compile.modes import DEFAULT_MODE, MODES, Mode, bubble_mode
 from crossgen.core.files import atomic_dir, atomic_write_text, make_dirs
 from crossgen.core.errors import DciError
@@ -360,7 +361,9 @@ def compile_bubble(
 ) -> CompileResult:
     """Compile ``bubble`` (see :func:`plan_bubble`); reuse a cached identical result. The result
     folder is an overlay for the dotnet root (or for the app folder). Crossgen2 gets ``timeout``
-    seconds (:class:`dockerio.ContainerTimeout`)."""
+    seconds (:class:`dockerio.ContainerTimeout`). A hot-only mode without ``hot`` makes the list first."""
+    if hot is None and bubble_mode(settings, bubble.name).hot_only:
+        hot = training.hot_assemblies(settings).names
     plan = plan_bubble(settings, bubble, root, cg, app_dir=app_dir, app_name=app_name, mibc=mibc, hot=hot)
     name, key, final, files, refs = plan.name, plan.key, plan.final, plan.files, plan.refs
     composite_rel, composite_name, args, described = plan.composite_rel, plan.composite_name, plan.args, plan.described

@@ -288,6 +288,16 @@ class Catalog:
         """The sample kinds some variant runs on image ``key`` (empty for an image no variant runs on)."""
         return {kind for v in self.variants for kind, runner in v.runs.items() if runner == key}
 
+    def kinds_to_run(self, key: str | None) -> set[str]:
+        """What verify runs on image ``key``: the kinds some variant runs on it, else those of the
+        nearest image below it that runs some (an SDK image: what its ASP.NET base runs)."""
+        while key is not None and key in self.images:
+            kinds = self.kinds_run_on(key)
+            if kinds:
+                return kinds
+            key = self.images[key].base
+        return set()
+
     # -- sizes ------------------------------------------------------------------------------------
     def role_images(self, variant: Variant, role: str) -> tuple[str, ...]:
         if role == "apps":
