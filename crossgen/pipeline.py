@@ -74,7 +74,6 @@ def compile_named(
     outcomes.append(cg_outcome)
     assert acquired.dotnet_root is not None
     mibc = optimization_profile(settings, acquired)
-    hot = training.hot_assemblies(settings).names if needs_hot_list(settings, names) else None
     results: dict[str, CompileResult] = {}
     for n in names:
         bubble = get_bubble(n)
@@ -83,9 +82,9 @@ def compile_named(
                 if sc is None:  # no image of this build needs the self-contained app
                     continue
                 results[f"app-{app_name}"] = compile_bubble(
-                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=sc.name, mibc=mibc, hot=hot)
+                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=sc.name, mibc=mibc)
         else:
-            results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc, hot=hot)
+            results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc)
     return results, outcomes
 
 
@@ -359,6 +358,20 @@ def _built_images(settings: Settings) -> list[dict]:
 COLD_PREFIX = "dci-report-cold/"
 
 
+def build_modes(api: docker.APIClient, settings: Settings, modes: tuple[str, ...], catalog: Catalog, *, force: bool = False,
+                record_dir: Path | None = None) -> list[BuildOutcome]:
+    """The composite variants of ``catalog`` once more in each of ``modes`` (images tagged ...-<mode>);
+    each build's record is build-all-<mode>.json, or <record_dir>/build-<mode>.json."""
+    composites = [v for v in catalog.variants if not v.baseline]
+    outcomes: list[BuildOutcome] = []
+    for mode in modes:
+        ui.step(f"the composite variants with --mode {mode}")
+        outcomes += build_variants(api, apply_mode(settings, mode), new_session(), Cache(settings.cache_dir), catalog=catalog,
+                                   selected=composites, force=force,
+                                   record_path=record_dir / f"build-{mode}.json" if record_dir else None)
+    return outcomes
+
+
 def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOptions) -> dict:
     """``invoke report``: optionally time a cold and a warm build-all, then measure what exists."""
     timings: dict[str, float] = {}
@@ -378,10 +391,7 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         warm_seconds = timings["warm_build"] = round(time.monotonic() - start, 1)
     if opts.modes and opts.warm_build:
         start = time.monotonic()
-        composites = [v for v in CATALOG.variants if not v.baseline]
-        for mode in opts.modes:
-            ui.step(f"build-all --mode {mode} (for the frontier)")
-            build_variants(api, apply_mode(settings, mode), new_session(), Cache(settings.cache_dir), selected=composites)
+        build_modes(api, settings, opts.modes, CATALOG)
         timings["mode_builds"] = round(time.monotonic() - start, 1)
     return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings)
 
@@ -441,11 +451,7 @@ def build_app(api: docker.APIClient, settings: Settings, folder: Path, probe: st
     out = app_records(settings, sample.name)
     outcomes = build_variants(api, settings, new_session(), Cache(settings.cache_dir), catalog=cat, force=force,
                               record_path=out / "build.json")
-    composites = [v for v in cat.variants if not v.baseline]
-    for mode in modes:
-        ui.step(f"{sample.name}: the composite variants with --mode {mode}")
-        outcomes += build_variants(api, apply_mode(settings, mode), new_session(), Cache(settings.cache_dir), catalog=cat,
-                                   selected=composites, force=force, record_path=out / f"build-{mode}.json")
+    outcomes += build_modes(api, settings, modes, cat, force=force, record_dir=out)
     return cat, outcomes
 
 
@@ -467,7 +473,7 @@ def app_report(api: docker.APIClient, settings: Settings, folder: Path, probe: s
             skipped[ref] = check.detail
     points = [p for p in points if p.ref not in skipped]
     section = frontier.measure(api, settings, points, runs=opts.frontier_runs, extra_runs=opts.extra_runs, seed=opts.seed, catalog=cat)
-    section["recommendation"] = frontier.recommend([frontier.Point(**{k: v for k, v in p.items()}) for p in section["points"]])
+    section["recommendation"] = frontier.recommend([frontier.Point(**p) for p in section["points"]])
     section["skipped"] = skipped
     section["app"] = {"name": sample.name, "folder": sample.source, "kind": sample.kind, "probe": sample.probe}
     report = {"frontier": section}

@@ -140,7 +140,8 @@ def measure(api: docker.APIClient, settings: Settings, points: list[Point], *, r
     return {
         "modes": {m: MODES[m].title for m in dict.fromkeys(p.mode for p in points) if m in MODES},
         "runs": runs, "extra_runs": extra_runs, "seed": seed,
-        "env_modes": {"default": {}, "no-avx2": {"DOTNET_EnableAVX2": "0"}, "cold-cache": f"echo 3 > {DROP_CACHES} before each run"},
+        "env_modes": {"default": startup.MODES["default"], "no-avx2": startup.MODES["no-avx2"],
+                      "cold-cache": f"echo 3 > {DROP_CACHES} before each run"},
         "cold_cache_skipped": cold_reason,
         "points": [asdict(p) for p in points],
         "defaults": choose_defaults(points),
