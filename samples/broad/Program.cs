@@ -68,7 +68,7 @@ Console.WriteLine($"Hello from {RuntimeInformation.FrameworkDescription} on {Run
 Console.WriteLine($"areas: {areas.Length + 2} ({string.Join(' ', areas.Select(a => a.Name))} globalization timezones)");
 Console.WriteLine($"globalization: {globalizationMode}: {globalizationResult}");
 Console.WriteLine($"timezones: {tzMode}: {tzResult}");
-Console.WriteLine($"work: {areas.Length} deterministic areas, digest {Convert.ToHexStringLower(digest.GetHashAndReset())[..12]}");
+Console.WriteLine($"work: {areas.Length} deterministic areas, digest {Areas.Hex(digest.GetHashAndReset())[..12]}");
 Console.WriteLine($"startup-ms: {Startup.ElapsedMs():F1}");
 Console.WriteLine($"jit-methods: {System.Runtime.JitInfo.GetCompiledMethodCount()}");
 
@@ -203,8 +203,13 @@ static class Areas
         var lookup = employees.ToLookup(e => e.Hired.Year / 5 * 5);
         var chunks = employees.Select(e => e.Id).Chunk(7).Select(c => c.Sum()).ToArray();
         var zipped = chunks.Zip(chunks.Skip(1), (a, b) => b - a).Distinct().Count();
+#if NET9_0_OR_GREATER
         var counts = employees.CountBy(e => e.Department).OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}{kv.Value}");
         var sums = employees.AggregateBy(e => e.Hired.Month % 3, 0m, (acc, e) => acc + e.Salary).OrderBy(kv => kv.Key).Select(kv => kv.Value);
+#else   // .NET 8 has no CountBy/AggregateBy: the same results through GroupBy
+        var counts = employees.GroupBy(e => e.Department).OrderBy(g => g.Key).Select(g => $"{g.Key}{g.Count()}");
+        var sums = employees.GroupBy(e => e.Hired.Month % 3).OrderBy(g => g.Key).Select(g => g.Aggregate(0m, (acc, e) => acc + e.Salary));
+#endif
         var union = Data.Departments.Union(["eng", "finance"]).Except(["hr"]).Order().ToArray();
         var anyAll = (employees.Any(e => e.Salary > 85_000m), employees.All(e => e.Id >= 1000));
         return string.Join(";", byDept.Select(g => $"{g.Key}:{g.Count}:{g.Avg:F2}:{g.Max}")) + "|" + string.Join(",", joined)
@@ -350,14 +355,21 @@ static class Areas
         return $"{gz.AsSpan().SequenceEqual(input)}{gzSmall}:{br.AsSpan().SequenceEqual(input)}{brSmall}:{df.AsSpan().SequenceEqual(input)}{dfSmall}:{string.Join(",", entries)}";
     }
 
+    public static string Hex(byte[] bytes) =>
+#if NET9_0_OR_GREATER
+        Convert.ToHexStringLower(bytes);
+#else   // .NET 8: no ToHexStringLower
+        Convert.ToHexString(bytes).ToLowerInvariant();
+#endif
+
     // -- Cryptography: SHA-256/512, HMAC, AES-CBC and AES-GCM round trips, PBKDF2, ECDSA sign/verify --
     public static string Crypto()
     {
         var data = Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog");
         var key = SHA256.HashData("fixed key material"u8);
-        var sha256 = Convert.ToHexStringLower(SHA256.HashData(data));
-        var sha512 = Convert.ToHexStringLower(SHA512.HashData(data))[..16];
-        var hmac = Convert.ToHexStringLower(HMACSHA256.HashData(key, data));
+        var sha256 = Hex(SHA256.HashData(data));
+        var sha512 = Hex(SHA512.HashData(data))[..16];
+        var hmac = Hex(HMACSHA256.HashData(key, data));
 
         using var aes = Aes.Create();
         aes.Key = key;
@@ -383,8 +395,8 @@ static class Areas
         tampered[0] ^= 1;
         var bad = ec.VerifyData(tampered, sig, HashAlgorithmName.SHA256);
         var random = RandomNumberGenerator.GetBytes(32).Length;
-        return $"{sha256[..16]}:{sha512}:{hmac[..16]}:{Convert.ToHexStringLower(cipher)[..16]}:{plain.AsSpan().SequenceEqual(data)}"
-            + $":{Convert.ToHexStringLower(tag)[..8]}:{gcmPlain.AsSpan().SequenceEqual(data)}:{Convert.ToHexStringLower(derived)}:{ok}{bad}:{random}";
+        return $"{sha256[..16]}:{sha512}:{hmac[..16]}:{Hex(cipher)[..16]}:{plain.AsSpan().SequenceEqual(data)}"
+            + $":{Hex(tag)[..8]}:{gcmPlain.AsSpan().SequenceEqual(data)}:{Hex(derived)}:{ok}{bad}:{random}";
     }
 
     // -- System.IO: a private temp directory (never the app folder): write, append, stream, enumerate, move, delete --
@@ -528,8 +540,17 @@ static class Areas
         var csv = "12,7,-3,40,15,8,23,-11,0,99";
         ReadOnlySpan<char> span = csv;
         long sum = 0;
+#if NET9_0_OR_GREATER
         foreach (var range in span.Split(','))
             sum += int.Parse(span[range], CultureInfo.InvariantCulture);
+#else   // .NET 8: no span Split enumerator; walk the commas by hand
+        for (var left = span; !left.IsEmpty;)
+        {
+            var comma = left.IndexOf(',');
+            sum += int.Parse(comma < 0 ? left : left[..comma], CultureInfo.InvariantCulture);
+            left = comma < 0 ? ReadOnlySpan<char>.Empty : left[(comma + 1)..];
+        }
+#endif
 
         var created = string.Create(20, 'a', (chars, start) =>
         {
@@ -729,7 +750,11 @@ static class Areas
         var utf8 = Encoding.UTF8.GetBytes(text);
         var b64 = Convert.ToBase64String(utf8);
         var back = Encoding.UTF8.GetString(Convert.FromBase64String(b64));
+#if NET9_0_OR_GREATER
         var b64url = System.Buffers.Text.Base64Url.EncodeToString(utf8);
+#else   // .NET 8: no Base64Url; the same text from Base64
+        var b64url = Convert.ToBase64String(utf8).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+#endif
         var utf16 = Encoding.Unicode.GetByteCount(text);
         var utf32 = Encoding.UTF32.GetByteCount(text);
         var latin1 = Encoding.Latin1.GetString(Encoding.Latin1.GetBytes("café?"));

@@ -225,7 +225,12 @@ public sealed class OrderService(Catalog catalog, OrderStore store, IOptionsSnap
         var discount = req.Coupon?.Equals("WELCOME10", StringComparison.OrdinalIgnoreCase) == true ? Math.Round(subtotal * 0.10m, 2) : 0m;
         var tax = Math.Round((subtotal - discount) * o.TaxRate, 2, MidpointRounding.AwayFromZero);
         var now = clock.GetUtcNow();
-        var order = new OrderResponse(Guid.CreateVersion7(now), req.Customer, lines, subtotal, discount, tax, subtotal - discount + tax,
+#if NET9_0_OR_GREATER
+        var id = Guid.CreateVersion7(now);
+#else   // .NET 8: no version 7 GUIDs
+        var id = Guid.NewGuid();
+#endif
+        var order = new OrderResponse(id, req.Customer, lines, subtotal, discount, tax, subtotal - discount + tax,
             o.Currency, OrderStatus.Placed, now, request.RequestId);
         store.Add(order);
         logger.LogInformation("Order {OrderId} placed by {Customer}: {Total} {Currency}", order.Id, order.Customer, order.Total, order.Currency);
@@ -238,7 +243,11 @@ public sealed class OrderService(Catalog catalog, OrderStore store, IOptionsSnap
 /// <summary>Singleton: when the first probe request was answered (ms since process start).</summary>
 public sealed class FirstRequest
 {
+#if NET9_0_OR_GREATER
     private readonly Lock _lock = new();
+#else   // .NET 8: no System.Threading.Lock; a plain monitor
+    private readonly object _lock = new();
+#endif
     private double? _ms;
     public double? Ms { get { lock (_lock) return _ms; } }
     public void Record()
