@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from crossgen.core.channels import FIRST_ONE_CHANNEL_MAJOR, channel_info, policy_support
 from crossgen.core.errors import DciError
 
 KEYWORDS = ("latest", "lts", "sts")
@@ -39,7 +40,6 @@ FORMS = ("a channel such as 8.0, 9.0 or 10.0 (10 means 10.0), `latest`, `lts`, `
          "or an exact version such as 10.0.15")
 # .NET Core majors with several channels: a major alone is ambiguous there.
 OLD_CHANNELS = {1: ("1.0", "1.1"), 2: ("2.0", "2.1", "2.2"), 3: ("3.0", "3.1")}
-FIRST_ONE_CHANNEL_MAJOR = 5
 
 _PRE = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
 _MAJOR = re.compile(r"(?P<major>\d+)")
@@ -116,14 +116,15 @@ def newest_first(versions: Iterable[str]) -> list[str]:
 
 
 def support_type(channel_or_version: Any) -> str | None:
-    """``lts`` or ``sts`` by Microsoft's release policy (.NET 5 on: even major LTS, odd STS); None before .NET 5."""
-    m = _MAJOR.match(str(channel_or_version).strip())
+    """``lts`` or ``sts`` from the channel table, else by Microsoft's release policy (.NET 5 on: even
+    major LTS, odd STS); None before .NET 5."""
+    text = str(channel_or_version).strip()
+    m = _MAJOR.match(text)
     if not m:
         return None
-    major = int(m["major"])
-    if major < FIRST_ONE_CHANNEL_MAJOR:
-        return None
-    return "lts" if major % 2 == 0 else "sts"
+    if _CHANNEL.match(text):  # the channel table (crossgen/core/channels.py), which follows the policy
+        return channel_info(text).support
+    return policy_support(int(m["major"]))
 
 
 # -- the request ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 import docker
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from crossgen.core import archives
+from crossgen.core import archives, channels
 from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.dockerio import templates
@@ -89,7 +89,7 @@ def extract_mibc(runtime_pack: Path, dest_dir: Path) -> Path | None:
     if not target.is_file():
         tmp = dest_dir / ".mibc-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        got = archives.extract_zip(runtime_pack, tmp, select=lambda n: n.rsplit("/", 1)[-1] if n == "tools/StandardOptimizationData.mibc" else None)
+        got = archives.extract_zip(runtime_pack, tmp, select=lambda n: n.rsplit("/", 1)[-1] if n == channels.MIBC_IN_RUNTIME_PACK else None)
         if not got:
             shutil.rmtree(tmp, ignore_errors=True)
             return None
@@ -117,7 +117,7 @@ MIBC = f"{IN}/profile/StandardOptimizationData.mibc"
 
 def crossgen_arguments(
     settings: Settings, composite_name: str, inputs: list[str], references: list[str], *, mibc: bool = False,
-    mode: Mode = MODES[DEFAULT_MODE], unrooted: list[str] = (),
+    mode: Mode = MODES[DEFAULT_MODE], unrooted: list[str] = (), crossgen2_version: str = "",
 ) -> list[str]:
     """The response-file lines (one option per line, ``--name:value`` form). ``inputs`` are rooted,
     ``unrooted`` are in the composite but get code only where rooted code reaches them."""
@@ -128,8 +128,8 @@ def crossgen_arguments(
             # Keep the bubble to the inputs: references are compiled against, not joined.
             args += [f"--inputbubbleref:{p}" for p in [*inputs, *unrooted]]
     args += ["-O", f"--targetos:{settings.target_os}", f"--targetarch:{settings.target_arch}"]
-    if settings.crossgen.instruction_set:
-        args.append(f"--instruction-set:{settings.crossgen.instruction_set}")
+    if settings.crossgen.instruction_set:  # spelled as this Crossgen2 version spells it
+        args.append(f"--instruction-set:{channels.instruction_set(settings.crossgen.instruction_set, crossgen2_version)}")
     if mibc:
         args.append(f"--mibc:{MIBC}")
     if mode.partial:
@@ -329,7 +329,7 @@ def plan_bubble(
     rooted, unrooted = split_rooted(files, mode, hot, always)
     args = crossgen_arguments(
         settings, composite_name, [f"{IN}/{rel}" for rel, _ in rooted], [f"{IN}/{rel}" for rel, _ in refs],
-        mibc=mibc is not None, mode=mode, unrooted=[f"{IN}/{rel}" for rel, _ in unrooted],
+        mibc=mibc is not None, mode=mode, unrooted=[f"{IN}/{rel}" for rel, _ in unrooted], crossgen2_version=cg.version,
     )
     described = {
         "mibc_sha256": _sha256(mibc) if mibc else None,

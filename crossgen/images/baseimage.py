@@ -14,7 +14,7 @@ import docker.errors
 
 from crossgen import dockerio
 from crossgen.dockerio import templates
-from crossgen.core import ui
+from crossgen.core import channels, ui
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
 
@@ -110,8 +110,19 @@ def _ensure(path: Path) -> Path:
     return path
 
 
+def runtime_deps_packages(settings: Settings) -> tuple[str, ...]:
+    """``dci.runtime_deps_packages``, else the Debian suite's list (crossgen/core/channels.py)."""
+    if settings.runtime_deps_packages:
+        return settings.runtime_deps_packages
+    known = channels.runtime_deps_packages(settings.debian_suite)
+    if known is None:
+        raise DciError(f"debian_suite {settings.debian_suite!r}", "no list of the packages .NET needs on this suite",
+                       f"set dci.runtime_deps_packages, or use a suite with a list: {', '.join(channels.RUNTIME_DEPS_PACKAGES)}")
+    return known
+
+
 def runtime_deps_dockerfile(settings: Settings) -> str:
     return templates.render(
         settings.project_root / "docker", "runtime-deps",
-        base_image=settings.base_image, packages=list(settings.runtime_deps_packages),
+        base_image=settings.base_image, packages=list(runtime_deps_packages(settings)),
     )
