@@ -11,7 +11,8 @@ from crossgen import cli, inputs
 from crossgen.cli import friendly
 from crossgen.core.errors import DciError
 
-CHANNEL_HELP = ".NET channel (10.0; 10 means 10.0), latest, lts, sts, or an exact version (10.0.15); default from invoke.yaml"
+CHANNEL_HELP = (".NET channel (8.0, 9.0, 10.0, 11.0 are built and verified; 10 means 10.0), latest, lts, sts, or an exact version (10.0.15); "
+                "default from invoke.yaml")
 LOCKED_HELP = "use exactly what the lock file says (dci.lock_file); fail on any difference"
 DRY_RUN_HELP = "say what would be published, compiled and built, and why; build nothing"
 APP_HELP = "your app: its project folder (published here) or the folder `dotnet publish` wrote (framework-dependent)"
@@ -164,10 +165,13 @@ def clean(c, cache=False, build_dir=False):
     "app": APP_HELP + ": put it on every variant and mode and print its own frontier and a recommendation "
            "(with --app only --modes, --frontier-runs, --extra-runs and --charts apply)",
     "probe": PROBE_HELP,
+    "channels": "compare .NET channels, comma-separated (e.g. 10.0,11.0): build every variant of each (SDK images only "
+                "with an SDK of that channel) and measure each sample's image size, startup (--runs) and JIT count against "
+                "that channel's baseline (default: none; not with --no-startup)",
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
-           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None):
+           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None, channels=None):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -181,7 +185,8 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     n_extra = 5 if extra_runs is None else inputs.count("--extra-runs", extra_runs, minimum=0, example="--extra-runs=5")
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
                          fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
-                         modes=cli.mode_list("--modes", modes), frontier_runs=n_frontier, extra_runs=n_extra)
+                         modes=cli.mode_list("--modes", modes), frontier_runs=n_frontier, extra_runs=n_extra,
+                         channels=cli.channel_list("--channels", channels))
     if app is not None:
         folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
         cli.app_report(cli.settings(c), folder, probe, opts)

@@ -168,6 +168,12 @@ def channel_flag(channel) -> str | None:
     return None if channel is None else inputs.channel("--channel", channel)
 
 
+def channel_list(flag: str, text: str | None) -> tuple[str, ...]:
+    """``--channels 10.0,11.0``: each a version request, in the order given, each once (None/"" = none)."""
+    names = [n.strip() for n in str(text or "").split(",") if n.strip()]
+    return tuple(dict.fromkeys(inputs.channel(flag, n) for n in names))
+
+
 def _source_order(setting: str) -> list[str]:
     from crossgen.acquire.model import source_order
 
@@ -260,7 +266,7 @@ def lock(s: Settings) -> None:
     from crossgen.acquire import lock as lockfile
     from crossgen.acquire.acquisition import acquire
 
-    a = acquire(s, *_session_and_cache(s))
+    a = acquire(s, *_session_and_cache(s), optional=("sdk",))  # the SDK tarball too, from a source that serves one
     lockfile.write(s.lock_file, a, s)
     for comp in a.components.values():
         ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
@@ -338,7 +344,10 @@ def print_outcomes(outcomes) -> None:
     for col in ("image", "size (MB)", "build (s)", "status"):
         t.add_column(col, justify="right" if "(" in col else "left")
     for o in outcomes:
-        t.add_row(Text(o.ref), f"{o.size / 1e6:.1f}", f"{o.seconds:.1f}", "up to date" if o.skipped else "built")
+        if o.not_built:
+            t.add_row(Text(o.ref), "-", "-", Text(f"skipped: {o.not_built}"))
+        else:
+            t.add_row(Text(o.ref), f"{o.size / 1e6:.1f}", f"{o.seconds:.1f}", "up to date" if o.skipped else "built")
     ui.console.print(t)
 
 

@@ -33,7 +33,8 @@ from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.compile.compiler import RECORD, CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc, plan_bubble
 from crossgen.dockerio.imagebuild import BuildOutcome, build_image, image_status
-from crossgen.compile.samples import Sample, app_folder, planned, publish_source
+from crossgen.compile.samples import Sample, app_folder, planned, publish_source, target_for
+from crossgen.core.channels import channel_info
 from crossgen.core.settings import Settings
 
 
@@ -109,15 +110,34 @@ def _is_zip(path: Path) -> bool:
 
 def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog, images: list | None = None) -> dict[str, tuple[Sample, Sample | None]]:
     """Each sample of the catalog (or a user's app) published framework-dependent and, when some image of
-    ``images`` (default: every catalog image) needs it, self-contained on the acquired version."""
+    ``images`` (default: every catalog image) needs it, self-contained on the acquired version; the
+    samples for the acquired channel (``samples.target_for``)."""
     wanted = images if images is not None else list(catalog.images.values())
     self_contained = any(i.self_contained for i in wanted)
     return {
-        s.name: (publish_source(settings, s.name, s.source),
-                 publish_source(settings, s.name, s.source, self_contained_rid=settings.rid, runtime_version=acquired.version)
+        s.name: (publish_source(settings, s.name, s.source, channel=acquired.version),
+                 publish_source(settings, s.name, s.source, self_contained_rid=settings.rid, runtime_version=acquired.version,
+                                channel=acquired.version)
                  if self_contained else None)
         for s in catalog.samples
     }
+
+
+def for_channel(settings: Settings, acquired: Acquired) -> Settings:
+    """``settings`` with the channel the acquisition resolved (``latest``/``lts``/``sts`` name no
+    channel; the images are tagged with the one they hold)."""
+    channel = channel_info(acquired.version).channel
+    return settings if settings.channel.split(".")[:2] == channel.split(".") else settings.with_overrides(channel=channel)
+
+
+def _sdk_if_needed(images) -> tuple[str, ...]:
+    """The SDK tarball comes along (from a source that serves one) when an SDK image is to be built."""
+    return ("sdk",) if any(img.role == "sdk" for img in images) else ()
+
+
+def _not_built(img, ref: str, why: str) -> BuildOutcome:
+    ui.info(f"{ref}: {why}", label="skipped", style="yellow")
+    return BuildOutcome(img.key, ref, "", 0, 0.0, False, not_built=why)
 
 
 def build_variants(
@@ -136,13 +156,23 @@ def build_variants(
     build/build-all.json, or build-all-<mode>.json). ``force`` rebuilds the images, ``recompile``
     compiles the bubbles again even when cached."""
     start = time.monotonic()
-    acquired = acquire(settings, session, cache)
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
+    acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images))
+    settings = for_channel(settings, acquired)
     apps = publish_samples(settings, acquired, catalog, images) if any(img.role == "app" for img in images) else {}
     compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
                                        force=recompile, catalog=catalog)
+    sdk = specs.sdk_for(settings, acquired) if any(img.role == "sdk" for img in images) else None
+    not_built: dict[str, str] = {}
     for img in images:
+        ref = specs.image_ref(settings, catalog, img.key)
+        why = (sdk.why if img.role == "sdk" and sdk and sdk.version is None
+               else f"its base {img.base} was not built" if img.base in not_built else "")
+        if why:
+            not_built[img.key] = why
+            outcomes.append(_not_built(img, ref, why))
+            continue
         spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
         outcomes.append(build_image(api, spec, settings.workspace.contexts, force=force))
     total = time.monotonic() - start
@@ -150,15 +180,20 @@ def build_variants(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(total, 1),
         "dotnet_version": acquired.version,
-        "images": [asdict(o) for o in outcomes],
+        "channel": settings.channel,
+        "sdk": sdk.why if sdk else None,
+        "images": [asdict(o) for o in outcomes if not o.not_built],
+        "not_built": [{"key": o.key, "ref": o.ref, "why": o.not_built} for o in outcomes if o.not_built],
         "bubbles": {
             n: {k: c.record[k] for k in ("key", "seconds", "peak_memory_bytes", "composite", "input_bytes", "output_bytes")} | {"reused": c.reused}
             for n, c in compiled.items()
         },
     }
     atomic_write_text(record_path or settings.workspace.build_record, json.dumps(record, indent=2))
-    built = sum(1 for o in outcomes if not o.skipped)
-    ui.info(f"{len(outcomes)} images ({built} built, {len(outcomes) - built} up to date) in {total:.1f} s", label="build-all:", style="bold green")
+    built = sum(1 for o in outcomes if not o.skipped and not o.not_built)
+    left = f", {len(not_built)} not built" if not_built else ""
+    ui.info(f"{len(outcomes)} images ({built} built, {len(outcomes) - built - len(not_built)} up to date{left}) in {total:.1f} s",
+            label="build-all:", style="bold green")
     return outcomes
 
 
@@ -186,9 +221,10 @@ def plan_build(
     """What :func:`build_variants` would publish, compile and build, each with its reason. The .NET
     bits are resolved and fetched into the download cache (that is how the inputs are known);
     nothing is published, compiled or built."""
-    acquired = acquire(settings, session, cache)
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
+    acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images))
+    settings = for_channel(settings, acquired)
     steps: list[Step] = []
     changed: set[str] = set()   # keys (images, bubbles, samples) that would be made anew
 
@@ -206,12 +242,13 @@ def plan_build(
 
     apps: dict[str, tuple[Sample, Sample | None]] = {}
     self_contained_too = any(img.self_contained for img in images)  # as publish_samples does
+    target = target_for(settings, acquired.version)
     for s in catalog.samples if any(img.role == "app" for img in images) else ():
-        fd, fd_done = planned(settings, s.name)
+        fd, fd_done = planned(settings, s.name, target=target)
         apps[s.name] = (fd, None)
         add("sample", _sample_step(s.name, False), not fd_done, "published" if fd_done else "sources changed or never published")
         if self_contained_too:
-            sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version)
+            sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version, target=target)
             apps[s.name] = (fd, sc)
             add("sample", _sample_step(s.name, True), not sc_done, "published" if sc_done else "sources changed or never published")
 
@@ -241,8 +278,14 @@ def plan_build(
             else:
                 add("bubble", name, True, f"no cached result for these inputs (key {bp.key[:16]})")
 
+    sdk = specs.sdk_for(settings, acquired) if any(img.role == "sdk" for img in images) else None
+    not_built: set[str] = set()
     for img in images:
         ref = specs.image_ref(settings, catalog, img.key)
+        if (img.role == "sdk" and sdk and sdk.version is None) or img.base in not_built:
+            not_built.add(img.key)
+            add("image", ref, False, f"not built: {sdk.why if img.role == 'sdk' and sdk else f'its base {img.base} is not built'}")
+            continue
         anew = [b for b in img.bubbles if b in changed]
         sample = _sample_step(img.app, img.self_contained) if img.app else ""
         if anew or sample in changed:
@@ -274,10 +317,20 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     publish is what the runtime/aspnet images of the same variant then run. Baselines come
     before composites so that each composite's JIT count can be compared with its baseline.
     """
+    if not refs:
+        for o in _not_built_images(settings):
+            ui.info(f"{o['ref']}: not built: {o['why']}", label="skipped", style="yellow")
     targets = refs or [o["ref"] for o in _built_images(settings) if o["key"] not in ("os", "runtime-deps", "crossgen2")]
     claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != catalog.baseline.number, c.variant))
-    host_samples = {s.name: publish_source(settings, s.name, s.source) for s in catalog.samples}
-    sdk_samples: dict[int, dict[str, Sample]] = {}
+    host_samples: dict[tuple[str, str | None], Sample] = {}
+
+    def host_sample(s: CatalogSample, version: str | None) -> Sample:
+        """The sample published here for the channel of ``version`` (the image's .NET)."""
+        if (s.name, version) not in host_samples:
+            host_samples[(s.name, version)] = publish_source(settings, s.name, s.source, channel=version)
+        return host_samples[(s.name, version)]
+
+    sdk_samples: dict[tuple[int, str | None], dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
     work = settings.workspace.verify
@@ -298,21 +351,25 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             if claim.role == "sdk":
                 check, built = verify.sdk_build_samples(api, claim.ref, settings.project_root / "samples",
                                                         tuple(s.name for s in catalog.samples),
-                                                        work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"))
+                                                        work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"),
+                                                        tfm=channel_info(claim.dotnet_version).tfm if claim.dotnet_version else None)
                 add(check)
-                sdk_samples[claim.variant] = built
+                sdk_samples[(claim.variant, claim.dotnet_version)] = built
             # what the catalog runs on this image, or on the nearest image below it that runs some (an
             # SDK image: what its ASP.NET base runs); an image from elsewhere by its role
             kinds = catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"}
             group = "sdk" if claim.role == "sdk" else "run"  # JIT counts compare with the baseline's of the same group
             for s in catalog.samples:
                 if s.kind in kinds:
-                    built = sdk_samples.get(claim.variant, {}).get(s.name) or host_samples[s.name]
+                    built = sdk_samples.get((claim.variant, claim.dotnet_version), {}).get(s.name) or host_sample(s, claim.dotnet_version)
                     runs.append((built, s.kind == "web", (group, s.name)))
         for sample, web, key in runs:
             run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
             if sample is not None:
                 run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
+                if sample.note:  # e.g. rolled forward: no SDK here targets the image's channel
+                    run.data["built_as"] = sample.note
+                    run.detail += f" ({sample.note})"
             add(_about(run, key[1]))
             on, off = verify.jit_counts(api, claim.ref, sample, web)
             composite = bool(claim.composites)
@@ -344,6 +401,12 @@ def check_app(api: docker.APIClient, settings: Settings, app_dir: Path, ref: str
     check = verify.check_app_compat(api, ref, app_dir)
     atomic_write_text(settings.workspace.verify / "app-compat.json", json.dumps(check.to_dict(), indent=2))
     return check
+
+
+def _not_built_images(settings: Settings) -> list[dict]:
+    """What the last build left out, and why (an SDK image with no SDK of its channel)."""
+    path = settings.workspace.build_record
+    return json.loads(path.read_text()).get("not_built", []) if path.is_file() else []
 
 
 def _built_images(settings: Settings) -> list[dict]:
@@ -393,7 +456,27 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         build_modes(api, settings, opts.modes, CATALOG)
         timings["mode_builds"] = round(time.monotonic() - start, 1)
-    return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings)
+    channel_builds = None
+    if opts.channels and opts.startup:
+        start = time.monotonic()
+        channel_builds = build_channels(api, settings, opts.channels)
+        timings["channel_builds"] = round(time.monotonic() - start, 1)
+    return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
+                          channel_builds=channel_builds)
+
+
+def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
+    """Every variant of each requested channel (images up to date are kept), each build's record in
+    build/report/channels/build-<channel>.json; the settings with the channel each resolved to."""
+    out: list[tuple[Settings, dict]] = []
+    folder = settings.workspace.report / "channels"
+    for request in wanted:
+        ui.step(f"build-all --channel {request} (report --channels)")
+        tmp = folder / f"build-{request}.json"
+        build_variants(api, settings.with_overrides(channel=request), new_session(), Cache(settings.cache_dir), record_path=tmp)
+        record = json.loads(tmp.read_text())
+        out.append((settings.with_overrides(channel=record["channel"]), record))
+    return out
 
 
 def cold_build(api: docker.APIClient, settings: Settings) -> dict:

@@ -241,3 +241,35 @@ def test_corrupted_cache_entry_is_detected_and_fetched_again(cdn, tmp_path, caps
     assert "corrupted" in capsys.readouterr().err
     assert cdn.hits(RT_PATH) == [200, 200]
     assert_nothing_partial(s.cache_dir, s.build_dir)
+
+
+def _sdk_tarball(out, version: str, runtime: str):
+    """A stand-in SDK tarball in the official layout: sdk/<version> with its dotnet.runtimeconfig.json."""
+    config = {"runtimeOptions": {"tfm": "net10.0", "framework": {"name": "Microsoft.NETCore.App", "version": runtime}}}
+    return fakecdn.write_tarball(out, [(f"sdk/{version}/dotnet.runtimeconfig.json", json.dumps(config).encode(), 0o644),
+                                       ("packs/Microsoft.NETCore.App.Ref/10.0.15/data/FrameworkList.xml", b"<FileList />", 0o644)])
+
+
+def test_the_sdk_tarball_comes_along_from_the_official_source_for_the_sdk_images(tarballs_new, feed, tmp_path):
+    from crossgen.images.specs import sdk_for
+
+    sdk = _sdk_tarball(tmp_path / "dotnet-sdk.tar.gz", "10.0.990", "10.0.12")
+    rel = fakecdn.ReleaseSpec(tarballs_new.version, {"runtime": tarballs_new.runtime, "aspnetcore": tarballs_new.aspnetcore, "sdk": sdk},
+                              sdk_version="10.0.990")
+    with fakecdn.FakeCdn({"10.0": [rel]}) as cdn:
+        s = make_settings(tmp_path, release_base_url=cdn.base_url, dotnet_root=None)
+        a = acquire(s, http.new_session(), Cache(s.cache_dir), components=FW, optional=("sdk",))
+        assert a.components["sdk"].source == "official" and a.components["sdk"].version == "10.0.990"
+        assert a.sdk_root is not None and (a.sdk_root / "sdk" / "10.0.990" / "dotnet.runtimeconfig.json").is_file()
+        assert (a.sdk_root / "packs" / "Microsoft.NETCore.App.Ref").is_dir()
+        choice = sdk_for(s, a)
+        assert (choice.root, choice.version) == (a.sdk_root, "10.0.990") and "acquired SDK tarball" in choice.why
+        again = acquire(s, http.new_session(), Cache(s.cache_dir), components=FW, optional=("sdk",))
+        assert again.sdk_root == a.sdk_root  # laid out once
+        # without an SDK image in the build nothing asks for it
+        assert "sdk" not in acquire(s, http.new_session(), Cache(s.cache_dir), components=FW).components
+    # a source that serves the frameworks but no SDK (NuGet) still wins, and says why the SDK is left out
+    n = make_settings(tmp_path / "n", source="nuget", nuget_config=feed.nuget_config(tmp_path))
+    got = acquire(n, http.new_session(), Cache(n.cache_dir), components=FW, optional=("sdk",))
+    assert "sdk" not in got.components and got.sdk_root is None
+    assert any("sdk not from this source" in note and "not published as a NuGet package" in note for note in got.notes)

@@ -317,17 +317,26 @@ def test_the_old_partial_setting_is_refused_with_its_replacement():
 
 
 def test_the_sdk_layer_takes_the_newest_stable_sdk(tmp_path):
-    from crossgen.images.specs import sdk_layout
+    from types import SimpleNamespace
+
+    from crossgen.images.specs import sdk_for
 
     root = tmp_path / "dotnet"
     for name in ("10.0.100-rc.2.25502.107", "10.0.401", "9.0.300", "latest", "10.0.500-preview.1.26001.1"):
         (root / "sdk" / name).mkdir(parents=True)
-    s = e2e_settings(dotnet_root=root)
-    assert sdk_layout(s) == (root, "10.0.401")
+        (root / "sdk" / name / "dotnet.runtimeconfig.json").write_text(
+            '{"runtimeOptions": {"framework": {"name": "Microsoft.NETCore.App", "version": "%s.0"}}}' % name[:4].rstrip("."))
+    s = e2e_settings(dotnet_root=root, local_path=None)
+    ten = SimpleNamespace(version="10.0.15", sdk_root=None)
+    assert (sdk_for(s, ten).root, sdk_for(s, ten).version) == (root, "10.0.401")
+    assert sdk_for(s, SimpleNamespace(version="9.0.23", sdk_root=None)).version == "9.0.300"
     for name in ("10.0.401", "9.0.300"):
+        for f in (root / "sdk" / name).iterdir():
+            f.unlink()
         (root / "sdk" / name).rmdir()
-    assert sdk_layout(s)[1] == "10.0.500-preview.1.26001.1"  # a preview only when there is nothing else
+    assert sdk_for(s, ten).version == "10.0.500-preview.1.26001.1"  # a preview only when there is nothing else
     for p in (root / "sdk").iterdir():
+        for f in p.iterdir():
+            f.unlink()
         p.rmdir()
-    with pytest.raises(DciError, match="has no SDK"):
-        sdk_layout(s)
+    assert sdk_for(s, ten).version is None and "no SDK in" in sdk_for(s, ten).why

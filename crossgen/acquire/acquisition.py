@@ -38,7 +38,7 @@ from crossgen.acquire import lock as lockfile
 from crossgen.acquire import releases
 from crossgen.core import ui
 from crossgen.acquire.cache import Cache, sha512_file
-from crossgen.core.files import atomic_write_text
+from crossgen.core.files import atomic_dir, atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE, DotnetRoot
 from crossgen.core.settings import Settings
@@ -91,6 +91,7 @@ class Acquired:
     request: str = ""
     host_rid: str | None = None
     host: dict | None = None            # {"path", "dotnet_sha512"} when the host came from a local folder
+    sdk_root: Path | None = None        # the SDK tarball laid out (a dotnet layout with sdk/<version>), when acquired
     tried: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -104,6 +105,7 @@ class Acquired:
             "rid": self.rid,
             "components": {k: asdict(v) for k, v in self.components.items()},
             "dotnet_root": str(self.dotnet_root.path) if self.dotnet_root else None,
+            "sdk_root": str(self.sdk_root) if self.sdk_root else None,
             "aspnet_version": self.aspnet_version,
             "request": self.request,
             "host_rid": self.host_rid,
@@ -325,6 +327,24 @@ def build_root(
     return result
 
 
+def lay_out_sdk(layouts_dir: Path, art: Artifact, got: Fetched, cache: Cache) -> Path:
+    """The SDK tarball extracted once into ``layout/sdk-<version>-<sha>/dotnet`` (a dotnet layout whose
+    ``sdk/<version>`` the SDK images take); checked to hold that SDK, never left half-written."""
+    final = Path(layouts_dir) / f"sdk-{art.version}-{got.sha512[:16]}"
+    root = final / "dotnet"
+    if (root / "sdk" / art.version / "dotnet.runtimeconfig.json").is_file():
+        ui.detail(f"reusing the SDK layout {root}")
+        return root
+    with atomic_dir(final) as tmp:
+        _extract(art, got, cache, archives.extract_tar, got.path, tmp / "dotnet", label=art.url)
+        if not (tmp / "dotnet" / "sdk" / art.version / "dotnet.runtimeconfig.json").is_file():
+            have = sorted(p.name for p in (tmp / "dotnet" / "sdk").iterdir()) if (tmp / "dotnet" / "sdk").is_dir() else []
+            raise DciError(art.url, f"the tarball does not hold SDK {art.version} (it has: {', '.join(have) or 'no sdk/ folder'})",
+                           "the file is not the SDK tarball it claims to be; use another source or mirror")
+    ui.detail(f"laid out SDK {art.version} -> {root}")
+    return root
+
+
 # -- acquire ------------------------------------------------------------------------------------------
 def _check_components(components: tuple[str, ...]) -> tuple[str, ...]:
     comps = tuple(dict.fromkeys(components))
@@ -344,8 +364,10 @@ def acquire(
     cache: Cache,
     *,
     components: tuple[str, ...] = DEFAULT_COMPONENTS,
+    optional: tuple[str, ...] = (),
 ) -> Acquired:
-    """Resolve, download and lay out what ``components`` need; writes build/acquire.json."""
+    """Resolve, download and lay out what ``components`` need, and ``optional`` ones (the SDK tarball)
+    when the source that serves the rest serves them too; writes build/acquire.json."""
     comps = _check_components(components)
     spec = releases.check_spec(settings.channel)
     rid = settings.rid
@@ -358,7 +380,8 @@ def acquire(
     if settings.locked:
         lock = lockfile.read(settings.lock_file)
         ui.step(f"Using the lock file {settings.lock_file} (.NET {lock['version']} for {lock['rid']})")
-        plan, cg_art, expected_host = lockfile.plan_from_lock(lock, settings, comps, hrid)
+        plan, cg_art, expected_host = lockfile.plan_from_lock(
+            lock, settings, comps + tuple(c for c in optional if c in lock["components"] and c not in comps), hrid)
     else:
         order = source_order(settings.source)
         ui.step(f"Resolving .NET {spec} for {rid} (sources: {', '.join(order)}; Crossgen2: NuGet)")
@@ -370,7 +393,7 @@ def acquire(
                                "add a NuGet feed that serves it (a NuGet.Config, or dci.nuget_config); Crossgen2 only comes from NuGet")
             accept = nuget.crossgen2_accept(hrid)
         if framework:
-            plan, tried = resolve_in_order(order, session, settings, nuget, spec, rid, framework, accept)
+            plan, tried = resolve_in_order(order, session, settings, nuget, spec, rid, framework, accept, optional=optional)
         else:  # only Crossgen2
             v = _crossgen2_only_version(nuget, spec, hrid)
             plan = Plan("nuget", v, None, {})
@@ -386,7 +409,7 @@ def acquire(
     fetched: dict[str, Fetched] = {}
     for name in [c for c in ALL_COMPONENTS if c in arts]:
         art = arts[name]
-        if name not in comps:
+        if name not in comps and name not in optional:
             continue
         published = None
         if art.source == "nuget" and not art.sha512 and cache.get_url(art.url) is None:
@@ -415,6 +438,8 @@ def acquire(
             settings.workspace.layouts, version=plan.version, rid=rid, cache=cache, parts=parts,
             host_dir=Path(host_dir) if host_dir else None, aspnet_version=plan.aspnet_version,
         )
+    if "sdk" in fetched:
+        result.sdk_root = lay_out_sdk(settings.workspace.layouts, arts["sdk"], fetched["sdk"], cache)
     try:
         atomic_write_text(settings.workspace.acquire_record, json.dumps(result.to_dict(), indent=2))
     except OSError as exc:

@@ -19,7 +19,7 @@ from crossgen.acquire.local import LocalSource
 from crossgen.acquire.model import FRAMEWORK_COMPONENTS, PACK_IDS, Accept, Artifact, Plan, pick
 from crossgen.acquire.versionspec import VersionSpec, as_spec
 from crossgen.core import ui
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, Unreachable
 from crossgen.core.settings import Settings
 
 
@@ -146,6 +146,20 @@ class NuGetSource:
             return None
 
 
+def _resolve_with_optional(src, spec: VersionSpec, rid: str, components: tuple[str, ...], extra: tuple[str, ...],
+                           accept: Accept | None) -> Plan:
+    if not extra:
+        return src.resolve(spec, rid, components, accept)
+    try:
+        return src.resolve(spec, rid, components + extra, accept)
+    except Unreachable:
+        raise  # the source is down: asking again without the extras would only wait once more
+    except DciError as exc:
+        plan = src.resolve(spec, rid, components, accept)
+        plan.notes.append(f"{', '.join(extra)} not from this source: {exc.cause}")
+        return plan
+
+
 def make_source(name: str, session: requests.Session, settings: Settings, nuget: NuGetSource, *, last: bool):
     if name == "official":
         # A source that is not the last one in the order gets fewer attempts: auto moves on sooner.
@@ -164,16 +178,20 @@ def resolve_in_order(
     rid: str,
     components: tuple[str, ...],
     accept: Accept | None,
+    optional: tuple[str, ...] = (),
 ) -> tuple[Plan, list[dict]]:
-    """The plan of the first source in ``order`` that serves the request; and why others did not."""
+    """The plan of the first source in ``order`` that serves the request; and why others did not.
+    ``optional`` components (the SDK) come along from the source that wins when it serves them too;
+    a source that serves the rest but not them still wins, with a note saying why they are left out."""
     spec = as_spec(spec)
     tried: list[dict] = []
     errors: list[DciError] = []
+    extra = tuple(c for c in optional if c not in components)
     for i, name in enumerate(order):
         last = i == len(order) - 1
         try:
             src = make_source(name, session, settings, nuget, last=last)
-            plan = src.resolve(spec, rid, components, accept)
+            plan = _resolve_with_optional(src, spec, rid, components, extra, accept)
             plan.notes.insert(0, src.describe())
             return plan, tried
         except DciError as exc:

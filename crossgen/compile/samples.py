@@ -7,12 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 import xml.etree.ElementTree as ET
 
-from crossgen.core import ui
+from crossgen.acquire.versionspec import newest_first, parse_version
+from crossgen.core import channels, ui
 from crossgen.core.files import atomic_dir
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
@@ -23,10 +25,66 @@ class Sample:
     name: str
     path: Path        # published folder
     digest: str
+    note: str = ""    # how it was built when that is not the channel's own way (roll-forward), for checks to say
 
     @property
     def dll(self) -> str:
         return f"{self.name}.dll"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a sample is built as for a channel: the channel's target framework when the SDK at hand
+    targets it, else the SDK's own newest one with ``RollForward=Major`` (it then runs on the
+    channel's newer runtime, and every check that runs it says so)."""
+
+    tfm: str
+    roll_forward: bool = False
+    note: str = ""
+
+    @property
+    def tag(self) -> str:
+        return self.tfm + ("-rollforward" if self.roll_forward else "")
+
+
+def sdk_versions(root: Path | None) -> list[str]:
+    """The SDK versions of a dotnet layout (``sdk/<version>/``), newest first: stable ones before
+    previews; folders that are not versions are ignored."""
+    names = [p.name for p in (root / "sdk").iterdir() if p.is_dir()] if root and (root / "sdk").is_dir() else []
+    ordered = newest_first(names)
+    return [v for v in ordered if not parse_version(v).is_prerelease] + [v for v in ordered if parse_version(v).is_prerelease]
+
+
+def host_sdk_version(settings: Settings) -> str | None:
+    """The SDK ``dotnet publish`` uses here: the newest in the dotnet layout of :func:`dotnet_cli`."""
+    try:
+        root = Path(dotnet_cli(settings)).resolve().parent
+    except DciError:
+        return None
+    found = sdk_versions(root)
+    return found[0] if found else None
+
+
+def target_for(settings: Settings, channel: str) -> Target:
+    """How the samples are built for ``channel`` (a channel or a version) with the SDK at hand."""
+    info = channels.channel_info(channel)
+    sdk = host_sdk_version(settings)
+    if sdk is None or channels.sdk_targets(sdk, info.channel):
+        return Target(info.tfm)
+    own = channels.channel_info(sdk)
+    return Target(own.tfm, True, f"built for {own.tfm} by SDK {sdk} and rolled forward to .NET {info.channel} "
+                                 f"(RollForward=Major): no SDK here targets {info.tfm}")
+
+
+_TFM = re.compile(r"<TargetFramework>[^<]*</TargetFramework>")
+
+
+def retarget(project: Path, tfm: str) -> None:
+    """Make the project file ``project`` build for ``tfm`` (a copy of ours, never a user's file)."""
+    text = project.read_text(encoding="utf-8-sig")
+    if not _TFM.search(text):
+        raise DciError(str(project), "has no single <TargetFramework>", "give the sample one <TargetFramework> element")
+    project.write_text(_TFM.sub(f"<TargetFramework>{tfm}</TargetFramework>", text, count=1), encoding="utf-8")
 
 
 def source_digest(src: Path, extra: str = "") -> str:
@@ -110,38 +168,43 @@ PIN_VERSIONS = """<Project>
 """
 
 
-def _mode(self_contained_rid: str | None, runtime_version: str | None) -> str:
-    """How a sample is published, as its folder names say it: fd, or sc-<rid>-<runtime version>."""
-    return f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
+def _mode(self_contained_rid: str | None, runtime_version: str | None, target: Target | None = None) -> str:
+    """How a sample is published, as its folder names say it: fd, or sc-<rid>-<runtime version>
+    (and the target framework it was built for, when a channel asked for one)."""
+    mode = f"sc-{self_contained_rid}-{runtime_version}" if self_contained_rid else "fd"
+    return f"{mode}-{target.tag}" if target else mode
 
 
 def planned(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None,
-            src: Path | None = None) -> tuple[Sample, bool]:
+            src: Path | None = None, target: Target | None = None) -> tuple[Sample, bool]:
     """Where :func:`publish` puts samples/<name> (or the project folder ``src``) for these sources, and
     whether it is there already."""
     src = src or settings.project_root / "samples" / name
     if not (src / f"{name}.csproj").is_file():
         found = sorted(p.parent.name for p in (settings.project_root / "samples").glob("*/*.csproj"))
         raise DciError(f"sample {name!r}", f"no {src}/{name}.csproj", f"choose one of: {', '.join(found)}")
-    mode = _mode(self_contained_rid, runtime_version)
+    mode = _mode(self_contained_rid, runtime_version, target)
     digest = source_digest(src, mode)
     out = settings.workspace.samples / f"{name}-{mode}-{digest}"
-    return Sample(name, out, digest), (out / f"{name}.dll").is_file()
+    return Sample(name, out, digest, target.note if target else ""), (out / f"{name}.dll").is_file()
 
 
 def publish(settings: Settings, name: str, *, self_contained_rid: str | None = None, runtime_version: str | None = None,
-            src: Path | None = None) -> Sample:
+            src: Path | None = None, target: Target | None = None) -> Sample:
     """``dotnet publish`` samples/<name> (or the project folder ``src``): framework-dependent (IL only,
-    no apphost), or self-contained for a RID with the runtime packs of ``runtime_version``."""
-    sample, done = planned(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version, src=src)
+    no apphost), or self-contained for a RID with the runtime packs of ``runtime_version``; for
+    ``target``'s framework (rolled forward when it says so), else the project's own."""
+    sample, done = planned(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version, src=src, target=target)
     if done:
         return sample
-    src, out, digest = src or settings.project_root / "samples" / name, sample.path, sample.digest
-    mode = _mode(self_contained_rid, runtime_version)
+    src, out = src or settings.project_root / "samples" / name, sample.path
+    mode = _mode(self_contained_rid, runtime_version, target)
     work = settings.workspace.samples / "src"
     srccopy = work / f"{name}-{mode}"
     shutil.rmtree(srccopy, ignore_errors=True)
     shutil.copytree(src, srccopy, ignore=shutil.ignore_patterns("bin", "obj"))
+    if target:
+        retarget(srccopy / f"{name}.csproj", target.tfm)
     if self_contained_rid and runtime_version:
         (srccopy / "Directory.Build.targets").write_text(PIN_VERSIONS.format(version=runtime_version))
     ui.step(f"Publishing sample {name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
@@ -150,6 +213,8 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     with atomic_dir(out) as tmp:
         cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
         cmd += ["-r", self_contained_rid, "--self-contained", "true"] if self_contained_rid else ["-p:UseAppHost=false"]
+        if target and target.roll_forward:
+            cmd.append("-p:RollForward=Major")
         if settings.nuget_config:  # an explicit configuration replaces the chain, as for the tool's own downloads
             cmd.append(f"-p:RestoreConfigFile={settings.nuget_config}")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -157,7 +222,7 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
             tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
             raise DciError(f"sample {name}", f"dotnet publish failed: {tail}", "run the command by hand to see the full output")
     ui.detail(f"published {name} in {time.monotonic() - start:.1f} s -> {out}")
-    return Sample(name, out, digest)
+    return sample
 
 
 # --- a user's own app ------------------------------------------------------------------------------
@@ -242,11 +307,13 @@ def _publish_project(settings: Settings, app: AppFolder, *, self_contained_rid: 
 
 
 def publish_source(settings: Settings, name: str, source: str | None, *, self_contained_rid: str | None = None,
-                   runtime_version: str | None = None) -> Sample:
-    """A catalog sample (samples/<name>), or a user's app (``source``): a project is published as the
+                   runtime_version: str | None = None, channel: str | None = None) -> Sample:
+    """A catalog sample (samples/<name>) built for ``channel`` (:func:`target_for`; None: as its project
+    says), or a user's app (``source``, built as its project says): a project is published as the
     samples are; a published folder is taken as it is, if it is of the kind asked for."""
     if source is None:
-        return publish(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version)
+        return publish(settings, name, self_contained_rid=self_contained_rid, runtime_version=runtime_version,
+                       target=target_for(settings, channel) if channel else None)
     app = app_folder(Path(source))
     if not app.published:
         return _publish_project(settings, app, self_contained_rid=self_contained_rid, runtime_version=runtime_version)

@@ -42,7 +42,8 @@ class BuildOutcome:
     image_id: str
     size: int
     seconds: float
-    skipped: bool
+    skipped: bool                  # up to date: found, not built
+    not_built: str = ""            # why the image was not built at all (no image_id then)
 
 
 def input_digest(spec: ImageSpec, base_id: str) -> str:

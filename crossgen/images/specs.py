@@ -5,20 +5,21 @@ outputs, the SDK or a published sample) and its labels."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
-from crossgen.images.baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name
+from crossgen.images.baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name, runtime_deps_packages
 from crossgen.compile.compiler import CompileResult
 from crossgen.dockerio.imagebuild import ImageSpec
 from crossgen.images.catalog import RUNTIME_DEPS, Catalog, Image, Variant
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
-from crossgen.acquire.versionspec import newest_first, parse_version
-from crossgen.compile.samples import Sample
+from crossgen.compile.samples import Sample, sdk_versions
+from crossgen.core import channels
 from crossgen.core.settings import Settings
 from crossgen.images.stage import link_tree, stage_dotnet
 
@@ -52,22 +53,46 @@ def _labels(settings: Settings, acquired: Acquired, variant: Variant | None, ima
 def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
     return ImageSpec(
         key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
-        base=settings.base_image, inputs={"packages": list(settings.runtime_deps_packages)},
+        base=settings.base_image, inputs={"packages": list(runtime_deps_packages(settings))},
         labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version},
         network_mode="host",
     )
 
 
-def sdk_layout(settings: Settings) -> tuple[Path, str]:
-    """The local dotnet layout that provides the SDK layer, and its SDK version: the newest stable SDK
-    there (a preview only when there is nothing else); folders that are not versions are ignored."""
-    root = settings.dotnet_root
-    names = [p.name for p in (root / "sdk").iterdir() if p.is_dir()] if root and (root / "sdk").is_dir() else []
-    ordered = newest_first(names)
-    if not ordered:
-        raise DciError(f"dotnet layout {root}", "has no SDK in its sdk/ folder", "set dci.dotnet_root to an installed .NET SDK")
-    stable = [v for v in ordered if not parse_version(v).is_prerelease]
-    return root, (stable or ordered)[0]
+@dataclass(frozen=True)
+class SdkChoice:
+    """The SDK an SDK image of this build holds (``version`` None: there is none, ``why`` says so)."""
+
+    root: Path | None
+    version: str | None
+    why: str
+
+
+def sdk_for(settings: Settings, acquired: Acquired) -> SdkChoice:
+    """The newest SDK that starts on the acquired runtime (its own ``dotnet.runtimeconfig.json``, under the
+    host's default roll-forward): the SDK tarball the acquisition brought (official source, or a
+    local folder of tarballs), else from the dotnet layouts the configuration names: ``dci.dotnet_root``,
+    then ``dci.local_path`` when it is a layout. An SDK of another channel never qualifies: an image
+    named ``sdk:<channel>`` holds a working SDK of that channel, or is not built."""
+    runtime = acquired.version
+    seen: list[str] = []
+    places = [(acquired.sdk_root, "the acquired SDK tarball"),
+              (settings.dotnet_root, "dci.dotnet_root"), (settings.local_path, "dci.local_path")]
+    for root, origin in places:
+        for version in sdk_versions(root):
+            assert root is not None
+            config = root / "sdk" / version / "dotnet.runtimeconfig.json"
+            try:
+                need = json.loads(config.read_text(encoding="utf-8-sig"))["runtimeOptions"]["framework"]["version"]
+            except (OSError, ValueError, KeyError, TypeError):
+                seen.append(f"SDK {version} in {root} (no readable {config.name})")
+                continue
+            if channels.runs_on(need, runtime):
+                return SdkChoice(root, version, f"SDK {version} from {root} ({origin})")
+            seen.append(f"SDK {version} in {root} (runs on .NET {need})")
+    channel = channels.channel_info(runtime).channel
+    found = f"; found {', '.join(seen)}" if seen else f"; no SDK in {', '.join(str(r) for r, _ in places if r) or 'any configured layout'}"
+    return SdkChoice(None, None, f"no {channel} SDK from the configured sources (.NET {runtime}{found})")
 
 
 SDK_PARTS = ("sdk", "packs", "sdk-manifests", "templates")
@@ -139,7 +164,10 @@ def spec_for(
             stage=partial(stage_dotnet, root=root, frameworks=frameworks, host=full_root, overlays=own), labels=labels,
         )
     if image.role == "sdk":
-        sdk_root, sdk_version = sdk_layout(settings)
+        sdk = sdk_for(settings, acquired)
+        if sdk.version is None or sdk.root is None:
+            raise DciError(f"image {ref}", sdk.why, "point dci.dotnet_root or dci.local_path at a dotnet layout with an SDK of this channel")
+        sdk_root, sdk_version = sdk.root, sdk.version
         labels[dockerio.label("sdk-version")] = sdk_version
         dockerfile = _render(settings, "sdk", base_image=base_ref, sdk_version=sdk_version, variant_title=title)
         return ImageSpec(

@@ -100,7 +100,8 @@ def drop_page_cache() -> str:
 
 def measure(api: docker.APIClient, settings: Settings, points: list[Point], *, runs: int, extra_runs: int, seed: int,
             registry_sizes: dict[str, sizes.ImageSizes] | None = None, catalog: Catalog = CATALOG) -> dict:
-    """Sizes and startup of every point; the startup runs of all points are interleaved."""
+    """Sizes and startup of every point (the samples built for ``settings.channel``); the startup runs
+    of all points are interleaved."""
     measured = registry_sizes or {}
     for p in points:
         img = measured.get(p.ref) or sizes.image_sizes(api, p.ref, p.ref)
@@ -115,7 +116,8 @@ def measure(api: docker.APIClient, settings: Settings, points: list[Point], *, r
         targets[(p.sample, p.target_key)] = startup.Target(p.sample, p.kind, p.target_key, tuple(dict.fromkeys(variants)),
                                                            self_contained=catalog.images[p.image_key].self_contained,
                                                            probe=catalog.sample(p.sample).probe)
-    apps = {s.name: publish_source(settings, s.name, s.source) for s in catalog.samples if any(p.sample == s.name for p in points)}
+    apps = {s.name: publish_source(settings, s.name, s.source, channel=settings.channel)
+            for s in catalog.samples if any(p.sample == s.name for p in points)}
     cold_reason = drop_page_cache() if extra_runs else "not asked for"
     env_modes = {"default": runs, "no-avx2": extra_runs, **({"cold-cache": extra_runs} if not cold_reason else {})}
     summaries: list[startup.Summary] = []

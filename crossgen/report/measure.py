@@ -94,14 +94,16 @@ def measure_compressed(api: docker.APIClient, settings: Settings, images: list[d
             "layers_uploaded": sum(p["layers_uploaded"] for p in pushes), "storage_reused": reused}
 
 
-def run_startup(api: docker.APIClient, settings: Settings, images: list[dict], runs: int, seed: int) -> dict:
-    from crossgen.compile.samples import publish
+def run_startup(api: docker.APIClient, settings: Settings, images: list[dict], runs: int, seed: int, *,
+                version: str | None = None) -> dict:
+    """Startup of the catalog's samples on ``images`` (of .NET ``version``: the samples built for its channel)."""
+    from crossgen.compile.samples import publish_source
 
     refs = {i["key"]: i["ref"] for i in images}  # the catalog's own samples (a user's app has its own frontier)
     targets = [t for t in startup.default_targets() if t.image_key in refs]
     if not targets:
         return {"skipped": "none of the startup images is selected"}
-    apps = {name: publish(settings, name) for name in dict.fromkeys(t.sample for t in targets)}
+    apps = {name: publish_source(settings, name, None, channel=version) for name in dict.fromkeys(t.sample for t in targets)}
     load_before = startup.machine_load()
     start = time.monotonic()
     runs_out, summaries = startup.measure(api, targets, refs, apps, runs=runs, seed=seed)

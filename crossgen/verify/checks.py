@@ -351,12 +351,16 @@ def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | No
     return Check(ref, "r2r-used", not problems, "; ".join(problems) or detail, {"jit_r2r": on, "jit_no_r2r": off, "jit_baseline": baseline})
 
 
-def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tuple[str, ...], out: Path) -> tuple[Check, dict[str, Sample]]:
+def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tuple[str, ...], out: Path,
+                      tfm: str | None = None) -> tuple[Check, dict[str, Sample]]:
     """In the SDK image, offline (network none): `dotnet new console` + build, and publish each
-    sample; the published samples are copied out to ``out`` for the runtime/aspnet checks."""
+    sample (for ``tfm``, the image's channel, when given); the published samples are copied out to
+    ``out`` for the runtime/aspnet checks."""
     buf = dockerio.tar_directory(sources, arcname="src")
+    retarget = (f" sed -i 's#<TargetFramework>[^<]*</TargetFramework>#<TargetFramework>{tfm}</TargetFramework>#' /tmp/src/*/*.csproj;"
+                if tfm else "")
     script = (
-        "set -e; cd /tmp; export HOME=/tmp DOTNET_CLI_TELEMETRY_OPTOUT=1 NUGET_PACKAGES=/tmp/nuget;"
+        "set -e; cd /tmp; export HOME=/tmp DOTNET_CLI_TELEMETRY_OPTOUT=1 NUGET_PACKAGES=/tmp/nuget;" + retarget +
         " dotnet new console -o /tmp/newapp --no-update-check >/dev/null; dotnet build /tmp/newapp -nologo -v q -p:NuGetAudit=false;"
         + "".join(
             f" dotnet publish /tmp/src/{n}/{n}.csproj -c Release -o /tmp/out/{n} -nologo -v q -p:UseAppHost=false -p:NuGetAudit=false;"
