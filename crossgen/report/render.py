@@ -323,6 +323,46 @@ def md_frontier_grid(r: dict) -> list[str]:
     return lines
 
 
+def channel_summary(ch: dict) -> str:
+    """Does the composite gain hold on this channel: one sentence from its points."""
+    pts = [p for p in ch["points"] if p["mode"] != "baseline"]
+    jit = [p for p in pts if p["jit_ratio"] is not None]
+    fast = [p for p in pts if p["startup_ratio"] is not None]
+    size = [p["size_ratio"] for p in pts if p["size_ratio"] is not None]
+    if not pts:
+        return f"{ch['channel']}: nothing measured"
+    text = (f"{ch['channel']} (.NET {ch['dotnet_version']}): JIT-compiled methods at or below the baseline's on "
+            f"{sum(1 for p in jit if p['jit_ratio'] <= 1)} of {len(jit)} points, startup median below the baseline's on "
+            f"{sum(1 for p in fast if p['startup_ratio'] < 1)} of {len(fast)}")
+    if size:
+        text += f", images x{min(size):.2f}-x{max(size):.2f} the baseline's size"
+    if ch.get("not_built"):
+        text += f"; not built: {len(ch['not_built'])} images ({ch['not_built'][0]['why']})"
+    return text
+
+
+def md_channels(r: dict) -> list[str]:
+    """One row per variant and sample, a column per channel: image MB / startup ms / JIT methods, each
+    with its ratio to that channel's own baseline; then one line per channel."""
+    sec = r.get("channels")
+    if not sec or not sec["channels"]:
+        return []
+    chans = sec["channels"]
+    rows = list(dict.fromkeys((p["variant"], p["sample"]) for ch in chans for p in ch["points"]))
+    head = ["variant", "sample", *[f"{ch['channel']}: image MB / startup ms / JIT" for ch in chans]]
+    lines = [f"Channels ({sec['runs']} interleaved runs per point; ratios to the same channel's baseline):", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for v, sample in sorted(rows):
+        cells = []
+        for ch in chans:
+            p = next((x for x in ch["points"] if x["variant"] == v and x["sample"] == sample), None)
+            cells.append("" if p is None else f"{mb(p['size'])}{_x(p['size_ratio'])} / {_ms(p['median_ms'])}{_x(p['startup_ratio'])}"
+                                              f" / {_count(p['jit'])}{_x(p['jit_ratio'])}")
+        lines.append("| " + " | ".join([str(v), sample, *cells]) + " |")
+    lines += [""] + [f"- {channel_summary(ch)}" for ch in chans]
+    return lines
+
+
 def markdown(r: dict) -> str:
     lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
     lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
@@ -344,6 +384,8 @@ def markdown(r: dict) -> str:
     lines += ["", "## Startup", ""] + md_startup(r)
     if r.get("frontier"):
         lines += ["", "## Size/startup frontier per compile mode", ""] + md_frontier(r)
+    if r.get("channels"):
+        lines += ["", "## Channels: does the composite gain hold from one major to the next?", ""] + md_channels(r)
     lines += ["", "## Build cost", ""] + md_build(r)
     if r.get("registry"):
         reg = r["registry"]
@@ -369,6 +411,7 @@ def update_readme(path: Path, r: dict) -> bool:
     _, tail = rest.split(README_END, 1)
     block = "\n".join(["", *md_header(r), "", *md_headline(r), "", *md_scenario_grid(r), "", *md_startup_grid(r), "",
                        *md_build_compact(r), "", *([*md_frontier_grid(r), ""] if r.get("frontier") else []),
+                       *([*md_channels(r), ""] if r.get("channels") else []),
                        "Full tables, charts, the verdict per measure and the notes: `build/report/report.md`.", ""])
     path.write_text(head + README_BEGIN + block + README_END + tail)
     return True

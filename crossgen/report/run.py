@@ -71,6 +71,7 @@ class ReportOptions:
     modes: tuple[str, ...] = ()           # compile modes of the frontier (empty: no frontier)
     frontier_runs: int = 20               # frontier: startup runs per point
     extra_runs: int = 5                   # frontier: runs without AVX2 and with a dropped page cache
+    channels: tuple[str, ...] = ()        # .NET channels to compare (each built by the pipeline first)
 
 
 @dataclass
@@ -117,10 +118,28 @@ def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, po
     return section
 
 
+def channels_section(api: docker.APIClient, channel_builds: list[tuple[Settings, dict]], opts: ReportOptions, timer: Timer) -> dict:
+    """Each channel's build (settings with its resolved channel, build record): every sample on the image
+    that runs it per variant, as build-all makes them, against that channel's own baseline: image size,
+    startup median (``opts.runs`` interleaved runs) and JIT-compiled methods."""
+    start = time.monotonic()
+    out: dict[str, Any] = {"runs": opts.runs, "channels": []}
+    for s, record in channel_builds:
+        points = [p for p in frontier.plan_points(s, ()) if dockerio.image_info(api, p.ref)]
+        ui.step(f"Channel {s.channel} (.NET {record.get('dotnet_version')}): {len(points)} points, {opts.runs} runs each")
+        measured = frontier.measure(api, s, points, runs=opts.runs, extra_runs=0, seed=opts.seed)
+        out["channels"].append({"channel": s.channel, "dotnet_version": record.get("dotnet_version"),
+                                "not_built": record.get("not_built", []), "points": measured["points"]})
+    timer.add("channels", start)
+    return out
+
+
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
-        cold_measured: dict | None = None, timings: dict[str, float] | None = None) -> dict:
+        cold_measured: dict | None = None, timings: dict[str, float] | None = None,
+        channel_builds: list[tuple[Settings, dict]] | None = None) -> dict:
     """Measure the images of the last build-all, analyse, render; ``warm_seconds``/``cold_measured`` are
-    builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times."""
+    builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times,
+    ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each)."""
     if opts.charts:
         require_charts()
 
@@ -130,6 +149,8 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     out_dir = settings.workspace.report
     out_dir.mkdir(parents=True, exist_ok=True)
     record = load_build_record(settings)
+    if record.get("channel"):  # the channel the build resolved (latest/lts/sts name none): its images' tags, its samples
+        settings = settings.with_overrides(channel=record["channel"])
     if cold_measured:
         update_build_history(settings, summary=cold_measured)
     history = update_build_history(settings, record)
@@ -156,10 +177,11 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     if opts.startup:
         ui.step(f"Startup: {opts.runs} runs per image and mode, interleaved")
         start = time.monotonic()
-        startup_section = run_startup(api, settings, images, opts.runs, opts.seed)
+        startup_section = run_startup(api, settings, images, opts.runs, opts.seed, version=record.get("dotnet_version"))
         timer.add("startup", start)
 
     frontier_section = _frontier(api, settings, opts, points, timer) if points else None
+    channels = channels_section(api, channel_builds, opts, timer) if channel_builds and opts.startup else None
 
     deps_ref = next((i["ref"] for i in record["images"] if i["key"] == "runtime-deps"), settings.base_image)
     scen, across = scenarios_section(measured)
@@ -176,7 +198,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "options": {"runs": opts.runs, "modes": list(opts.modes), "frontier_runs": opts.frontier_runs, "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
+        "options": {"runs": opts.runs, "modes": list(opts.modes), "channels": list(opts.channels), "frontier_runs": opts.frontier_runs, "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
                     "images": list(opts.images), "fresh_registry": opts.fresh_registry, "cold_build": opts.cold_build,
                     "inspect_layers": opts.inspect_layers},
         "machine": machine_info(api),
@@ -191,6 +213,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "layer_difference": difference,
         "startup": startup_section,
         "frontier": frontier_section,
+        "channels": channels,
         "registry": registry,
         "build": {"bubbles": record.get("bubbles") or {}, "last": build_summary(record), "cold": cold, "warm": warm,
                   "warm_measured_seconds": warm_seconds, "cold_measured": cold_measured, "history": history},

@@ -1,0 +1,99 @@
+"""End to end on other channels than 10.0: .NET 8.0 (LTS, an older Crossgen2 that spells the
+instruction set its own way, samples built for net8.0) and .NET 11.0 (no SDK on this machine targets
+it: samples built for net10.0 and rolled forward). Variants 1-3 are built for real into a build
+folder of their own, verified, and compared by the report's channel table.
+
+An SDK image holds a working SDK of its channel or is not built: the machine's SDK (10.0) never goes
+into an 8.0 or 11.0 SDK image.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from crossgen import dockerio, pipeline
+from crossgen.acquire.cache import Cache
+from crossgen.acquire.http import new_session
+from crossgen.images.catalog import CATALOG
+from crossgen.report import render
+from crossgen.report import run as report_run
+from tests.pipeline_support import TEST_PREFIX, e2e_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+CHANNELS = ("8.0", "11.0")
+
+
+def _host_sdk_majors() -> set[int]:
+    out = subprocess.run(["dotnet", "--list-sdks"], capture_output=True, text=True, check=True).stdout
+    return {int(line.split(".")[0]) for line in out.splitlines() if line[:1].isdigit()}
+
+
+@pytest.fixture(scope="module")
+def channel_builds(tmp_path_factory):
+    """Variants 1, 2 and 3 of each channel, each channel in a build folder of its own."""
+    api = dockerio.connect()
+    built = {}
+    for channel in CHANNELS:
+        settings = e2e_settings(channel=channel, build_dir=tmp_path_factory.mktemp(f"channel-{channel}"))
+        outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir),
+                                           selected=[CATALOG.variant(n) for n in ("1", "2", "3")])
+        built[channel] = (settings, outcomes, json.loads(settings.workspace.build_record.read_text()))
+    return api, built
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_channel_builds_and_every_image_it_built_passes_verify(channel_builds, channel):
+    api, built = channel_builds
+    settings, outcomes, record = built[channel]
+    assert record["dotnet_version"].startswith(channel + ".") and record["channel"] == channel
+    made = {o.key: o for o in outcomes if not o.not_built}
+    for key in ("runtime-no-composite", "aspnet-no-composite", "runtime-composite", "aspnet-runtime-composite", "aspnet-composite"):
+        assert made[key].ref == f"{TEST_PREFIX}{CATALOG.images[key].repo}:{channel}-trixie-slim-{CATALOG.images[key].suffix}"
+        assert made[key].image_id
+    # SDK images: a working SDK of the channel, or not built with the reason in the build record
+    has_sdk = int(channel.split(".")[0]) in _host_sdk_majors()
+    sdk_keys = {"sdk-no-composite", "sdk-runtime-composite", "sdk-aspnet-composite"}
+    skipped = {n["key"]: n["why"] for n in record["not_built"]}
+    if has_sdk:
+        assert sdk_keys <= set(made)
+    else:
+        assert set(skipped) == sdk_keys and not sdk_keys & set(made)
+        assert all(f"no {channel} SDK from the configured sources" in why for why in skipped.values())
+    assert all(o["key"] not in skipped for o in record["images"])
+
+    checks = pipeline.verify_images(api, settings)
+    failed = [f"{c.image} {c.name}: {c.detail}" for c in checks if not c.passed]
+    assert not failed, "\n".join(failed)
+    runtimes = [c for c in checks if c.name == "list-runtimes"]
+    assert runtimes and all(f"Microsoft.NETCore.App {channel}." in c.detail for c in runtimes)
+    # every composite of the channel runs the samples with fewer JIT-compiled methods than its baseline
+    r2r = [c for c in checks if c.name == "r2r-used" and c.data["jit_baseline"] is not None]
+    assert r2r and all(c.data["jit_r2r"] <= c.data["jit_baseline"] for c in r2r)
+    runs = [c for c in checks if c.name in ("console-runs", "web-answers")]
+    names = {c.data["sample"] for c in runs}
+    assert {"hello", "web", "broad", "service"} <= names
+    if int(channel.split(".")[0]) > max(_host_sdk_majors()):
+        # no SDK here targets the channel: the samples were built for the SDK's own framework and rolled
+        # forward, and each run says so
+        assert all("rolled forward" in c.detail and "RollForward=Major" in c.data["built_as"] for c in runs)
+    else:
+        assert not any("built_as" in c.data for c in runs)
+
+
+def test_the_report_compares_channels(channel_builds):
+    api, built = channel_builds
+    opts = report_run.ReportOptions(runs=2, channels=CHANNELS)
+    section = report_run.channels_section(api, [(s, record) for s, _, record in built.values()], opts, report_run.Timer())
+    assert [c["channel"] for c in section["channels"]] == list(CHANNELS)
+    for ch in section["channels"]:
+        points = ch["points"]
+        assert {p["variant"] for p in points} == {1, 2, 3}
+        assert all(p["median_ms"] is not None and p["jit"] is not None and p["size"] > 0 for p in points)
+        assert all(p["jit_ratio"] is not None for p in points if p["variant"] != 1)
+    table = "\n".join(render.md_channels({"channels": section}))
+    assert "8.0: image MB / startup ms / JIT" in table and "11.0: image MB / startup ms / JIT" in table
+    assert "8.0 (.NET 8.0." in table and "11.0 (.NET 11.0." in table
