@@ -42,7 +42,8 @@ def test_line_printers_print_text_as_written(text, capsys, wide):
 @pytest.mark.parametrize("text", TRICKY)
 def test_tables_print_text_as_written(text, capsys, wide):
     cli.print_checks([Check(f"img:{text}", "list-runtimes", False, text)])
-    cli.print_outcomes([BuildOutcome("k", f"ref-{text}", "sha256:x", 1_000_000, 1.0, False)])
+    cli.print_outcomes([BuildOutcome("k", f"ref-{text}", "sha256:x", 1_000_000, 1.0, False),
+                        BuildOutcome("s", "sdk-ref", "", 0, 0.0, False, not_built=f"no SDK: {text}")])
     cli.print_plan([Step("image", f"ref-{text}", True, text)])
     err = " ".join(capsys.readouterr().err.split())
     assert "FAIL" in err and "dry run: would publish 0 samples, compile 0 bubbles and build 1 images" in err

@@ -4,6 +4,7 @@ named in one place. Nothing under it is an input; deleting it only costs time.
 ::
 
     layout/<version>-<rid>-<key>/dotnet   laid-out dotnet roots (acquire)
+    layout/sdk-<version>-<sha>/dotnet     an acquired SDK tarball, laid out for the SDK images
     acquire.json                          what the last acquisition resolved
     profile/<version>/                    the runtime pack's MIBC profile (compile)
     profile/hot-assemblies-<digest>.json  what the training programs load (compile, mode hot)
@@ -16,6 +17,7 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     verify/                               verify.json, app-compat.json, samples built by SDK images
     report/                               report.json, report.md, charts, build history
     report/app-<name>/                    a user's app: its build records and frontier (report --app)
+    report/channels/build-<channel>.json  the build of each channel report --channels compares
     registry/                             the local registry's storage (report)
     logs/                                 Crossgen2, mmdebstrap, registry and dockerd logs
 """
