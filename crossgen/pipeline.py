@@ -472,9 +472,9 @@ def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str,
     folder = settings.workspace.report / "channels"
     for request in wanted:
         ui.step(f"build-all --channel {request} (report --channels)")
-        tmp = folder / f"build-{request}.json"
-        build_variants(api, settings.with_overrides(channel=request), new_session(), Cache(settings.cache_dir), record_path=tmp)
-        record = json.loads(tmp.read_text())
+        path = folder / f"build-{request}.json"
+        build_variants(api, settings.with_overrides(channel=request), new_session(), Cache(settings.cache_dir), record_path=path)
+        record = json.loads(path.read_text())
         out.append((settings.with_overrides(channel=record["channel"]), record))
     return out
 
