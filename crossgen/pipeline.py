@@ -330,6 +330,9 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             host_samples[(s.name, version)] = publish_source(settings, s.name, s.source, channel=version)
         return host_samples[(s.name, version)]
 
+    for version in dict.fromkeys(c.dotnet_version for c in claims if c.role != "app"):
+        for s in catalog.samples:  # published first (one long step), then the checks
+            host_sample(s, version)
     sdk_samples: dict[tuple[int, str | None], dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
@@ -367,9 +370,10 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
             if sample is not None:
                 run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
-                if sample.note:  # e.g. rolled forward: no SDK here targets the image's channel
-                    run.data["built_as"] = sample.note
-                    run.detail += f" ({sample.note})"
+            note = sample.note if sample is not None else claim.built_as
+            if note:  # e.g. rolled forward: no SDK here targets the image's channel
+                run.data["built_as"] = note
+                run.detail += f" ({note})"
             add(_about(run, key[1]))
             on, off = verify.jit_counts(api, claim.ref, sample, web)
             composite = bool(claim.composites)

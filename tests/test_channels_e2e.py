@@ -91,7 +91,8 @@ def test_the_report_compares_channels(channel_builds):
     assert [c["channel"] for c in section["channels"]] == list(CHANNELS)
     for ch in section["channels"]:
         points = ch["points"]
-        assert {p["variant"] for p in points} == {1, 2, 3}
+        # variants 1-3 were built (variant 4's console points run on variant 2's runtime image, which is there too)
+        assert {1, 2, 3} <= {p["variant"] for p in points}
         assert all(p["median_ms"] is not None and p["jit"] is not None and p["size"] > 0 for p in points)
         assert all(p["jit_ratio"] is not None for p in points if p["variant"] != 1)
     table = "\n".join(render.md_channels({"channels": section}))

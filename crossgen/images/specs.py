@@ -186,6 +186,8 @@ def spec_for(
         labels[dockerio.label("app")] = sample.name
         labels[dockerio.label("app-kind")] = catalog.sample(sample.name).kind
         labels[dockerio.label("self-contained")] = str(image.self_contained).lower()
+        if sample.note:  # built another way than for the channel (rolled forward): verify says so
+            labels[dockerio.label("built-as")] = sample.note
         return ImageSpec(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"sample": sample.digest, "sample_dir": sample.path.name, "crossgen": [c.record["key"] for c in holds]},
