@@ -43,7 +43,8 @@ def download(c, channel=None, source=None, base_url=None, local_path=None, locke
 @task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "path": "where to write the lock file (default dci.lock_file)"})
 @friendly
 def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None):
-    """Resolve and download, then write the lock file (component, version, source, URL, SHA-512) for --locked builds."""
+    """Resolve and download, build the base images, then write the lock file (.NET components: version, source, URL,
+    SHA-512; the Debian package versions of the OS base and runtime-deps) for --locked builds."""
     flags = cli.source_overrides(channel, source, base_url, local_path)
     if path is not None:
         flags["lock_file"] = inputs.file_to_write("--path", path)

@@ -266,10 +266,18 @@ def lock(s: Settings) -> None:
     from crossgen.acquire import lock as lockfile
     from crossgen.acquire.acquisition import acquire
 
+    from crossgen import dockerio, pipeline
+    from crossgen.images import baseimage
+
     a = acquire(s, *_session_and_cache(s), optional=("sdk",))  # the SDK tarball too, from a source that serves one
-    lockfile.write(s.lock_file, a, s)
+    # the Debian package versions: read from the OS base and runtime-deps (built when missing)
+    api = dockerio.connect()
+    pipeline.base_images(api, s.with_overrides(locked=False), a)
+    debian = baseimage.debian_packages(api, s)
+    lockfile.write(s.lock_file, a, s, debian)
     for comp in a.components.values():
         ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
+    ui.info(f"Debian {debian['suite']}: {len(debian['os'])} packages in the OS base, {len(debian['runtime-deps'])} added by runtime-deps")
     ui.info(f"{s.lock_file}; build with `invoke build-all --locked`", label="wrote")
 
 

@@ -24,7 +24,9 @@ from crossgen.acquire.acquisition import Acquired, acquire, host_rid
 from crossgen.compile import training
 from crossgen.compile.bubbles import get_bubble
 from crossgen.compile.modes import apply_mode, bubble_mode, needs_hot_list
+from crossgen.acquire import lock as lockfile
 from crossgen.acquire.cache import Cache
+from crossgen.acquire.epoch import source_date_epoch
 from crossgen.acquire.http import new_session
 from crossgen.report import frontier, render
 from crossgen.report import run as report_run
@@ -48,14 +50,33 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
     outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
     outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
+    if settings.locked:
+        check_debian_lock(api, settings)
     return outcomes
+
+
+def check_debian_lock(api: docker.APIClient, settings: Settings) -> None:
+    """A locked build: the base images hold the Debian package versions the lock file records."""
+    doc = lockfile.read(settings.lock_file)
+    if not doc.get("debian"):
+        ui.detail(f"{settings.lock_file} records no Debian package versions (written before they were locked): not checked")
+        return
+    diffs = lockfile.debian_differences(doc, settings.debian_suite, baseimage.debian_packages(api, settings))
+    if diffs:
+        shown = "; ".join(diffs[:12]) + (f"; and {len(diffs) - 12} more" if len(diffs) > 12 else "")
+        raise DciError(str(settings.lock_file), f"the base images hold other Debian packages than the lock file: {shown}",
+                       "run `invoke lock` to record these versions (and commit it), or rebuild the base images from the "
+                       "Debian archive state the lock was made from (invoke base-image --force)")
+    ui.detail(f"Debian packages as locked ({len(doc['debian'].get('os') or {})} in the OS base, "
+              f"{len(doc['debian'].get('runtime-deps') or {})} added by runtime-deps)")
 
 
 def _crossgen2(settings: Settings, acquired: Acquired):
     """The acquired Crossgen2 (as run from its image) and the spec of that image."""
     c = acquired.components["crossgen2"]
     cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
-    spec = crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid())
+    spec = replace(crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid()),
+                   epoch=source_date_epoch(settings, acquired))
     return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), spec
 
 

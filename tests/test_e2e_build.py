@@ -257,3 +257,31 @@ def test_dry_run_task_prints_the_plan(built):
     assert p.returncode == 0, out
     assert "dry run: would publish 0 samples, compile 0 bubbles and build 0 images" in out
     assert "build plan (dry run)" in out and "Traceback" not in out
+
+
+def test_identical_layers_are_one_blob(built):
+    """Same files, same DiffID, whatever image they are in: the plain ASP.NET Core layer of variants 1
+    and 2, the SDK layer of every SDK image, the `ln -s /usr/bin/dotnet` layer of every runtime image."""
+    _, api, _ = built
+
+    def layers(key):
+        return dockerio.image_info(api, EXPECTED[key])["RootFS"]["Layers"]
+
+    assert layers("aspnet-no-composite")[-1] == layers("aspnet-runtime-composite")[-1]
+    assert layers("runtime-no-composite")[-2] != layers("runtime-composite")[-2]  # the frameworks differ
+    assert layers("runtime-no-composite")[-1] == layers("runtime-composite")[-1]
+    sdk_layers = {key: layers(key)[-1] for key in EXPECTED if key.startswith("sdk-")}
+    assert len(sdk_layers) == 4 and len(set(sdk_layers.values())) == 1, sdk_layers
+
+
+def test_images_carry_fixed_times_and_no_build_container(built):
+    """Every image's created time and history times are SOURCE_DATE_EPOCH; no build container ID."""
+    _, api, _ = built
+    times = set()
+    for ref in EXPECTED.values():
+        info = dockerio.image_info(api, ref)
+        assert not info.get("Container"), ref
+        history = dockerio.image_history(api, info["Id"])
+        assert info["Created"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(history[0]["Created"]))), ref
+        times |= {h["Created"] for h in history}
+    assert len(times) == 2, times  # the .NET images' epoch, and the OS base's (its Debian archive's date)
