@@ -71,7 +71,7 @@ class Target:
         for scheme in ("http://", "https://"):
             if raw.startswith(scheme):
                 raise DciError(f"registry {text!r}", "starts with a URL scheme",
-                               f"give HOST[:PORT][/PREFIX] without it, e.g. {EXAMPLE_TARGET} (the Docker daemon decides between HTTPS and HTTP)")
+                               f"give HOST[:PORT][/PREFIX] without it, e.g. {EXAMPLE_TARGET} (HTTPS or plain HTTP follows dockerd's insecure-registries setting)")
         host, _, prefix = raw.partition("/")
         prefix = prefix.strip("/")
         if not _HOST.fullmatch(host):

@@ -140,8 +140,6 @@ class RegistryClient:
     def _raw(self, method: str, url: str, headers: dict[str, str] | None = None, *, attempts: int | None = None) -> http.Answer:
         try:
             return http.exchange(self.session, url, method=method, headers=headers, expect=(401, 403), attempts=attempts)
-        except NotFound:
-            raise
         except Unreachable as exc:
             raise exc.reworded(what=f"registry {self.host} ({url})",
                                fix=f"check that the registry answers ({self.base}/v2/) and run the task again") from None
