@@ -134,6 +134,23 @@ def verify(c, image=None, app=None):
     cli.verify(cli.settings(c, check=False), images, app_dir)
 
 
+@task(help={
+    "registry": "where to push: HOST[:PORT][/PREFIX], e.g. registry.example.com:5000/dotnet; the local image "
+                "<image prefix><repo>:<tag> is pushed as HOST[:PORT]/PREFIX/<repo>:<tag> (the image prefix, dci.image_prefix, "
+                "is replaced by the registry target)",
+    "images": "comma-separated image keys, key patterns or local references of the last build-all, e.g. 'runtime-*,aspnet-composite' "
+              "(default: every image of build-all but os, runtime-deps and crossgen2)",
+    "force": "push images that failed verify or have no verify result too (the table says which and why)",
+    "dry_run": "say what would be pushed where and what would be refused, and why; push nothing",
+})
+@friendly
+def push(c, registry, images="", force=False, dry_run=False):
+    """Push the verified images of the last build-all to a registry and check the digests it serves (login: docker login HOST)."""
+    target = inputs.registry_target("--registry", registry)
+    wanted = inputs.image_selection("--images", images)
+    cli.push(cli.settings(c, check=False), target, wanted, force=force, dry_run=dry_run)
+
+
 @task(help={"target": "an image reference or a folder (e.g. a dotnet root)", "json_out": "print JSON instead of a table"})
 @friendly
 def inspect(c, target, json_out=False):

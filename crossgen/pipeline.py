@@ -20,6 +20,7 @@ from crossgen.images import specs
 from crossgen.images.catalog import CATALOG, Catalog, Variant, for_app
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
+from crossgen.publish import push as publish
 from crossgen.acquire.acquisition import Acquired, acquire, host_rid
 from crossgen.compile import training
 from crossgen.compile.bubbles import get_bubble
@@ -358,8 +359,11 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
     work = settings.workspace.verify
+    claim = None
 
     def add(check: verify.Check) -> None:
+        if claim is not None and claim.image_id:
+            check.data.setdefault("image_id", claim.image_id)  # what `invoke push` accepts it for
         checks.append(check)
         ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
@@ -439,6 +443,30 @@ def _built_images(settings: Settings) -> list[dict]:
     if not path.is_file():
         raise DciError(str(path), "no build record", "run `invoke build-all` first, or name images to verify")
     return json.loads(path.read_text())["images"]
+
+
+# --- push: verified images to a registry ---------------------------------------------------------
+
+def push_images(api: docker.APIClient, settings: Settings, target: publish.Target, wanted: tuple[str, ...] = (), *,
+                force: bool = False, dry_run: bool = False, attempts: int = publish.ATTEMPTS,
+                backoff: float = publish.BACKOFF) -> tuple[list[publish.Item], list[publish.Published]]:
+    """The images of the last build-all (``wanted``: some of them) that passed verify, pushed to
+    ``target`` and read back; with ``dry_run`` only what would be pushed and refused, and why.
+    Writes build/publish/push.json (what was pushed, with the digests, and what was refused)."""
+    images = publish.select(_built_images(settings), wanted, settings.image_prefix)
+    items = publish.plan(api, images, target, settings.image_prefix, settings.workspace.verify / "verify.json", force=force)
+    if dry_run:
+        return items, []
+    start = time.monotonic()
+    published = publish.publish(api, items, target, attempts=attempts, backoff=backoff)
+    record = {
+        "target": str(target), "seconds": round(time.monotonic() - start, 1),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "pushed": [p.to_dict() for p in published],
+        "refused": [{"key": i.key, "ref": i.ref, "remote": i.remote, "why": i.refused, "fix": i.fix} for i in items if not i.accepted],
+    }
+    atomic_write_text(settings.workspace.publish / "push.json", json.dumps(record, indent=2))
+    return items, published
 
 
 # --- report: build (timed) then measure ---------------------------------------------------------

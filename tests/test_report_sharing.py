@@ -26,7 +26,7 @@ import pytest
 from crossgen.images import baseimage
 from crossgen import dockerio
 from crossgen.report import sizes
-from crossgen.report.registry import LocalRegistry
+from crossgen.publish.registry import LocalRegistry
 from tests.pipeline_support import e2e_settings
 
 pytestmark = pytest.mark.docker

@@ -367,7 +367,7 @@ def test_comparison_with_the_previous_run():
 
 
 def test_split_ref():
-    from crossgen.report.registry import split_ref
+    from crossgen.publish.registry import split_ref
 
     assert split_ref("dotnet-composite/runtime:10.0-trixie-slim") == ("dotnet-composite/runtime", "10.0-trixie-slim")
     assert split_ref("127.0.0.1:5000/a/b:t") == ("127.0.0.1:5000/a/b", "t")

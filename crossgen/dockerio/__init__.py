@@ -193,17 +193,56 @@ def remove_image(api: docker.APIClient, image_id: str) -> None:
         pass  # still in use: leave it to `invoke clean`
 
 
-def push(api: docker.APIClient, ref: str, remote: str, tag: str) -> Iterator[dict]:
-    """Tag ``ref`` as ``remote:tag``, push it (the progress messages are yielded) and untag it again."""
+def push(api: docker.APIClient, ref: str, remote: str, tag: str, *, auth_config: dict | None = None,
+         keep_tag: bool = False) -> Iterator[dict]:
+    """Tag ``ref`` as ``remote:tag``, push it (the progress messages are yielded) and untag it again
+    (``keep_tag``: the caller untags it with :func:`untag`, after reading what the push recorded).
+    ``auth_config`` (username, password) is sent as the registry login; without it the SDK looks in
+    the Docker configuration itself."""
     with _talking(f"image {ref}", f"pushing it to {remote}"):
         api.tag(ref, remote, tag=tag)
         try:
-            yield from api.push(remote, tag=tag, stream=True, decode=True)
+            yield from api.push(remote, tag=tag, stream=True, decode=True, auth_config=auth_config)
         finally:
-            try:
-                api.remove_image(f"{remote}:{tag}", noprune=True)
-            except docker.errors.APIError:
-                pass  # the temporary tag only; the image itself stays
+            if not keep_tag:
+                untag(api, f"{remote}:{tag}")
+
+
+def untag(api: docker.APIClient, ref: str) -> None:
+    """Remove the tag ``ref`` only (``noprune``: the image and its other tags stay); gone already is fine."""
+    try:
+        api.remove_image(ref, noprune=True)
+    except docker.errors.APIError:
+        pass
+    except _CONNECTION_ERRORS as exc:
+        raise _lost(f"image {ref}", "removing the tag", exc) from None
+
+
+def registry_is_insecure(api: docker.APIClient, host: str) -> bool:
+    """Whether the daemon talks plain HTTP to registry ``host[:port]``: named in its insecure
+    registries, or an address in one of their CIDRs (127.0.0.0/8 always), as the daemon decides."""
+    import ipaddress
+
+    with _talking(f"Docker daemon at {daemon_address()}", "reading its registry configuration"):
+        config = api.info().get("RegistryConfig") or {}
+    index = (config.get("IndexConfigs") or {}).get(host)
+    if index is not None:
+        return not index.get("Secure", True)
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    try:
+        addresses = {ipaddress.ip_address(name)}
+    except ValueError:
+        try:
+            addresses = {ipaddress.ip_address(a[4][0]) for a in socket.getaddrinfo(name, None)}
+        except (OSError, ValueError):
+            return False
+    networks = []
+    for cidr in config.get("InsecureRegistryCIDRs") or []:
+        try:
+            networks.append(ipaddress.ip_network(cidr))
+        except ValueError:
+            pass
+    return any(a in n for a in addresses for n in networks if a.version == n.version)
 
 
 def remove_tags_with_prefix(api: docker.APIClient, prefix: str, *, log: Callable[[str], None] | None = None) -> int:
