@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 import time
@@ -514,8 +515,13 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         channel_builds = build_channels(api, settings, opts.channels)
         timings["channel_builds"] = round(time.monotonic() - start, 1)
+    rebuilt = None
+    if opts.rebuild_check:
+        start = time.monotonic()
+        rebuilt = rebuild_check(api, settings, opts.images)
+        timings["rebuild_check"] = round(time.monotonic() - start, 1)
     return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
-                          channel_builds=channel_builds)
+                          channel_builds=channel_builds, rebuilt=rebuilt)
 
 
 def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
@@ -551,6 +557,35 @@ def cold_build(api: docker.APIClient, settings: Settings) -> dict:
 
 def _remove_cold_images(api: docker.APIClient) -> None:
     dockerio.remove_tags_with_prefix(api, COLD_PREFIX, log=ui.detail)
+
+
+REBUILD_PREFIX = "dci-report-rebuild/"
+
+
+def rebuild_check(api: docker.APIClient, settings: Settings, patterns: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The report's "reproducible" column: build the images of the last build-all again under
+    REBUILD_PREFIX, from the same inputs (Crossgen2 outputs and published samples reused from the build
+    folder; Crossgen2's own determinism has a test of its own), with no build cache, and compare image
+    IDs by key. The OS base is made once and not rebuilt here. Removes what it built."""
+    record = json.loads(settings.workspace.build_record.read_text())
+    settings = settings.with_overrides(channel=record.get("channel"))
+    ids = {i["key"]: i["image_id"] for i in record["images"] if i["key"] != "os"}
+    wanted = {k for k in ids if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)}
+    variants = [v for v in CATALOG.variants if wanted & {i.key for i in CATALOG.images_of(v)}] or CATALOG.variants[:1]
+    scratch = settings.with_overrides(image_prefix=REBUILD_PREFIX)
+    ui.step(f"Reproducible? Building {len(wanted)} images again from the same inputs, without cache, under {REBUILD_PREFIX}")
+    dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)
+    try:
+        outcomes = build_variants(api, scratch, new_session(), Cache(settings.cache_dir), selected=variants, force=True,
+                                  record_path=settings.workspace.report / "rebuild.json")
+    finally:
+        dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)
+    again = {o.key: o.image_id for o in outcomes if o.image_id}
+    out = {k: {"image_id": ids[k], "rebuilt_id": again[k], "same": again[k] == ids[k]} for k in sorted(wanted) if k in again}
+    same = sum(1 for v in out.values() if v["same"])
+    ui.info(f"{same} of {len(out)} images rebuilt with the same image ID", label="reproducible:",
+            style="bold green" if same == len(out) else "bold red")
+    return out
 
 
 # --- a user's own app: its app images, and its own frontier ---------------------------------------

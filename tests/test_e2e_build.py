@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from crossgen import dockerio
+from crossgen import dockerio, pipeline
 from crossgen.compile import r2r
 from crossgen.images.catalog import CATALOG
 from crossgen.verify import checks as verify
@@ -285,3 +285,16 @@ def test_images_carry_fixed_times_and_no_build_container(built):
         assert info["Created"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(history[0]["Created"]))), ref
         times |= {h["Created"] for h in history}
     assert len(times) == 2, times  # the .NET images' epoch, and the OS base's (its Debian archive's date)
+
+
+def test_rebuilt_without_cache_the_images_are_the_same(built):
+    """The report's "reproducible" column: variant 1 built again from the same inputs under another prefix,
+    with no build cache, gives the same image IDs (runtime-deps and the Crossgen2 image included)."""
+    settings, api, outcomes = built
+    checked = pipeline.rebuild_check(api, settings, ("runtime-no-composite",))
+    assert {"runtime-deps", "crossgen2", "runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
+            "sample-web-no-composite"} <= set(checked)
+    different = {k: v for k, v in checked.items() if not v["same"]}
+    assert not different, different
+    assert checked["runtime-no-composite"]["image_id"] == outcomes["runtime-no-composite"].image_id
+    assert not [t for img in api.images() for t in img.get("RepoTags") or [] if t.startswith(pipeline.REBUILD_PREFIX)]

@@ -385,3 +385,17 @@ def test_layer_categories_follow_the_catalog_roles():
     assert cat(2, "COPY app/ /app/", "sample-web-composite") == "self-contained app"
     assert cat(3, "COPY app/ /app/", "sample-hello-no-composite") == "app (framework-dependent)"
     assert cat(2, "COPY x /x", "not-in-the-catalog") == "other"
+
+
+def test_reproducible_column_and_line():
+    r = synthetic_report()
+    assert "Reproducible: not checked in this run" in report_render.reproducible_line(r)
+    assert all(report_render.reproducible_text(i) == "not checked" for i in r["images"])
+    first, second = r["images"][0], r["images"][1]
+    first.update(reproducible=True, rebuilt_id=first["image_id"])
+    second.update(reproducible=False, rebuilt_id="sha256:" + "ab" * 32)
+    r["layer_identity"] = [{"created_by": "COPY dir:x in /usr/share/dotnet/"}]
+    line = report_render.reproducible_line(r)
+    assert "1 of 2 images built again" in line and "1 group of same-source layers with more than one DiffID" in line
+    md = report_render.markdown(r)
+    assert "| yes (same image ID) |" in md and "| NO (rebuilt as `abababababab`) |" in md

@@ -72,6 +72,7 @@ class ReportOptions:
     frontier_runs: int = 20               # frontier: startup runs per point
     extra_runs: int = 5                   # frontier: runs without AVX2 and with a dropped page cache
     channels: tuple[str, ...] = ()        # .NET channels to compare (each built by the pipeline first)
+    rebuild_check: bool = True            # build every image again without cache: same image ID? (minutes)
 
 
 @dataclass
@@ -136,10 +137,11 @@ def channels_section(api: docker.APIClient, channel_builds: list[tuple[Settings,
 
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
         cold_measured: dict | None = None, timings: dict[str, float] | None = None,
-        channel_builds: list[tuple[Settings, dict]] | None = None) -> dict:
+        channel_builds: list[tuple[Settings, dict]] | None = None, rebuilt: dict[str, dict] | None = None) -> dict:
     """Measure the images of the last build-all, analyse, render; ``warm_seconds``/``cold_measured`` are
     builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times,
-    ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each)."""
+    ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each), ``rebuilt`` the
+    pipeline's rebuild of every image (key -> image ID, rebuilt ID, same?) for the "reproducible" column."""
     if opts.charts:
         require_charts()
 
@@ -200,13 +202,13 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "options": {"runs": opts.runs, "modes": list(opts.modes), "channels": list(opts.channels), "frontier_runs": opts.frontier_runs, "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
                     "images": list(opts.images), "fresh_registry": opts.fresh_registry, "cold_build": opts.cold_build,
-                    "inspect_layers": opts.inspect_layers},
+                    "inspect_layers": opts.inspect_layers, "rebuild_check": opts.rebuild_check},
         "machine": machine_info(api),
         "dotnet_version": record.get("dotnet_version"),
         "base_os": base_os(api, deps_ref),
         "rules": dict(sizes.RULES),
         "variants": [{"number": v.number, "name": v.name, "title": v.title} for v in CATALOG.variants],
-        "images": images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])}),
+        "images": images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])}, rebuilt),
         "scenarios": scen,
         "across_variants": across,
         "layer_identity": ident,
