@@ -118,7 +118,21 @@ def test_scenarios_deploy_the_images_of_the_2020_experiment():
                                    5: ("sample-hello-composite", "sample-web-composite", "sample-broad-composite", "sample-service-composite")}
     assert scen["with-baseline"].images[2] == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
                                                "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite")
-    assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if k != "with-baseline")
+    assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if "with-baseline" not in k)
+    assert scen["aspnet-with-baseline"].images[2] == ("aspnet-no-composite", "aspnet-runtime-composite")
+
+
+def test_pull_scenarios_put_a_variant_on_a_node_that_has_the_baselines_images():
+    """report --pulls: each scenario marked ``pulls``, per variant with its roles; the baseline (nothing to pull) is left out."""
+    from crossgen.images.catalog import CATALOG
+
+    got = {p.id: p for p in CATALOG.pull_scenarios()}
+    assert got["aspnet-with-baseline/2"].have == ("aspnet-no-composite",)
+    assert got["aspnet-with-baseline/2"].want == ("aspnet-runtime-composite",)
+    assert got["with-baseline/3"].have == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite")
+    assert got["with-baseline/3"].want == ("runtime-composite", "aspnet-composite", "sdk-aspnet-composite")
+    assert not any(p.variant in (1, 5) for p in got.values())
+    assert {p.id.split("/")[0] for p in got.values()} == {sc.id for sc in CATALOG.scenarios if sc.pulls}
 
 
 # --- daemon history -> layers ---------------------------------------------------------
