@@ -95,6 +95,25 @@ def test_identical_layers_are_transferred_once_only_when_reproducible(built, set
     assert row["saved_bytes"] > len(PAYLOAD) * 0.9
     assert section["registry_storage"]["saved_bytes"] > len(PAYLOAD) * 0.9
     assert list((settings.workspace.tmp).iterdir()) == []   # registries and their storage removed
+    _rendered(section, settings.project_root)
+
+
+def _rendered(section: dict, folder: Path) -> None:
+    """The measured figures, and only they, in report.md and in the README block."""
+    from crossgen.report import render
+    from tests.test_report_unit import synthetic_report
+
+    r = synthetic_report()
+    r["pulls"] = section
+    row, before, after = section["scenarios"][0], section["scenarios"][0]["before"], section["scenarios"][0]["after"]
+    line = (f"| {row['title']} | on-a | on-b | {before['bytes_transferred'] / 1e6:.1f} ({before['blobs_transferred']}) | "
+            f"{after['bytes_transferred'] / 1e6:.1f} ({after['blobs_transferred']}) | {row['saved_bytes'] / 1e6:.1f} |")
+    md = render.markdown(r)
+    assert "## Pulls onto a node" in md and line in md
+    assert "equal the blob-digest rule's prediction in every scenario" in md
+    readme = folder / "README.md"
+    readme.write_text(f"{render.README_BEGIN}\n{render.README_END}\n")
+    assert render.update_readme(readme, r) and line in readme.read_text()
 
 
 def test_nothing_pulled_in_one_scenario_is_reused_by_the_next(built, settings):

@@ -399,3 +399,21 @@ def test_layer_categories_follow_the_catalog_roles():
     assert cat(2, "COPY app/ /app/", "sample-web-composite") == "self-contained app"
     assert cat(3, "COPY app/ /app/", "sample-hello-no-composite") == "app (framework-dependent)"
     assert cat(2, "COPY x /x", "not-in-the-catalog") == "other"
+
+
+def test_pulls_need_the_classic_builds_and_scenarios_whose_images_exist(tmp_path):
+    """report --pulls fails before measuring anything when the caller gave no classic builds, and
+    pulls.measure when no scenario has its images in both sets (before any registry or containerd)."""
+    from crossgen.core.errors import DciError
+    from crossgen.core.settings import Settings
+    from crossgen.images.catalog import PullScenario
+    from crossgen.report import pulls
+    from crossgen.report.run import ReportOptions, _pull_sets
+
+    assert _pull_sets(None, ReportOptions(), [], None) is None
+    with pytest.raises(DciError, match="--pulls.*classic"):
+        _pull_sets(None, ReportOptions(pulls=True), [{"key": "a", "ref": "x/a:1"}], None)
+    settings = Settings(project_root=tmp_path, build_dir=tmp_path / "build")
+    with pytest.raises(DciError, match="none has all its images in both sets") as err:
+        pulls.measure(None, settings, {"a": "x/a:1"}, {"b": "x/b:1"}, [PullScenario("s", "s", 2, ("a",), ("b",))])
+    assert "s" in err.value.cause and not (tmp_path / "build").exists()
