@@ -152,3 +152,17 @@ def test_one_node_isolates_its_namespaces_and_leaves_nothing_behind(built, tmp_p
 def test_pulls_only_from_loopback():
     with pytest.raises(containerd.ContainerdError, match="127.0.0.1"):
         containerd._loopback_only("registry.example:5000/x:y")
+
+
+def test_a_failed_pull_names_the_image_and_the_node_is_removed_on_errors():
+    from crossgen import dockerio
+
+    port = dockerio.free_port()   # nothing listens there
+    with pytest.raises(RuntimeError):
+        with containerd.Containerd.start() as node:
+            folder = node.folder
+            with pytest.raises(containerd.ContainerdError, match=f"127.0.0.1:{port}/nothing:here") as err:
+                node.pull(f"127.0.0.1:{port}/nothing:here", timeout=60)
+            assert err.value.fix
+            raise RuntimeError("an error inside the block")
+    assert not folder.exists()
