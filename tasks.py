@@ -176,6 +176,9 @@ def clean(c, cache=False, build_dir=False):
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
     "charts": "draw the PNG charts (needs matplotlib; --no-charts skips them)",
     "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; minutes of Crossgen2 on 2 cores)",
+    "pulls": "also build the pull scenarios' images as the classic builder makes them, push both sets to fresh local "
+             "registries and pull each scenario onto a private containerd: registry storage and bytes transferred, "
+             "classic against reproducible (minutes)",
     "rebuild_check": "build every image again from the same inputs without any cache and compare image IDs: the "
                      "'reproducible' column (--no-rebuild-check skips it; a few minutes)",
     "modes": f"compile modes of the size/startup frontier (startup runs: not with --no-startup), comma-separated ({cli.MODE_NAMES}; default all; "
@@ -192,7 +195,7 @@ def clean(c, cache=False, build_dir=False):
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
            cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None, channels=None,
-           rebuild_check=True):
+           rebuild_check=True, pulls=False):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -207,7 +210,7 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
                          fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
                          modes=cli.mode_list("--modes", modes), frontier_runs=n_frontier, extra_runs=n_extra,
-                         channels=cli.channel_list("--channels", channels), rebuild_check=rebuild_check)
+                         channels=cli.channel_list("--channels", channels), rebuild_check=rebuild_check, pulls=pulls)
     if app is not None:
         folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
         cli.app_report(cli.settings(c), folder, probe, opts)

@@ -520,8 +520,34 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         rebuilt = rebuild_check(api, settings, opts.images)
         timings["rebuild_check"] = round(time.monotonic() - start, 1)
-    return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
-                          channel_builds=channel_builds, rebuilt=rebuilt)
+    classic = None
+    try:
+        if opts.pulls:
+            start = time.monotonic()
+            classic = classic_builds(api, settings)
+            timings["classic_builds"] = round(time.monotonic() - start, 1)
+        return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
+                              channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic)
+    finally:
+        if classic is not None:
+            dockerio.remove_tags_with_prefix(api, CLASSIC_PREFIX, log=ui.detail)
+
+
+CLASSIC_PREFIX = "dci-report-classic/"
+
+
+def classic_builds(api: docker.APIClient, settings: Settings) -> dict[str, str]:
+    """The "before" of ``report --pulls``: the images of the catalog's pull scenarios built as the
+    classic builder makes them (``reproducible=False``) under CLASSIC_PREFIX, from the same build folder
+    (Crossgen2 outputs reused) and on the same OS base; image key -> reference. Removed by the caller."""
+    record = json.loads(settings.workspace.build_record.read_text())
+    classic = settings.with_overrides(channel=record.get("channel"), image_prefix=CLASSIC_PREFIX, reproducible=False)
+    wanted = {k for sc in CATALOG.pull_scenarios() for k in (*sc.have, *sc.want)}
+    variants = [v for v in CATALOG.variants if wanted & {i.key for i in CATALOG.images_of(v)}]
+    ui.step(f"Classic builds for --pulls: variants {', '.join(v.name for v in variants)} under {CLASSIC_PREFIX}, as the classic builder makes them")
+    outcomes = build_variants(api, classic, new_session(), Cache(settings.cache_dir), selected=variants,
+                              record_path=settings.workspace.report / "classic.json")
+    return {o.key: o.ref for o in outcomes if o.image_id}
 
 
 def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:

@@ -118,7 +118,21 @@ def test_scenarios_deploy_the_images_of_the_2020_experiment():
                                    5: ("sample-hello-composite", "sample-web-composite", "sample-broad-composite", "sample-service-composite")}
     assert scen["with-baseline"].images[2] == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
                                                "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite")
-    assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if k != "with-baseline")
+    assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if "with-baseline" not in k)
+    assert scen["aspnet-with-baseline"].images[2] == ("aspnet-no-composite", "aspnet-runtime-composite")
+
+
+def test_pull_scenarios_put_a_variant_on_a_node_that_has_the_baselines_images():
+    """report --pulls: each scenario marked ``pulls``, per variant with its roles; the baseline (nothing to pull) is left out."""
+    from crossgen.images.catalog import CATALOG
+
+    got = {p.id: p for p in CATALOG.pull_scenarios()}
+    assert got["aspnet-with-baseline/2"].have == ("aspnet-no-composite",)
+    assert got["aspnet-with-baseline/2"].want == ("aspnet-runtime-composite",)
+    assert got["with-baseline/3"].have == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite")
+    assert got["with-baseline/3"].want == ("runtime-composite", "aspnet-composite", "sdk-aspnet-composite")
+    assert not any(p.variant in (1, 5) for p in got.values())
+    assert {p.id.split("/")[0] for p in got.values()} == {sc.id for sc in CATALOG.scenarios if sc.pulls}
 
 
 # --- daemon history -> layers ---------------------------------------------------------
@@ -399,3 +413,21 @@ def test_reproducible_column_and_line():
     assert "1 of 2 images built again" in line and "1 group of same-source layers with more than one DiffID" in line
     md = report_render.markdown(r)
     assert "| yes (same image ID) |" in md and "| NO (rebuilt as `abababababab`) |" in md
+
+
+def test_pulls_need_the_classic_builds_and_scenarios_whose_images_exist(tmp_path):
+    """report --pulls fails before measuring anything when the caller gave no classic builds, and
+    pulls.measure when no scenario has its images in both sets (before any registry or containerd)."""
+    from crossgen.core.errors import DciError
+    from crossgen.core.settings import Settings
+    from crossgen.images.catalog import PullScenario
+    from crossgen.report import pulls
+    from crossgen.report.run import ReportOptions, _pull_sets
+
+    assert _pull_sets(None, ReportOptions(), [], None) is None
+    with pytest.raises(DciError, match="--pulls.*classic"):
+        _pull_sets(None, ReportOptions(pulls=True), [{"key": "a", "ref": "x/a:1"}], None)
+    settings = Settings(project_root=tmp_path, build_dir=tmp_path / "build")
+    with pytest.raises(DciError, match="none has all its images in both sets") as err:
+        pulls.measure(None, settings, {"a": "x/a:1"}, {"b": "x/b:1"}, [PullScenario("s", "s", 2, ("a",), ("b",))])
+    assert "s" in err.value.cause and not (tmp_path / "build").exists()
