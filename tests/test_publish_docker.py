@@ -79,13 +79,6 @@ def settings(api, images, tmp_path_factory):
     return s
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = LocalRegistry.start(tmp_path_factory.mktemp("push-registry"))
-    try:
-        yield reg
-    finally:
-        reg.stop()
 
 
 def _raw_manifest(host: str, path: str, tag: str, auth: tuple[str, str] | None = None) -> tuple[int, bytes, dict]:

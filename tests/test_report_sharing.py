@@ -123,13 +123,6 @@ def test_disk_bytes_agree_with_the_daemons_accounting(api, small_images, measure
 # --- registry -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = LocalRegistry.start(tmp_path_factory.mktemp("registry"))
-    try:
-        yield reg
-    finally:
-        reg.stop()
 
 
 @pytest.fixture(scope="module")

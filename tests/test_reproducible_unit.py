@@ -112,6 +112,8 @@ def test_config_keeps_content_and_drops_the_build_container():
     assert out["history"][0]["created_by"] == "COPY dir:abc in /x"
     assert out["rootfs"] == {"type": "layers", "diff_ids": ["sha256:new"]}
     assert out["config"] == {"Env": ["A=1"], "Labels": {"k": "v"}, "Image": ""}
+    based = rewrite_config(dict(config, history=[{"created": "2026-11-28T14:09:31Z"}, *config["history"]]), ["sha256:new"], EPOCH, keep=1)
+    assert [h["created"] for h in based["history"]] == ["2026-11-28T14:09:31Z", iso(EPOCH)]  # the base's entry as it was
 
 
 def _tree(root: Path, stamp: float) -> Path:

@@ -54,6 +54,7 @@ def input_digest(spec: ImageSpec, base_id: str) -> str:
     doc = {"dockerfile": dockerfile, "base_id": base_id, "inputs": spec.inputs, "labels": spec.labels}
     if spec.epoch is not None:
         doc["source_date_epoch"] = spec.epoch
+        doc["rewrite_version"] = reproducible.REWRITE_VERSION
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -39,6 +39,8 @@ from crossgen import dockerio
 from crossgen.core.errors import DciError
 
 CHUNK = 1 << 20
+# Part of every reproducible image's input digest: a change to what this module writes rebuilds the images.
+REWRITE_VERSION = 2
 
 
 class _Hashing:
@@ -170,7 +172,8 @@ def normalize(api: docker.APIClient, image_id: str, ref: str, *, base_id: str | 
             diff_id = rewrite_layer(saved[old], out, epoch)
             diff_ids.append(diff_id)
             files.append((diff_id, out))
-        config = rewrite_config(config, diff_ids, epoch)
+        inherited = len(dockerio.image_history(api, base_id)) if base_id else 0
+        config = rewrite_config(config, diff_ids, epoch, keep=inherited)
         raw = json.dumps(config, separators=(",", ":")).encode()
         new_id = "sha256:" + hashlib.sha256(raw).hexdigest()
         if new_id != image_id:
@@ -183,11 +186,13 @@ def normalize(api: docker.APIClient, image_id: str, ref: str, *, base_id: str | 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def rewrite_config(config: dict, diff_ids: list[str], epoch: int) -> dict:
-    """The image config with fixed times, the rewritten DiffIDs and no build container."""
+def rewrite_config(config: dict, diff_ids: list[str], epoch: int, *, keep: int = 0) -> dict:
+    """The image config with fixed times, the rewritten DiffIDs and no build container; the first
+    ``keep`` history entries (the base's, already fixed when it was built) stay as they are."""
     out = {k: v for k, v in config.items() if k not in ("container", "container_config")}
     out["created"] = iso(epoch)
-    out["history"] = [dict(h, created=iso(epoch)) for h in config.get("history") or []]
+    history = list(config.get("history") or [])
+    out["history"] = history[:keep] + [dict(h, created=iso(epoch)) for h in history[keep:]]
     out["rootfs"] = dict(config.get("rootfs") or {"type": "layers"}, diff_ids=diff_ids)
     if isinstance(out.get("config"), dict) and out["config"].get("Image"):
         out["config"] = dict(out["config"], Image="")  # the builder's last intermediate image: not content

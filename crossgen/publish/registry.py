@@ -22,6 +22,7 @@ again (``noprune``: the image itself and its other tags stay).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -33,6 +34,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlencode
 
 import docker
@@ -410,19 +412,13 @@ class LocalRegistry:
         return m.document, m.header_digest, len(m.body)
 
     def blob(self, repository: str, digest: str) -> bytes:
-        try:
+        with _blob_missing(repository, digest):
             return self.client.blob(repository, digest)
-        except NotFound as exc:
-            raise exc.reworded(what=f"blob {digest} in {repository}",
-                               fix="run again with --fresh-registry (the storage may be incomplete), or see build/registry/registry.log") from None
 
     def blob_size(self, repository: str, digest: str) -> int:
         """Content-Length of a blob (HEAD), independent of the manifest."""
-        try:
+        with _blob_missing(repository, digest):
             return self.client.blob_size(repository, digest)
-        except NotFound as exc:
-            raise exc.reworded(what=f"blob {digest} in {repository}",
-                               fix="run again with --fresh-registry (the storage may be incomplete), or see build/registry/registry.log") from None
 
     # --- push ---------------------------------------------------------------------------
 
@@ -464,3 +460,13 @@ def split_ref(ref: str) -> tuple[str, str]:
     if colon > slash:
         return ref[:colon], ref[colon + 1:]
     return ref, "latest"
+
+
+@contextlib.contextmanager
+def _blob_missing(repository: str, digest: str) -> Iterator[None]:
+    """A blob the local registry should hold but does not: its storage is incomplete."""
+    try:
+        yield
+    except NotFound as exc:
+        raise exc.reworded(what=f"blob {digest} in {repository}",
+                           fix="run again with --fresh-registry (the storage may be incomplete), or see build/registry/registry.log") from None
