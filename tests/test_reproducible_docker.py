@@ -62,3 +62,25 @@ def test_rewritten_image_runs_and_has_the_files(api_and_bases, tmp_path):
                        timeout=60)
     assert run.exit_code == 0 and run.output.strip() == "/usr/share/dotnet\nframework bits"
     assert list(tmp_path.iterdir()) == []  # no context, context tar or saved layers left behind
+
+
+def test_a_failed_rewrite_leaves_no_image_that_passes_for_built(api_and_bases, tmp_path, monkeypatch):
+    """The classic image is untagged when its rewrite fails: the next build builds it again instead
+    of finding an image with the right input digest that is not reproducible."""
+    from crossgen.dockerio import reproducible
+    from crossgen.dockerio.imagebuild import image_status
+
+    api, (base, _) = api_and_bases
+
+    def broken(*_a, **_k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(reproducible, "rewrite_layer", broken)
+    spec = _spec("one", base)
+    with pytest.raises(OSError):
+        build_image(api, spec, tmp_path)
+    assert dockerio.image_info(api, spec.ref) is None
+    assert not image_status(api, spec).up_to_date
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert not build_image(api, spec, tmp_path).skipped

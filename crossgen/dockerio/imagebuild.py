@@ -111,8 +111,14 @@ def build_image(
                                   epoch=spec.epoch)
         if spec.epoch is not None:
             log(f"rewriting the new layers reproducibly (SOURCE_DATE_EPOCH={spec.epoch})")
-            image_id = reproducible.normalize(api, image_id, spec.ref, base_id=_base_id(api, spec), epoch=spec.epoch,
-                                              tmp=contexts_dir)
+            try:
+                image_id = reproducible.normalize(api, image_id, spec.ref, base_id=_base_id(api, spec), epoch=spec.epoch,
+                                                  tmp=contexts_dir)
+            except BaseException:
+                # not half-written: the classic image must not pass for the reproducible one next time
+                if (dockerio.image_info(api, spec.ref) or {}).get("Id") == image_id:
+                    dockerio.untag(api, spec.ref)
+                raise
         seconds = time.monotonic() - start
     finally:
         shutil.rmtree(context, ignore_errors=True)
