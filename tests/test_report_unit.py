@@ -431,3 +431,19 @@ def test_pulls_need_the_classic_builds_and_scenarios_whose_images_exist(tmp_path
     with pytest.raises(DciError, match="none has all its images in both sets") as err:
         pulls.measure(None, settings, {"a": "x/a:1"}, {"b": "x/b:1"}, [PullScenario("s", "s", 2, ("a",), ("b",))])
     assert "s" in err.value.cause and not (tmp_path / "build").exists()
+
+
+def test_sections_a_run_leaves_out_are_kept_from_the_previous_run_and_dated():
+    from crossgen.report.run import carry_over
+
+    previous = synthetic_report()
+    previous["generated_at"] = "2026-11-30T12:00:00Z"
+    previous["channels"] = {"runs": 3, "channels": [{"channel": "11.0", "dotnet_version": "11.0.0", "not_built": [], "points": []}]}
+    now = synthetic_report()
+    now["channels"] = None
+    mine = now.get("frontier")
+    carry_over(previous, now)
+    assert now["channels"]["carried_from"] == "2026-11-30T12:00:00Z"
+    assert now.get("frontier") == mine  # measured in this run (or absent in both): left alone
+    assert "measured by the report of 2026-11-30T12:00:00Z, not in this run" in "\n".join(report_render.md_channels(now))
+    carry_over(None, now)  # a first run has nothing to keep

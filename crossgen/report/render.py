@@ -314,7 +314,7 @@ def md_frontier_grid(r: dict) -> list[str]:
     rows = list(dict.fromkeys((p["variant"], p["mode"]) for p in fr["points"]))
     head = ["variant", "mode", *[f"{s}: size / startup / JIT" for s in samples]]
     lines = [f"Frontier ({fr['runs']} interleaved runs per point; ratios to the baseline, which is 1.00; bold = Pareto-best for "
-             "that sample; ✗ = fails the rule):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+             f"that sample; ✗ = fails the rule){carried_text(fr)}:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v, mode in rows:
         cells = []
         for s in samples:
@@ -359,7 +359,7 @@ def md_channels(r: dict) -> list[str]:
     chans = sec["channels"]
     rows = list(dict.fromkeys((p["variant"], p["sample"]) for ch in chans for p in ch["points"]))
     head = ["variant", "sample", *[f"{ch['channel']}: image MB / startup ms / JIT" for ch in chans]]
-    lines = [f"Channels ({sec['runs']} interleaved runs per point; ratios to the same channel's baseline):", "",
+    lines = [f"Channels ({sec['runs']} interleaved runs per point; ratios to the same channel's baseline){carried_text(sec)}:", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v, sample in sorted(rows):
         cells = []
@@ -399,6 +399,8 @@ def md_pulls(r: dict) -> list[str]:
                    "The measured bytes differ from the blob-digest rule's prediction in: " + ", ".join(off_rule) + "."))
     if p.get("skipped"):
         rows.append("Not measured (images missing from a set): " + ", ".join(f"{x['id']} ({', '.join(x['missing'])})" for x in p["skipped"]) + ".")
+    if p.get("carried_from"):
+        rows.append(f"Measured by the report of {p['carried_from']}, not in this run (no --pulls).")
     return rows
 
 
@@ -440,6 +442,12 @@ def markdown(r: dict) -> str:
     if charts:
         lines += ["", "## Charts", ""] + [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
     return "\n".join(lines) + "\n"
+
+
+def carried_text(section: dict) -> str:
+    """For a section an earlier run measured (``carried_from``): say when, and that this run did not."""
+    when = section.get("carried_from")
+    return f"; measured by the report of {when}, not in this run" if when else ""
 
 
 def reproducible_line(r: dict) -> str:

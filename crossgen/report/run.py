@@ -151,6 +151,21 @@ def _pull_sets(api: docker.APIClient, opts: ReportOptions, images: list[dict], c
     return dict(classic), {i["key"]: i["ref"] for i in images}
 
 
+CARRIED = ("frontier", "channels", "pulls")  # sections a run may leave out; an earlier run's are kept, dated
+
+
+def carry_over(previous: dict | None, report: dict) -> None:
+    """Sections this run did not measure (``--modes none``, no ``--channels``, no ``--pulls``) keep the
+    previous report's, marked with the time they were measured (``carried_from``): a partial run does
+    not wipe earlier measurements, and never passes them off as its own."""
+    for name in CARRIED:
+        if report.get(name) or not (previous or {}).get(name):
+            continue
+        section = dict(previous[name])
+        section.setdefault("carried_from", previous.get("generated_at"))
+        report[name] = section
+
+
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
         cold_measured: dict | None = None, timings: dict[str, float] | None = None,
         channel_builds: list[tuple[Settings, dict]] | None = None, rebuilt: dict[str, dict] | None = None,
@@ -261,6 +276,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
             previous = json.loads((out_dir / "report.json").read_text())
         except ValueError:
             previous = None
+    carry_over(previous, report)
     report["previous_run"] = compare_with_previous(previous, report)
     report["timings"] = timer.seconds
     report["seconds"] = round(time.monotonic() - t0, 1)
