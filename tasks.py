@@ -101,7 +101,8 @@ def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mo
 
     chosen = [inputs.choice("--variant", part, CATALOG.variant) for part in inputs.comma_list("--variant", variant, example="1,2")]
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None})
-    cli.build(cli.with_mode(s, mode), list(dict.fromkeys(chosen)), force=force, dry_run=dry_run)
+    unique = [v for i, v in enumerate(chosen) if v.number not in {u.number for u in chosen[:i]}]
+    cli.build(cli.with_mode(s, mode), unique, force=force, dry_run=dry_run)
 
 
 @task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date", "locked": LOCKED_HELP,

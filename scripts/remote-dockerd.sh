@@ -52,6 +52,9 @@ for p in /tmp "${HOME:-}" "$@"; do
   [ "$p" = / ] && die "cannot hide / from the daemon: name the folders to hide (checkout, build folder, cache)."
   hidden+=("$p")
 done
+# A folder under another hidden one is hidden with it (mounting it too would leave its mount point
+# showing in the parent's empty tmpfs).
+mapfile -t hidden < <(printf '%s\n' "${hidden[@]}" | sort -u | awk '{ for (i = 1; i <= n; i++) if (index($0 "/", kept[i] "/") == 1) next; kept[++n] = $0; print }')
 mkdir -p "$state/data" "$state/exec"
 [ -f "$state/daemon.json" ] || echo '{}' >"$state/daemon.json"
 exec >>"$state/dockerd.log" 2>&1

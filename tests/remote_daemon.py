@@ -119,13 +119,22 @@ class RemoteDaemon:
             api.import_image_from_data(buf.getvalue(), repository=repo, tag=tag)
         return PROBE_IMAGE
 
-    def sees(self, client_path: Path) -> list[str]:
-        """What a container of the remote daemon finds at ``client_path`` when it is bind-mounted
-        (``docker run -v client_path:/x``): the names listed there ([] = nothing of the client's)."""
+    def sees(self, client_path: Path) -> list[str] | None:
+        """What a container of the remote daemon finds when ``client_path`` is bind-mounted into it
+        (``docker run --mount type=bind,source=client_path``): None when the daemon has no such path,
+        else the names there ([] = an empty folder: nothing of the client's either way). A ``--mount``
+        bind, unlike ``-v``, never creates a missing source, so probing leaves nothing behind."""
+        from docker.types import Mount
+
         api = self.api()
         image = self.probe_image()
-        host = api.create_host_config(binds=[f"{client_path}:/x:ro"], network_mode="none")
-        cid = api.create_container(image, ["/bin/busybox", "ls", "-A", "/x"], host_config=host, network_disabled=True)["Id"]
+        host = api.create_host_config(mounts=[Mount("/x", str(client_path), type="bind", read_only=True)], network_mode="none")
+        try:
+            cid = api.create_container(image, ["/bin/busybox", "ls", "-A", "/x"], host_config=host, network_disabled=True)["Id"]
+        except docker.errors.APIError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
         try:
             api.start(cid)
             code = api.wait(cid, timeout=60)["StatusCode"]
@@ -144,3 +153,70 @@ def _mounts_under(folder: Path) -> list[str]:
     except OSError:
         return []
     return [f.split()[4] for f in lines if f.split()[4].startswith(prefix) or f.split()[4] == str(folder)]
+
+
+# --- the tasks, run as a user would, against the remote daemon -----------------------------------
+
+@dataclass
+class RemoteBuild:
+    """What ``invoke lock`` + ``invoke build --variant 1,2 --locked`` made on the remote daemon.
+
+    ``record`` is the build record (build-all.json: every image's key, ref and image ID); ``lock_file``
+    is what it was built from: build on another daemon with the same lock file and settings to
+    compare image IDs (:meth:`image_ids`)."""
+
+    daemon: RemoteDaemon
+    settings: object          # crossgen.core.settings.Settings
+    env: dict[str, str]       # the environment the tasks ran in (DOCKER_HOST, build folder, prefix, lock file)
+    lock_file: Path
+    record: dict
+    variants: tuple[str, ...]
+    seconds: dict[str, float]  # wall time of each task run so far
+
+    def image_ids(self) -> dict[str, str]:
+        """{image key: image ID} of the build."""
+        return {i["key"]: i["image_id"] for i in self.record["images"]}
+
+    def invoke(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+        return run_task(self.env, self.seconds, *args, timeout=timeout)
+
+
+def run_task(env: dict[str, str], seconds: dict[str, float], *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """``python -m invoke <args>`` from the checkout, as a user runs it; its wall time goes to ``seconds``;
+    output is kept in the build folder's logs (task-<name>.log) and its tail shown on failure."""
+    import sys
+
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "invoke", "-r", str(ROOT), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    name = " ".join(args)
+    seconds[name] = round(time.monotonic() - start, 1)
+    logs = Path(env["INVOKE_DCI_BUILD_DIR"]) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"task-{args[0]}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise AssertionError(f"`invoke {name}` against DOCKER_HOST={env.get('DOCKER_HOST')} exited {proc.returncode}:\n{tail}")
+    return proc
+
+
+def build_on_remote(daemon: RemoteDaemon, build_dir: Path, *, variants: tuple[str, ...] = ("1", "2")) -> RemoteBuild:
+    """Lock, make the OS base and runtime-deps, build ``variants`` on ``daemon`` into a fresh build
+    folder and image prefix (nothing on the remote daemon to begin with)."""
+    import json
+    import uuid
+
+    from tests.pipeline_support import e2e_settings, task_env
+
+    prefix = f"dci-remote-{uuid.uuid4().hex[:8]}/"
+    lock_file = build_dir / "dci.lock.json"
+    settings = e2e_settings(image_prefix=prefix, base_image=f"{prefix}debian:trixie-slim", build_dir=build_dir, lock_file=lock_file)
+    env = task_env(settings, DOCKER_HOST=daemon.url, INVOKE_DCI_LOCK_FILE=str(lock_file), COLUMNS="200")
+    for key in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):
+        env.pop(key, None)
+    seconds: dict[str, float] = {}
+    run_task(env, seconds, "lock")
+    run_task(env, seconds, "base-image")
+    run_task(env, seconds, "build", "--variant", ",".join(variants), "--locked")
+    record = json.loads((build_dir / "build-all.json").read_text())
+    return RemoteBuild(daemon, settings, env, lock_file, record, variants, seconds)
