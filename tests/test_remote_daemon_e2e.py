@@ -3,7 +3,7 @@ that cannot see this machine's files (tests/remote_daemon.py: its own mount name
 $HOME, the checkout and the download cache are empty; its own data root and containerd).
 
 `invoke lock`, `invoke base-image` (mmdebstrap here, imported through the API), `invoke build
---variant 1,2 --locked`, `invoke verify` and `invoke report` (one startup run on each runtime and
+--variant 1,2 --locked`, `invoke verify`, `invoke inspect` and `invoke report` (one startup run on each runtime and
 ASP.NET image, console and web; no frontier, registry or warm build) run as a user runs them, from a fresh build folder and image prefix. A
 task that bind-mounted a path of this machine, or handed the daemon one to read, would find nothing
 there and fail: the first test proves that the daemon sees nothing at those paths.
@@ -33,7 +33,7 @@ def test_the_remote_daemon_cannot_see_this_machines_files(remote_build):
         assert daemon.sees(path) in (None, []), f"the remote daemon sees {path} of this machine"
     remote = daemon.api().info()
     local = dockerio.connect().info() if _local_daemon_answers() else {}
-    assert remote["DockerRootDir"].startswith(str(daemon.state)) and remote.get("ID") != local.get("ID")
+    assert remote["DockerRootDir"].startswith(str(daemon.state)) and remote["DockerRootDir"] != local.get("DockerRootDir")
     assert daemon.api().volumes().get("Volumes") in (None, [])  # no task made a volume either
 
 
@@ -63,13 +63,19 @@ def test_verify_on_the_remote_daemon(remote_build):
     assert {c["name"] for c in checks} >= {"structure", "conventions"}
 
 
+def test_inspect_on_the_remote_daemon(remote_build):
+    ref = next(i["ref"] for i in remote_build.record["images"] if i["key"] == "runtime-composite")
+    infos = json.loads(remote_build.invoke("inspect", ref, "--json-out").stdout)
+    assert [i for i in infos if i["kind"] == "composite"]
+
+
 def test_report_on_the_remote_daemon(remote_build):
     readme = (ROOT / "README.md").read_text()
     remote_build.invoke("report", "--runs", "1", "--images", "runtime-*,aspnet-*", "--no-registry", "--no-warm-build",
                         "--modes", "none", "--extra-runs", "0", "--no-charts", "--no-readme")
     report = json.loads((remote_build.settings.build_dir / "report" / "report.json").read_text())
-    assert {i["key"] for i in report["images"]} == {"runtime-no-composite", "aspnet-no-composite", "runtime-composite",
-                                                   "aspnet-runtime-composite"}
+    assert {i["key"] for i in report["images"]} == {"runtime-deps", "runtime-no-composite", "aspnet-no-composite",
+                                                   "runtime-composite", "aspnet-runtime-composite"}
     summaries = report["startup"]["summaries"]  # containers ran on the remote daemon, console and web samples
     assert summaries and all(x["failed"] == 0 and x["runs"] == 1 for x in summaries)
     assert {x["kind"] for x in summaries} == {"console", "web"}
