@@ -8,7 +8,7 @@ file and log under a state folder in /var/lib/dci-remote-docker, listening on
 
     with RemoteDaemon.start(hide=[project_root, build_dir]) as remote:
         env = dict(os.environ, DOCKER_HOST=remote.url)
-        remote.sees(build_dir)      # what a bind mount of that client path shows: [] (nothing)
+        remote.sees(build_dir)      # what a bind mount of that client path shows: None or [] (nothing)
 
 Stopping it (SIGTERM, as a service stop does) ends the namespace and its mounts; the state folder is
 then removed (anything still mounted under it is detached first).
