@@ -43,7 +43,8 @@ def download(c, channel=None, source=None, base_url=None, local_path=None, locke
 @task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "path": "where to write the lock file (default dci.lock_file)"})
 @friendly
 def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None):
-    """Resolve and download, then write the lock file (component, version, source, URL, SHA-512) for --locked builds."""
+    """Resolve and download, build the base images, then write the lock file (.NET components: version, source, URL,
+    SHA-512; the Debian package versions of the OS base and runtime-deps) for --locked builds."""
     flags = cli.source_overrides(channel, source, base_url, local_path)
     if path is not None:
         flags["lock_file"] = inputs.file_to_write("--path", path)
@@ -134,6 +135,23 @@ def verify(c, image=None, app=None):
     cli.verify(cli.settings(c, check=False), images, app_dir)
 
 
+@task(help={
+    "registry": "where to push: HOST[:PORT][/PREFIX], e.g. registry.example.com:5000/dotnet; the local image "
+                "<image prefix><repo>:<tag> is pushed as HOST[:PORT]/PREFIX/<repo>:<tag> (the image prefix, dci.image_prefix, "
+                "is replaced by the registry target)",
+    "images": "comma-separated image keys, key patterns or local references of the last build-all, e.g. 'runtime-*,aspnet-composite' "
+              "(default: every image of build-all but os, runtime-deps and crossgen2)",
+    "force": "push images that failed verify or have no verify result too (the table says which and why)",
+    "dry_run": "say what would be pushed where and what would be refused, and why; push nothing",
+})
+@friendly
+def push(c, registry, images="", force=False, dry_run=False):
+    """Push the verified images of the last build-all to a registry and check the digests it serves (login: docker login HOST)."""
+    target = inputs.registry_target("--registry", registry)
+    wanted = inputs.image_selection("--images", images)
+    cli.push(cli.settings(c, check=False), target, wanted, force=force, dry_run=dry_run)
+
+
 @task(help={"target": "an image reference or a folder (e.g. a dotnet root)", "json_out": "print JSON instead of a table"})
 @friendly
 def inspect(c, target, json_out=False):
@@ -159,6 +177,11 @@ def clean(c, cache=False, build_dir=False):
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",
     "charts": "draw the PNG charts (needs matplotlib; --no-charts skips them)",
     "cold_build": "also time a cold build-all (scratch image prefix and build folder, removed afterwards; minutes of Crossgen2 on 2 cores)",
+    "pulls": "also build the pull scenarios' images as the classic builder makes them, push both sets to fresh local "
+             "registries and pull each scenario onto a private containerd: registry storage and bytes transferred, "
+             "classic against reproducible (minutes)",
+    "rebuild_check": "build every image again from the same inputs without any cache and compare image IDs: the "
+                     "'reproducible' column (--no-rebuild-check skips it; a few minutes)",
     "modes": f"compile modes of the size/startup frontier (startup runs: not with --no-startup), comma-separated ({cli.MODE_NAMES}; default all; "
              "'none' skips the frontier); the warm build builds each",
     "frontier_runs": "frontier: startup runs per point, interleaved (default 20)",
@@ -172,7 +195,8 @@ def clean(c, cache=False, build_dir=False):
 })
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
-           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None, channels=None):
+           cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None, channels=None,
+           rebuild_check=True, pulls=False):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -187,7 +211,7 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
     opts = ReportOptions(runs=n_runs, registry=registry, startup=startup, warm_build=warm_build, images=patterns,
                          fresh_registry=fresh_registry, readme=readme, charts=charts, cold_build=cold_build,
                          modes=cli.mode_list("--modes", modes), frontier_runs=n_frontier, extra_runs=n_extra,
-                         channels=cli.channel_list("--channels", channels))
+                         channels=cli.channel_list("--channels", channels), rebuild_check=rebuild_check, pulls=pulls)
     if app is not None:
         folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
         cli.app_report(cli.settings(c), folder, probe, opts)

@@ -266,10 +266,18 @@ def lock(s: Settings) -> None:
     from crossgen.acquire import lock as lockfile
     from crossgen.acquire.acquisition import acquire
 
+    from crossgen import dockerio, pipeline
+    from crossgen.images import baseimage
+
     a = acquire(s, *_session_and_cache(s), optional=("sdk",))  # the SDK tarball too, from a source that serves one
-    lockfile.write(s.lock_file, a, s)
+    # the Debian package versions: read from the OS base and runtime-deps (built when missing)
+    api = dockerio.connect()
+    pipeline.base_images(api, s.with_overrides(locked=False), a)
+    debian = baseimage.debian_packages(api, s)
+    lockfile.write(s.lock_file, a, s, debian)
     for comp in a.components.values():
         ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
+    ui.info(f"Debian {debian['suite']}: {len(debian['os'])} packages in the OS base, {len(debian['runtime-deps'])} added by runtime-deps")
     ui.info(f"{s.lock_file}; build with `invoke build-all --locked`", label="wrote")
 
 
@@ -368,6 +376,44 @@ def verify(s: Settings, images: list[str], app_dir: Path | None) -> None:
     ui.info(f"verify: {len(checks) - len(failed)} passed, {len(failed)} failed -> {s.workspace.verify}")
     if failed:
         raise Exit(code=1)
+
+
+def push(s: Settings, target, wanted: tuple[str, ...], *, force: bool, dry_run: bool) -> None:
+    """Push the verified images of the last build-all (``wanted``: some) to ``target``; exit 1 when
+    the verify gate refused any (they are named, with the reason and the fix)."""
+    from crossgen import dockerio, pipeline
+    from crossgen.publish.push import NotVerified
+
+    api = dockerio.connect()
+    items, published = pipeline.push_images(api, s, target, wanted, force=force, dry_run=dry_run)
+    refused = [i for i in items if not i.accepted]
+    done = {p.ref: p for p in published}
+    t = Table(title=f"push to {target}" + (" (dry run)" if dry_run else ""))
+    for col in ("image", "registry name", "result", "detail"):
+        t.add_column(col, overflow="fold")
+    for i in items:
+        if not i.accepted:
+            result, detail = Text("refused", style="red"), f"{i.refused} -- {i.fix}"
+        elif dry_run:
+            result, detail = Text("would push"), f"forced: {i.forced}" if i.forced else "verified"
+        else:
+            p = done[i.ref]
+            result, detail = Text("pushed", style="green"), f"{p.manifest_digest}" + (f" (forced: {i.forced})" if i.forced else "")
+        t.add_row(Text(i.ref.removeprefix(s.image_prefix)), Text(i.remote), result, Text(detail))
+    ui.console.print(t)
+    for i in refused:
+        ui.info(f"{i.ref}: {i.refused} -- {i.fix}", label="refused", style="red")
+    accepted = len(items) - len(refused)
+    if dry_run:
+        ui.info(f"push (dry run): would push {accepted} of {len(items)} images to {target}, {len(refused)} refused; nothing was pushed")
+        return
+    uploaded = sum(p.layers_uploaded for p in published)
+    ui.info(f"push: {len(published)} pushed to {target} ({uploaded} layers uploaded, manifest and config digests checked), "
+            f"{len(refused)} refused -> {s.workspace.publish / 'push.json'}")
+    if refused:
+        raise NotVerified(f"push to {target}", f"{len(refused)} of {len(items)} images refused by the verify gate "
+                          f"({', '.join(i.key for i in refused)}), nothing of them was pushed",
+                          "run `invoke verify`, then push again (or push them anyway with --force)")
 
 
 def print_checks(checks, prefix: str = "") -> None:

@@ -216,3 +216,28 @@ __all__ = [
     "is_image_reference", "looks_like_path", "image_reference", "inspect_target", "count", "channel", "source",
     "http_url", "existing_folder", "file_to_write", "crossgen_arguments", "image_key_patterns", "choice", "probe", "app_probe",
 ]
+
+
+def registry_target(flag: str, value: Any):
+    """``HOST[:PORT][/PREFIX]`` of ``invoke push`` -> a :class:`crossgen.publish.push.Target`."""
+    from crossgen.publish.push import EXAMPLE_TARGET, Target
+
+    if value is None or not str(value).strip():
+        raise DciError(f"{flag} {_shown(value or '')}", "missing", f"give the registry as HOST[:PORT][/PREFIX], e.g. {EXAMPLE_TARGET}")
+    try:
+        target = Target.parse(str(value))
+    except DciError as exc:
+        raise DciError(f"{flag} {_shown(value)}", exc.cause, exc.fix) from None
+    if not is_image_reference(f"{target}/runtime:10.0"):
+        raise DciError(f"{flag} {_shown(value)}", "does not make valid image names", f"give HOST[:PORT][/PREFIX], e.g. {EXAMPLE_TARGET}")
+    return target
+
+
+def image_selection(flag: str, value: Any) -> tuple[str, ...]:
+    """Comma-separated image keys (or key patterns) and image references (empty = the default set)."""
+    parts = tuple(dict.fromkeys(p.strip() for p in str(value or "").split(",") if p.strip()))
+    for p in parts:
+        if not (_KEY_PATTERN.fullmatch(p) or is_image_reference(p)):
+            raise DciError(f"{flag} {_shown(value)}", f"{p!r} is neither an image key nor an image reference",
+                           f"use keys such as runtime-composite, patterns such as 'sample-*', or references such as {EXAMPLE_IMAGE}")
+    return parts

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 import time
@@ -20,11 +21,14 @@ from crossgen.images import specs
 from crossgen.images.catalog import CATALOG, Catalog, Variant, for_app
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
+from crossgen.publish import push as publish
 from crossgen.acquire.acquisition import Acquired, acquire, host_rid
 from crossgen.compile import training
 from crossgen.compile.bubbles import get_bubble
 from crossgen.compile.modes import apply_mode, bubble_mode, needs_hot_list
+from crossgen.acquire import lock as lockfile
 from crossgen.acquire.cache import Cache
+from crossgen.acquire.epoch import source_date_epoch
 from crossgen.acquire.http import new_session
 from crossgen.report import frontier, render
 from crossgen.report import run as report_run
@@ -48,14 +52,33 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
     outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
     outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
+    if settings.locked:
+        check_debian_lock(api, settings)
     return outcomes
+
+
+def check_debian_lock(api: docker.APIClient, settings: Settings) -> None:
+    """A locked build: the base images hold the Debian package versions the lock file records."""
+    doc = lockfile.read(settings.lock_file)
+    if not doc.get("debian"):
+        ui.detail(f"{settings.lock_file} records no Debian package versions (written before they were locked): not checked")
+        return
+    diffs = lockfile.debian_differences(doc, settings.debian_suite, baseimage.debian_packages(api, settings))
+    if diffs:
+        shown = "; ".join(diffs[:12]) + (f"; and {len(diffs) - 12} more" if len(diffs) > 12 else "")
+        raise DciError(str(settings.lock_file), f"the base images hold other Debian packages than the lock file: {shown}",
+                       "run `invoke lock` to record these versions (and commit it), or rebuild the base images from the "
+                       "Debian archive state the lock was made from (invoke base-image --force)")
+    ui.detail(f"Debian packages as locked ({len(doc['debian'].get('os') or {})} in the OS base, "
+              f"{len(doc['debian'].get('runtime-deps') or {})} added by runtime-deps)")
 
 
 def _crossgen2(settings: Settings, acquired: Acquired):
     """The acquired Crossgen2 (as run from its image) and the spec of that image."""
     c = acquired.components["crossgen2"]
     cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
-    spec = crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid())
+    spec = replace(crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid()),
+                   epoch=source_date_epoch(settings, acquired))
     return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), spec
 
 
@@ -337,8 +360,11 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
     work = settings.workspace.verify
+    claim = None
 
     def add(check: verify.Check) -> None:
+        if claim is not None and claim.image_id:
+            check.data.setdefault("image_id", claim.image_id)  # what `invoke push` accepts it for
         checks.append(check)
         ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
@@ -420,6 +446,30 @@ def _built_images(settings: Settings) -> list[dict]:
     return json.loads(path.read_text())["images"]
 
 
+# --- push: verified images to a registry ---------------------------------------------------------
+
+def push_images(api: docker.APIClient, settings: Settings, target: publish.Target, wanted: tuple[str, ...] = (), *,
+                force: bool = False, dry_run: bool = False, attempts: int = publish.ATTEMPTS,
+                backoff: float = publish.BACKOFF) -> tuple[list[publish.Item], list[publish.Published]]:
+    """The images of the last build-all (``wanted``: some of them) that passed verify, pushed to
+    ``target`` and read back; with ``dry_run`` only what would be pushed and refused, and why.
+    Writes build/publish/push.json (what was pushed, with the digests, and what was refused)."""
+    images = publish.select(_built_images(settings), wanted, settings.image_prefix)
+    items = publish.plan(api, images, target, settings.image_prefix, settings.workspace.verify / "verify.json", force=force)
+    if dry_run:
+        return items, []
+    start = time.monotonic()
+    published = publish.publish(api, items, target, attempts=attempts, backoff=backoff)
+    record = {
+        "target": str(target), "seconds": round(time.monotonic() - start, 1),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "pushed": [p.to_dict() for p in published],
+        "refused": [{"key": i.key, "ref": i.ref, "remote": i.remote, "why": i.refused, "fix": i.fix} for i in items if not i.accepted],
+    }
+    atomic_write_text(settings.workspace.publish / "push.json", json.dumps(record, indent=2))
+    return items, published
+
+
 # --- report: build (timed) then measure ---------------------------------------------------------
 
 COLD_PREFIX = "dci-report-cold/"
@@ -465,8 +515,39 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         channel_builds = build_channels(api, settings, opts.channels)
         timings["channel_builds"] = round(time.monotonic() - start, 1)
-    return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
-                          channel_builds=channel_builds)
+    rebuilt = None
+    if opts.rebuild_check:
+        start = time.monotonic()
+        rebuilt = rebuild_check(api, settings, opts.images)
+        timings["rebuild_check"] = round(time.monotonic() - start, 1)
+    classic = None
+    try:
+        if opts.pulls:
+            start = time.monotonic()
+            classic = classic_builds(api, settings)
+            timings["classic_builds"] = round(time.monotonic() - start, 1)
+        return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
+                              channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic)
+    finally:
+        if classic is not None:
+            dockerio.remove_tags_with_prefix(api, CLASSIC_PREFIX, log=ui.detail)
+
+
+CLASSIC_PREFIX = "dci-report-classic/"
+
+
+def classic_builds(api: docker.APIClient, settings: Settings) -> dict[str, str]:
+    """The "before" of ``report --pulls``: the images of the catalog's pull scenarios built as the
+    classic builder makes them (``reproducible=False``) under CLASSIC_PREFIX, from the same build folder
+    (Crossgen2 outputs reused) and on the same OS base; image key -> reference. Removed by the caller."""
+    record = json.loads(settings.workspace.build_record.read_text())
+    classic = settings.with_overrides(channel=record.get("channel"), image_prefix=CLASSIC_PREFIX, reproducible=False)
+    wanted = {k for sc in CATALOG.pull_scenarios() for k in (*sc.have, *sc.want)}
+    variants = [v for v in CATALOG.variants if wanted & {i.key for i in CATALOG.images_of(v)}]
+    ui.step(f"Classic builds for --pulls: variants {', '.join(v.name for v in variants)} under {CLASSIC_PREFIX}, as the classic builder makes them")
+    outcomes = build_variants(api, classic, new_session(), Cache(settings.cache_dir), selected=variants,
+                              record_path=settings.workspace.report / "classic.json")
+    return {o.key: o.ref for o in outcomes if o.image_id}
 
 
 def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
@@ -502,6 +583,35 @@ def cold_build(api: docker.APIClient, settings: Settings) -> dict:
 
 def _remove_cold_images(api: docker.APIClient) -> None:
     dockerio.remove_tags_with_prefix(api, COLD_PREFIX, log=ui.detail)
+
+
+REBUILD_PREFIX = "dci-report-rebuild/"
+
+
+def rebuild_check(api: docker.APIClient, settings: Settings, patterns: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The report's "reproducible" column: build the images of the last build-all again under
+    REBUILD_PREFIX, from the same inputs (Crossgen2 outputs and published samples reused from the build
+    folder; Crossgen2's own determinism has a test of its own), with no build cache, and compare image
+    IDs by key. The OS base is made once and not rebuilt here. Removes what it built."""
+    record = json.loads(settings.workspace.build_record.read_text())
+    settings = settings.with_overrides(channel=record.get("channel"))
+    ids = {i["key"]: i["image_id"] for i in record["images"] if i["key"] != "os"}
+    wanted = {k for k in ids if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)}
+    variants = [v for v in CATALOG.variants if wanted & {i.key for i in CATALOG.images_of(v)}] or CATALOG.variants[:1]
+    scratch = settings.with_overrides(image_prefix=REBUILD_PREFIX)
+    ui.step(f"Reproducible? Building {len(wanted)} images again from the same inputs, without cache, under {REBUILD_PREFIX}")
+    dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)
+    try:
+        outcomes = build_variants(api, scratch, new_session(), Cache(settings.cache_dir), selected=variants, force=True,
+                                  record_path=settings.workspace.report / "rebuild.json")
+    finally:
+        dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)
+    again = {o.key: o.image_id for o in outcomes if o.image_id}
+    out = {k: {"image_id": ids[k], "rebuilt_id": again[k], "same": again[k] == ids[k]} for k in sorted(wanted) if k in again}
+    same = sum(1 for v in out.values() if v["same"])
+    ui.info(f"{same} of {len(out)} images rebuilt with the same image ID", label="reproducible:",
+            style="bold green" if same == len(out) else "bold red")
+    return out
 
 
 # --- a user's own app: its app images, and its own frontier ---------------------------------------

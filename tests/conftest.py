@@ -316,3 +316,15 @@ def app_dir(tmp_path) -> tuple[Path, str]:
     if made is None:
         pytest.fail("no host .NET to take managed assemblies from (scripts/bootstrap.sh requires one)")
     return made
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A local docker-registry on 127.0.0.1 for one test module, stopped at its end."""
+    from crossgen.publish.registry import LocalRegistry
+
+    reg = LocalRegistry.start(tmp_path_factory.mktemp("registry"))
+    try:
+        yield reg
+    finally:
+        reg.stop()

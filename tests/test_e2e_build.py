@@ -6,13 +6,15 @@ checks on what it produced, then a second build that must reuse everything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from crossgen import dockerio
+from crossgen import dockerio, pipeline
 from crossgen.compile import r2r
 from crossgen.images.catalog import CATALOG
 from crossgen.verify import checks as verify
@@ -257,3 +259,73 @@ def test_dry_run_task_prints_the_plan(built):
     assert p.returncode == 0, out
     assert "dry run: would publish 0 samples, compile 0 bubbles and build 0 images" in out
     assert "build plan (dry run)" in out and "Traceback" not in out
+
+
+def test_identical_layers_are_one_blob(built):
+    """Same files, same DiffID, whatever image they are in: the plain ASP.NET Core layer of variants 1
+    and 2, the SDK layer of every SDK image, the `ln -s /usr/bin/dotnet` layer of every runtime image."""
+    _, api, _ = built
+
+    def layers(key):
+        return dockerio.image_info(api, EXPECTED[key])["RootFS"]["Layers"]
+
+    assert layers("aspnet-no-composite")[-1] == layers("aspnet-runtime-composite")[-1]
+    assert layers("runtime-no-composite")[-2] != layers("runtime-composite")[-2]  # the frameworks differ
+    assert layers("runtime-no-composite")[-1] == layers("runtime-composite")[-1]
+    sdk_layers = {key: layers(key)[-1] for key in EXPECTED if key.startswith("sdk-")}
+    assert len(sdk_layers) == 4 and len(set(sdk_layers.values())) == 1, sdk_layers
+
+
+def test_images_carry_fixed_times_and_no_build_container(built):
+    """Every image's created time and history times are SOURCE_DATE_EPOCH; no build container ID."""
+    _, api, _ = built
+    times = set()
+    for ref in EXPECTED.values():
+        info = dockerio.image_info(api, ref)
+        assert not info.get("Container"), ref
+        history = dockerio.image_history(api, info["Id"])
+        assert info["Created"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(history[0]["Created"]))), ref
+        times |= {h["Created"] for h in history}
+    assert len(times) == 2, times  # the .NET images' epoch, and the OS base's own entry (its Debian archive's date)
+
+
+def test_rebuilt_without_cache_the_images_are_the_same(built):
+    """The report's "reproducible" column: variant 1 built again from the same inputs under another prefix,
+    with no build cache, gives the same image IDs (runtime-deps and the Crossgen2 image included)."""
+    settings, api, outcomes = built
+    checked = pipeline.rebuild_check(api, settings, ("runtime-no-composite",))
+    assert {"runtime-deps", "crossgen2", "runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
+            "sample-web-no-composite"} <= set(checked)
+    different = {k: v for k, v in checked.items() if not v["same"]}
+    assert not different, different
+    assert checked["runtime-no-composite"]["image_id"] == outcomes["runtime-no-composite"].image_id
+    assert not [t for img in api.images() for t in img.get("RepoTags") or [] if t.startswith(pipeline.REBUILD_PREFIX)]
+
+
+def test_crossgen2_is_deterministic(built, tmp_path):
+    """The same inputs compiled twice by the real Crossgen2 give a byte-identical composite and stubs
+    (what makes the composite images reproducible at all). A small bubble: four assemblies of the
+    host's .NET compiled as a self-contained app's composite."""
+    from dataclasses import replace
+
+    from crossgen.compile import compiler
+    from crossgen.compile.bubbles import get_bubble
+    from tests.tiny_images import stand_in_app
+
+    settings, api, outcomes = built
+    made = stand_in_app(tmp_path)
+    assert made, "no host .NET to take assemblies from"
+    app, name = made
+    root = settings.dotnet_root or Path("/usr/share/dotnet")  # where stand_in_app took the other three from
+    corelib = sorted(root.glob("shared/Microsoft.NETCore.App/*/System.Private.CoreLib.dll"))[-1]
+    (app / "System.Private.CoreLib.dll").write_bytes(corelib.read_bytes())
+    settings = settings.with_overrides(build_dir=tmp_path / "build")
+    settings = replace(settings, crossgen=replace(settings.crossgen, mode={"app": "full"}, mibc=False))
+    cg = compiler.Crossgen2("test", Path("/nonexistent"), "0" * 128, image=outcomes["crossgen2"].ref)
+    results = []
+    for _ in range(2):
+        r = compiler.compile_bubble(api, settings, get_bubble("app"), None, cg, app_dir=app, app_name=name, force=True, timeout=900)
+        results.append({p.relative_to(r.out_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(r.out_dir.rglob("*")) if p.is_file()})
+    assert results[0] == results[1]
+    assert any(k.endswith(".r2r.dll") for k in results[0]) and len(results[0]) >= 5  # the composite and four stubs

@@ -36,6 +36,7 @@ def test_every_check_passes_on_every_built_image(verified):
     assert not failed, "\n".join(failed)
     written = json.loads((settings.build_dir / "verify" / "verify.json").read_text())
     assert len(written) == len(checks)
+    assert all(str(w["data"].get("image_id", "")).startswith("sha256:") for w in written), "invoke push needs the verified image IDs"
     names = {c.name for c in checks}
     assert {"structure", "conventions", "list-runtimes", "console-runs", "web-answers", "sdk-builds", "r2r-used"} <= names
 

@@ -78,7 +78,7 @@ def test_ctrl_c_during_report_leaves_no_container_and_the_old_report(built_image
     env = task_env(settings)  # the suite's images and build folder
     report_json = settings.workspace.report / "report.json"
     before = report_json.read_text() if report_json.is_file() else None
-    args = ["report", "--runs", "3", "--no-registry", "--no-charts", "--no-readme", "--no-warm-build", "--modes", "none",
+    args = ["report", "--runs", "3", "--no-registry", "--no-charts", "--no-readme", "--no-warm-build", "--no-rebuild-check", "--modes", "none",
             "--images", "runtime-no-composite,runtime-composite"]
     code, text = _interrupt(args, env, tmp_path / "report.txt", lambda t: "startup: round warm-up done" in t)
     _assert_interrupted(code, text, "report")

@@ -11,7 +11,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "crossgen"
 # data-flow order; a module may import its own layer and the ones before it
-LAYERS = ["core", "dockerio", "acquire", "compile", "images", "verify", "report", "pipeline", "inputs", "cli"]
+LAYERS = ["core", "dockerio", "acquire", "compile", "images", "verify", "publish", "report", "pipeline", "inputs", "cli"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 RANK["inputs"] = RANK["pipeline"]  # flag checks and the pipeline are independent of each other
 

@@ -73,7 +73,8 @@ CHILD = textwrap.dedent(r'''
     report.base_os = lambda api, ref: "Debian GNU/Linux 13 (fake)"  # would run a container
     config = Config(project_location=str(root), overrides={"dci": {"build_dir": str(build)}})
     config.load_project()
-    tasks.report(Context(config), charts=False, registry=False, startup=False, warm_build=False, readme=False, modes="none")
+    tasks.report(Context(config), charts=False, registry=False, startup=False, warm_build=False, readme=False, modes="none",
+                 rebuild_check=False)
 
     written = json.loads((build / "report" / "report.json").read_text())
     assert not written.get("charts"), written.get("charts")

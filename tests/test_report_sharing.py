@@ -26,7 +26,7 @@ import pytest
 from crossgen.images import baseimage
 from crossgen import dockerio
 from crossgen.report import sizes
-from crossgen.report.registry import LocalRegistry
+from crossgen.publish.registry import LocalRegistry
 from tests.pipeline_support import e2e_settings
 
 pytestmark = pytest.mark.docker
@@ -123,13 +123,6 @@ def test_disk_bytes_agree_with_the_daemons_accounting(api, small_images, measure
 # --- registry -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = LocalRegistry.start(tmp_path_factory.mktemp("registry"))
-    try:
-        yield reg
-    finally:
-        reg.stop()
 
 
 @pytest.fixture(scope="module")

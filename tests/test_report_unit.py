@@ -118,7 +118,21 @@ def test_scenarios_deploy_the_images_of_the_2020_experiment():
                                    5: ("sample-hello-composite", "sample-web-composite", "sample-broad-composite", "sample-service-composite")}
     assert scen["with-baseline"].images[2] == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
                                                "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite")
-    assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if k != "with-baseline")
+    assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if "with-baseline" not in k)
+    assert scen["aspnet-with-baseline"].images[2] == ("aspnet-no-composite", "aspnet-runtime-composite")
+
+
+def test_pull_scenarios_put_a_variant_on_a_node_that_has_the_baselines_images():
+    """report --pulls: each scenario marked ``pulls``, per variant with its roles; the baseline (nothing to pull) is left out."""
+    from crossgen.images.catalog import CATALOG
+
+    got = {p.id: p for p in CATALOG.pull_scenarios()}
+    assert got["aspnet-with-baseline/2"].have == ("aspnet-no-composite",)
+    assert got["aspnet-with-baseline/2"].want == ("aspnet-runtime-composite",)
+    assert got["with-baseline/3"].have == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite")
+    assert got["with-baseline/3"].want == ("runtime-composite", "aspnet-composite", "sdk-aspnet-composite")
+    assert not any(p.variant in (1, 5) for p in got.values())
+    assert {p.id.split("/")[0] for p in got.values()} == {sc.id for sc in CATALOG.scenarios if sc.pulls}
 
 
 # --- daemon history -> layers ---------------------------------------------------------
@@ -367,7 +381,7 @@ def test_comparison_with_the_previous_run():
 
 
 def test_split_ref():
-    from crossgen.report.registry import split_ref
+    from crossgen.publish.registry import split_ref
 
     assert split_ref("dotnet-composite/runtime:10.0-trixie-slim") == ("dotnet-composite/runtime", "10.0-trixie-slim")
     assert split_ref("127.0.0.1:5000/a/b:t") == ("127.0.0.1:5000/a/b", "t")
@@ -385,3 +399,35 @@ def test_layer_categories_follow_the_catalog_roles():
     assert cat(2, "COPY app/ /app/", "sample-web-composite") == "self-contained app"
     assert cat(3, "COPY app/ /app/", "sample-hello-no-composite") == "app (framework-dependent)"
     assert cat(2, "COPY x /x", "not-in-the-catalog") == "other"
+
+
+def test_reproducible_column_and_line():
+    r = synthetic_report()
+    assert "Reproducible: not checked in this run" in report_render.reproducible_line(r)
+    assert all(report_render.reproducible_text(i) == "not checked" for i in r["images"])
+    first, second = r["images"][0], r["images"][1]
+    first.update(reproducible=True, rebuilt_id=first["image_id"])
+    second.update(reproducible=False, rebuilt_id="sha256:" + "ab" * 32)
+    r["layer_identity"] = [{"created_by": "COPY dir:x in /usr/share/dotnet/"}]
+    line = report_render.reproducible_line(r)
+    assert "1 of 2 images built again" in line and "1 group of same-source layers with more than one DiffID" in line
+    md = report_render.markdown(r)
+    assert "| yes (same image ID) |" in md and "| NO (rebuilt as `abababababab`) |" in md
+
+
+def test_pulls_need_the_classic_builds_and_scenarios_whose_images_exist(tmp_path):
+    """report --pulls fails before measuring anything when the caller gave no classic builds, and
+    pulls.measure when no scenario has its images in both sets (before any registry or containerd)."""
+    from crossgen.core.errors import DciError
+    from crossgen.core.settings import Settings
+    from crossgen.images.catalog import PullScenario
+    from crossgen.report import pulls
+    from crossgen.report.run import ReportOptions, _pull_sets
+
+    assert _pull_sets(None, ReportOptions(), [], None) is None
+    with pytest.raises(DciError, match="--pulls.*classic"):
+        _pull_sets(None, ReportOptions(pulls=True), [{"key": "a", "ref": "x/a:1"}], None)
+    settings = Settings(project_root=tmp_path, build_dir=tmp_path / "build")
+    with pytest.raises(DciError, match="none has all its images in both sets") as err:
+        pulls.measure(None, settings, {"a": "x/a:1"}, {"b": "x/b:1"}, [PullScenario("s", "s", 2, ("a",), ("b",))])
+    assert "s" in err.value.cause and not (tmp_path / "build").exists()

@@ -12,8 +12,12 @@ from dataclasses import replace
 
 import pytest
 
+from crossgen import dockerio, pipeline
 from crossgen.acquire import lock as lockfile
+from crossgen.core.errors import DciError
+from crossgen.images import baseimage
 from tests import fakecdn
+from tests.pipeline_support import TEST_PREFIX
 from tests.sources_fixtures import (  # noqa: F401 (fixtures)
     _drop_big_files, INSTALLED, NEW, OLD, ROOT, RID, acquire_fails, acquire_parts, assert_message, cdn, feed, make_settings,
     needs_installed, packs_new, tarballs_new,
@@ -168,15 +172,43 @@ def _invoke(tmp_path, *args, extra_env=None):
     return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+LOCK_PREFIX = f"{TEST_PREFIX}lock-"  # the base images `invoke lock` builds here: apart from the suite's own
+
+
+@pytest.fixture
+def lock_images():
+    api = dockerio.connect()
+    yield {"INVOKE_DCI_IMAGE_PREFIX": LOCK_PREFIX, "INVOKE_DCI_BASE_IMAGE": f"{TEST_PREFIX}debian:trixie-slim"}
+    dockerio.remove_tags_with_prefix(api, LOCK_PREFIX)
+
+
 @pytest.mark.slow
-def test_invoke_lock_then_download_locked(cdn, feed, tmp_path):
+@pytest.mark.docker
+def test_invoke_lock_then_download_locked(cdn, feed, tmp_path, lock_images):
     cfg = feed.nuget_config(tmp_path)
-    env = {"INVOKE_DCI_NUGET_CONFIG": str(cfg)}
+    env = {"INVOKE_DCI_NUGET_CONFIG": str(cfg), **lock_images}
     p = _invoke(tmp_path, "lock", "--source", "official", "--base-url", cdn.base_url, extra_env=env)
     assert p.returncode == 0, p.stderr
     assert "wrote" in p.stderr and "my.lock.json" in p.stderr
     doc = json.loads((tmp_path / "my.lock.json").read_text())
     assert doc["components"]["runtime"]["source"] == "official"
+    # the Debian packages of the base images, as dpkg lists them in each
+    debian = doc["debian"]
+    assert debian["suite"] == "trixie" and "base-files" in debian["os"] and "libicu76" not in debian["os"]
+    assert {"libicu76", "ca-certificates"} <= set(debian["runtime-deps"])  # what runtime-deps adds to the OS
+    s = make_settings(tmp_path, lock_file=tmp_path / "my.lock.json", image_prefix=LOCK_PREFIX,
+                      base_image=lock_images["INVOKE_DCI_BASE_IMAGE"], locked=True)
+    api = dockerio.connect()
+    pipeline.check_debian_lock(api, s)  # the same images: as locked
+    debian["runtime-deps"]["libicu76"] = "0.0-locked"
+    del debian["os"]["base-files"]
+    (tmp_path / "my.lock.json").write_text(json.dumps(doc))
+    with pytest.raises(DciError) as err:
+        pipeline.check_debian_lock(api, s)
+    assert_message(err.value, "my.lock.json", "other Debian packages than the lock file", "invoke lock")
+    text = str(err.value)
+    assert f"runtime-deps: libicu76 {doc_version(api, s, 'libicu76')} (locked: 0.0-locked)" in text
+    assert "os: base-files" in text and "(locked: absent)" in text
     p = _invoke(tmp_path, "download", "--locked", extra_env=env)
     assert p.returncode == 0, p.stderr
     assert "Using the lock file" in p.stderr
@@ -198,3 +230,7 @@ def test_build_all_locked_fails_on_a_difference_before_building(locked, tmp_path
     assert "the lock file differs from this build" in text and "it is for RID linux-arm64" in text
     assert sorted((s.build_dir / "layout").iterdir()) == layouts_before
     assert not (s.build_dir / "contexts").exists(), "nothing was built"
+
+
+def doc_version(api, s, package: str) -> str:
+    return baseimage.installed_packages(api, baseimage.runtime_deps_name(s))[package]

@@ -51,10 +51,11 @@ BAD_VALUES: dict[str, list[str]] = {
     "target": ["/nonexistent", "Not_A_Ref"],
     "runs": ["0", "abc"],
     "images": ["bad key!"],
+    "registry": ["https://registry.example.com", "Not A Host/x", "registry.example.com/Upper", ""],
 }
 GENERIC_BAD = ["?!no such value!?"]
 GENERIC_BAD_INT = ["abc", "-3"]
-GOOD_POSITIONAL: dict[str, str] = {"variant": "1", "target": str(ROOT / "docker")}
+GOOD_POSITIONAL: dict[str, str] = {"variant": "1", "target": str(ROOT / "docker"), "registry": "localhost:5000/team"}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def fake_compiled(tmp_path: Path, bubble: str, composite_rel: str, stubs: list[s
 def fake_acquired(root: DotnetRoot) -> Acquired:
     a = Acquired(version=V, rid="linux-x64", dotnet_root=root)
     for name in ("runtime", "aspnetcore", "crossgen2"):
-        a.components[name] = Component(name, f"pkg.{name}", V, "nuget", f"https://feed/{name}", "ab" * 64, 1, "/x")
+        # the layout as the package (SOURCE_DATE_EPOCH comes from its newest file)
+        a.components[name] = Component(name, f"pkg.{name}", V, "nuget", f"https://feed/{name}", "ab" * 64, 1, str(root.path))
     return a
 
 

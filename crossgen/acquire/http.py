@@ -3,7 +3,7 @@
 
 :func:`new_session` builds the only ``requests.Session`` there is. Its adapter retries transient
 failures with urllib3's ``Retry`` (:class:`_Policy`): connection errors, read timeouts and the
-statuses in ``RETRY_STATUSES``, for GET only, with back-off ``BACKOFF``, ``2 * BACKOFF``, ... and a
+statuses in ``RETRY_STATUSES``, for GET and HEAD only, with back-off ``BACKOFF``, ``2 * BACKOFF``, ... and a
 server's ``Retry-After`` honoured up to ``RETRY_AFTER_MAX`` seconds.
 
 urllib3 does not see a body that fails while it is streamed (cut off, stalled): :func:`_get`, the
@@ -13,6 +13,8 @@ one function that reads bodies, retries that itself -- it starts the GET again -
     session = new_session()                       # new_session(attempts=2, backoff=0.01) in tests
     get_json(session, url)                         # a JSON document
     get_text(session, url)                         # a small text file (a checksum)
+    exchange(session, url, method="HEAD", headers={...}, expect={401})
+                                                   # a whole answer (status, headers, body): a registry's API
     fetch(session, url, cache, sha512=...)         # a file into the cache: temporary file, SHA-512
                                                    # checked, then renamed into place
 
@@ -34,7 +36,8 @@ import json
 import socket
 import time
 from contextvars import ContextVar
-from typing import Any, Callable, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlparse
 
 import requests
@@ -77,7 +80,7 @@ class _Policy(Retry):
         policy = cls(
             total=attempts - 1,           # every kind of failure counts against the one budget
             connect=None, read=None, status=None, other=None,
-            allowed_methods=frozenset({"GET"}),
+            allowed_methods=frozenset({"GET", "HEAD"}),
             status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff,
             raise_on_status=False,        # out of attempts on a status: hand back the last answer
@@ -213,18 +216,20 @@ def _describe(exc: BaseException | None, url: str) -> str:
     return f"connection failed ({type(reason).__name__})"
 
 
-def _send(session: requests.Session, url: str, policy: _Policy, headers: dict[str, str] | None, timeout) -> requests.Response:
-    """One GET (urllib3 retries what fails before the body) -> a 2xx answer, body unread."""
+def _send(session: requests.Session, url: str, policy: _Policy, headers: dict[str, str] | None, timeout,
+          method: str = "GET", expect: frozenset[int] = frozenset()) -> requests.Response:
+    """One GET or HEAD (urllib3 retries what fails before the body) -> a 2xx answer or one whose status
+    is in ``expect``, body unread."""
     token = _CALL.set(policy)
     try:
-        resp = session.get(url, stream=True, timeout=timeout or TIMEOUT, headers=headers)
+        resp = session.request(method, url, stream=True, timeout=timeout or TIMEOUT, headers=headers)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise Unreachable(url, f"{_describe(exc, url)} (gave up after {policy.attempts} attempts)", FIX_UNREACHABLE) from None
     except requests.RequestException as exc:
         raise DciError(url, f"{type(exc).__name__}: {exc}", "check the URL and the server") from None
     finally:
         _CALL.reset(token)
-    if resp.ok:
+    if resp.ok or resp.status_code in expect:
         return resp
     resp.close()
     status = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
@@ -247,20 +252,22 @@ def _get(
     timeout=None,
     attempts: int | None = None,
     backoff: float | None = None,
+    method: str = "GET",
+    expect: frozenset[int] = frozenset(),
 ) -> T:
-    """GET ``url`` and return ``receive(response)``, which reads the body.
+    """GET (or HEAD) ``url`` and return ``receive(response)``, which reads the body.
 
     The one place a body that fails while streaming is retried: the GET starts again (``receive``
     must start its output afresh), on the same Retry as the failures urllib3 handles.
     """
     policy = _call_policy(session, url, attempts, backoff)
     while True:
-        resp = _send(session, url, policy, headers, timeout)
+        resp = _send(session, url, policy, headers, timeout, method, expect)
         try:
             with resp:
                 result = receive(resp)
                 announced, received = resp.headers.get("Content-Length", ""), resp.raw.tell()  # wire bytes
-                if announced.isdigit() and received < int(announced):
+                if method != "HEAD" and announced.isdigit() and received < int(announced):
                     raise _BodyFailure(f"body cut off: {received} of {announced} bytes")
             return result
         except _BODY_ERRORS as exc:
@@ -276,6 +283,31 @@ def _get(
 # -- the calls -----------------------------------------------------------------------------------------
 def _whole_body(resp: requests.Response) -> bytes:
     return b"".join(resp.iter_content(CHUNK))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole answer: status, headers (case-insensitive) and body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def exchange(session: requests.Session, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+             expect: Iterable[int] = (), timeout=None, attempts: int | None = None, backoff: float | None = None) -> Answer:
+    """GET or HEAD ``url`` with ``headers`` and return the whole answer: a 2xx one, or one whose status
+    is in ``expect`` (e.g. 401, to answer an authentication challenge). Other statuses raise as
+    :func:`get_json` does; transient failures are retried the same way."""
+    if method not in ("GET", "HEAD"):
+        raise ValueError(f"exchange() sends GET or HEAD, not {method}")
+
+    def receive(resp: requests.Response) -> Answer:
+        body = b"" if method == "HEAD" else _whole_body(resp)
+        return Answer(resp.status_code, resp.headers, body)
+
+    return _get(session, url, receive, headers=headers, timeout=timeout, attempts=attempts, backoff=backoff,
+                method=method, expect=frozenset(expect))
 
 
 def get_json(session: requests.Session, url: str, *, timeout=None, attempts: int | None = None,

@@ -10,8 +10,13 @@
         "runtime":   {"package_id", "version", "source", "kind", "url", "sha512", "size"},
         "aspnetcore": {...}, "crossgen2": {...}
       },
-      "host": {"path": "/usr/share/dotnet", "dotnet_sha512": "..."}   # when `dotnet` came from a local layout
+      "host": {"path": "/usr/share/dotnet", "dotnet_sha512": "..."},  # when `dotnet` came from a local layout
+      "debian": {"suite": "trixie", "os": {package: version}, "runtime-deps": {package: version}}
     }
+
+``debian`` lists the Debian packages that went into the OS base (all of them) and into runtime-deps
+(the ones it adds); ``invoke lock`` builds both images to read them. A ``--locked`` build whose base
+images hold other versions fails and names them (:func:`debian_differences`).
 
 ``--locked`` (``dci.locked``) makes acquisition take exactly these files: the same URLs (or
 local paths) with the same SHA-512 (a cached copy with that hash is used without any network),
@@ -38,7 +43,7 @@ FIELDS = ("package_id", "version", "source", "kind", "url", "sha512", "size")
 KINDS = ("tarball", "nupkg", "framework-dir")
 
 
-def to_dict(acquired, settings: Settings) -> dict:
+def to_dict(acquired, settings: Settings, debian: dict | None = None) -> dict:
     """The lock document for an :class:`~crossgen.acquire.acquisition.Acquired` result."""
     comps = {}
     for name, c in acquired.components.items():
@@ -59,11 +64,13 @@ def to_dict(acquired, settings: Settings) -> dict:
     }
     if acquired.host:
         doc["host"] = acquired.host
+    if debian:
+        doc["debian"] = debian
     return doc
 
 
-def write(path: Path, acquired, settings: Settings) -> dict:
-    doc = to_dict(acquired, settings)
+def write(path: Path, acquired, settings: Settings, debian: dict | None = None) -> dict:
+    doc = to_dict(acquired, settings, debian)
     atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
     return doc
 
@@ -150,3 +157,20 @@ def plan_from_lock(doc: dict, settings: Settings, components: tuple[str, ...], h
                 host_dir=host_dir, notes=[f"locked by {where}"])
     cg = art("crossgen2") if "crossgen2" in components else None
     return plan, cg, (host or {}).get("dotnet_sha512")
+
+
+def debian_differences(doc: dict, suite: str, found: dict[str, dict[str, str]]) -> list[str]:
+    """How the Debian packages ``found`` in the base images ({"os": {...}, "runtime-deps": {...}})
+    differ from the lock's (empty when they agree, or when the lock has no Debian section)."""
+    locked = doc.get("debian")
+    if not locked:
+        return []
+    if locked.get("suite") != suite:
+        return [f"the lock is for Debian {locked.get('suite')}, this build uses {suite}"]
+    diffs = []
+    for image in ("os", "runtime-deps"):
+        want, got = locked.get(image) or {}, found.get(image) or {}
+        for name in sorted(set(want) | set(got)):
+            if want.get(name) != got.get(name):
+                diffs.append(f"{image}: {name} {got.get(name) or 'absent'} (locked: {want.get(name) or 'absent'})")
+    return diffs

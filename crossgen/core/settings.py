@@ -99,6 +99,10 @@ class Settings:
     local_path: Path | None = None
     lock_file: Path = Path("dotnet-composite.lock.json")
     locked: bool = False
+    # Reproducible images (crossgen/dockerio/reproducible.py): layers rewritten after each build, with
+    # file and image times at source_date_epoch (None: derived from the inputs, see images/epoch.py).
+    reproducible: bool = True
+    source_date_epoch: int | None = None
 
     @property
     def workspace(self) -> Workspace:
@@ -186,4 +190,23 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
         local_path=path_or_none(dci.get("local_path")),
         lock_file=lock_file,
         locked=bool(dci.get("locked", False)),
+        reproducible=bool(dci.get("reproducible", True)),
+        source_date_epoch=_epoch(dci.get("source_date_epoch")),
     )
+
+
+def _epoch(value: Any) -> int | None:
+    """dci.source_date_epoch, else $SOURCE_DATE_EPOCH (the reproducible-builds convention), else None."""
+    origin = "dci.source_date_epoch"
+    if value in (None, ""):
+        value, origin = os.environ.get("SOURCE_DATE_EPOCH", ""), "$SOURCE_DATE_EPOCH"
+    if value in (None, ""):
+        return None
+    try:
+        epoch = int(str(value).strip())
+    except ValueError:
+        epoch = -1
+    if epoch < 0:
+        raise DciError(f"{origin} {value!r}", "is not a time in seconds since 1970-01-01 UTC",
+                       "give a whole non-negative number, e.g. $(date -d 2025-11-11 +%s), or leave it empty for the derived default")
+    return epoch

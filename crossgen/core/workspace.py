@@ -15,6 +15,7 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     build-all.json                        what the last build-all built or found up to date
     build-all-<mode>.json                 the same for the last build-all --mode <mode>
     verify/                               verify.json, app-compat.json, samples built by SDK images
+    publish/push.json                     what the last push sent where (digests), and what it refused
     report/                               report.json, report.md, charts, build history
     report/app-<name>/                    a user's app: its build records and frontier (report --app)
     report/channels/build-<channel>.json  the build of each channel report --channels compares
@@ -69,6 +70,10 @@ class Workspace:
     @property
     def verify(self) -> Path:
         return self.root / "verify"
+
+    @property
+    def publish(self) -> Path:
+        return self.root / "publish"
 
     @property
     def report(self) -> Path:

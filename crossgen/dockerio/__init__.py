@@ -199,17 +199,75 @@ def import_rootfs(api: docker.APIClient, tar: Path, ref: str, changes: list[str]
         api.import_image_from_data(f.read(), repository=repo or ref, tag=tag or "latest", changes=changes)
 
 
-def push(api: docker.APIClient, ref: str, remote: str, tag: str) -> Iterator[dict]:
-    """Tag ``ref`` as ``remote:tag``, push it (the progress messages are yielded) and untag it again."""
+def load(api: docker.APIClient, archive: Path) -> None:
+    """``docker load`` of an archive on this machine (streamed to the daemon: it may be remote)."""
+    with _talking(f"archive {archive.name}", "loading it into the daemon"), open(archive, "rb") as f:
+        for chunk in api.load_image(f, quiet=True):
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message") or str(chunk)
+                raise BuildError(f"archive {archive.name}", f"docker load failed: {detail.strip()}",
+                                 "build the image again; if it persists, see the daemon's log")
+
+
+def remove_image(api: docker.APIClient, image_id: str) -> None:
+    """Remove an image that is no longer tagged (and its untagged build intermediates); an image still
+    used by a tag or a container stays."""
+    try:
+        api.remove_image(image_id)
+    except docker.errors.APIError:
+        pass  # still in use: leave it to `invoke clean`
+
+
+def push(api: docker.APIClient, ref: str, remote: str, tag: str, *, auth_config: dict | None = None,
+         keep_tag: bool = False) -> Iterator[dict]:
+    """Tag ``ref`` as ``remote:tag``, push it (the progress messages are yielded) and untag it again
+    (``keep_tag``: the caller untags it with :func:`untag`, after reading what the push recorded).
+    ``auth_config`` (username, password) is sent as the registry login; without it the SDK looks in
+    the Docker configuration itself."""
     with _talking(f"image {ref}", f"pushing it to {remote}"):
         api.tag(ref, remote, tag=tag)
         try:
-            yield from api.push(remote, tag=tag, stream=True, decode=True)
+            yield from api.push(remote, tag=tag, stream=True, decode=True, auth_config=auth_config)
         finally:
-            try:
-                api.remove_image(f"{remote}:{tag}", noprune=True)
-            except docker.errors.APIError:
-                pass  # the temporary tag only; the image itself stays
+            if not keep_tag:
+                untag(api, f"{remote}:{tag}")
+
+
+def untag(api: docker.APIClient, ref: str) -> None:
+    """Remove the tag ``ref`` only (``noprune``: the image and its other tags stay); gone already is fine."""
+    try:
+        api.remove_image(ref, noprune=True)
+    except docker.errors.APIError:
+        pass
+    except _CONNECTION_ERRORS as exc:
+        raise _lost(f"image {ref}", "removing the tag", exc) from None
+
+
+def registry_is_insecure(api: docker.APIClient, host: str) -> bool:
+    """Whether the daemon talks plain HTTP to registry ``host[:port]``: named in its insecure
+    registries, or an address in one of their CIDRs (127.0.0.0/8 always), as the daemon decides."""
+    import ipaddress
+
+    with _talking(f"Docker daemon at {daemon_address()}", "reading its registry configuration"):
+        config = api.info().get("RegistryConfig") or {}
+    index = (config.get("IndexConfigs") or {}).get(host)
+    if index is not None:
+        return not index.get("Secure", True)
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+    try:
+        addresses = {ipaddress.ip_address(name)}
+    except ValueError:
+        try:
+            addresses = {ipaddress.ip_address(a[4][0]) for a in socket.getaddrinfo(name, None)}
+        except (OSError, ValueError):
+            return False
+    networks = []
+    for cidr in config.get("InsecureRegistryCIDRs") or []:
+        try:
+            networks.append(ipaddress.ip_network(cidr))
+        except ValueError:
+            pass
+    return any(a in n for a in addresses for n in networks if a.version == n.version)
 
 
 def remove_tags_with_prefix(api: docker.APIClient, prefix: str, *, log: Callable[[str], None] | None = None) -> int:
@@ -244,19 +302,33 @@ def build(
     network_mode: str = "none",
     dockerfile: str = "Dockerfile",
     log: Callable[[str], None] | None = None,
+    epoch: int | None = None,
 ) -> str:
     """Build ``context`` with the classic builder, streaming; returns the image ID.
 
+    With ``epoch`` the context goes to the daemon as a reproducible tar (:func:`context_tar`), so that
+    what ``COPY`` writes and the history's ``dir:<hash>`` do not depend on who staged it, or when.
     ``error``, ``errorDetail`` or a bare ``message`` in the stream is a failure.
     """
     log = log or (lambda line: None)
     all_labels = {LABEL_PROJECT: PROJECT, **(labels or {})}
     image_id = None
     tail: list[str] = []
-    with _talking(f"image {tag}", "building it"):
+    with contextlib.ExitStack() as stack, _talking(f"image {tag}", "building it"):
+        where: dict = {"path": str(context)}
+        if epoch is not None:
+            tar = context.parent / f".{context.name}.context.tar"
+            stack.callback(tar.unlink, missing_ok=True)
+            context_tar(context, epoch, tar)
+            where = {"fileobj": stack.enter_context(open(tar, "rb")), "custom_context": True}
+        # the Dockerfile may ask for SOURCE_DATE_EPOCH (`ARG SOURCE_DATE_EPOCH`): given only then
+        wants_epoch = epoch is not None and "ARG SOURCE_DATE_EPOCH" in (context / dockerfile).read_text()
         stream = api.build(
-            path=str(context), dockerfile=dockerfile, tag=tag, labels=all_labels, rm=True, forcerm=True,
+            **where, dockerfile=dockerfile, tag=tag, labels=all_labels, rm=True, forcerm=True,
             decode=True, pull=False, network_mode=network_mode,
+            # reproducible: every image is built anew, never handed back by the classic cache
+            nocache=epoch is not None,
+            buildargs={"SOURCE_DATE_EPOCH": str(epoch)} if wants_epoch else None,
         )
         for chunk in stream:
             if "error" in chunk or "errorDetail" in chunk:
@@ -285,6 +357,20 @@ def build(
                 raise BuildError(f"image {tag}", "the build stream ended without an image", "see the build output above")
             image_id = info["Id"]
     return image_id
+
+
+def context_tar(context: Path, epoch: int, dest: Path) -> None:
+    """``context`` as a build context tar whose bytes depend only on the files: entries in name order,
+    mtimes at ``epoch``, owned by root without names, modes kept."""
+    def fixed(ti: tarfile.TarInfo) -> tarfile.TarInfo:
+        ti.mtime = epoch
+        ti.uid = ti.gid = 0
+        ti.uname = ti.gname = ""
+        return ti
+
+    with tarfile.open(dest, "w:", format=tarfile.PAX_FORMAT) as tf:
+        for path in sorted(context.rglob("*"), key=lambda p: p.relative_to(context).parts):
+            tf.add(str(path), arcname=str(path.relative_to(context)), recursive=False, filter=fixed)
 
 
 def tar_directory(src: Path, arcname: str = ".") -> bytes:

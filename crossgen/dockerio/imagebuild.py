@@ -19,6 +19,7 @@ from typing import Callable
 import docker
 
 from crossgen import dockerio
+from crossgen.dockerio import reproducible
 from crossgen.core import ui
 from crossgen.core.errors import DciError
 
@@ -33,6 +34,7 @@ class ImageSpec:
     stage: Callable[[Path], None] | None = None  # fills the context folder
     labels: dict[str, str] = field(default_factory=dict)
     network_mode: str = "none"     # "host" for builds whose RUN steps use the package archive
+    epoch: int | None = None       # SOURCE_DATE_EPOCH: layers rewritten to be reproducible (None: as built)
 
 
 @dataclass
@@ -47,7 +49,12 @@ class BuildOutcome:
 
 
 def input_digest(spec: ImageSpec, base_id: str) -> str:
-    doc = {"dockerfile": spec.dockerfile, "base_id": base_id, "inputs": spec.inputs, "labels": spec.labels}
+    # the base by ID, not by name: images built under another prefix from the same inputs are the same
+    dockerfile = spec.dockerfile.replace(f"FROM {spec.base}", "FROM <base>")
+    doc = {"dockerfile": dockerfile, "base_id": base_id, "inputs": spec.inputs, "labels": spec.labels}
+    if spec.epoch is not None:
+        doc["source_date_epoch"] = spec.epoch
+        doc["rewrite_version"] = reproducible.REWRITE_VERSION
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -100,7 +107,12 @@ def build_image(
         labels = {**spec.labels, dockerio.label("input-digest"): digest, dockerio.label("image-key"): spec.key}
         ui.step(f"Building {spec.ref}")
         start = time.monotonic()
-        image_id = dockerio.build(api, context, spec.ref, labels=labels, network_mode=spec.network_mode, log=log)
+        image_id = dockerio.build(api, context, spec.ref, labels=labels, network_mode=spec.network_mode, log=log,
+                                  epoch=spec.epoch)
+        if spec.epoch is not None:
+            log(f"rewriting the new layers reproducibly (SOURCE_DATE_EPOCH={spec.epoch})")
+            image_id = reproducible.normalize(api, image_id, spec.ref, base_id=_base_id(api, spec), epoch=spec.epoch,
+                                              tmp=contexts_dir)
         seconds = time.monotonic() - start
     finally:
         shutil.rmtree(context, ignore_errors=True)
@@ -108,3 +120,10 @@ def build_image(
     size = int(info.get("Size", 0))
     ui.info(f"{spec.ref} in {seconds:.1f} s ({size / 1e6:.1f} MB)", label="built")
     return BuildOutcome(spec.key, spec.ref, image_id, size, seconds, False)
+
+
+def _base_id(api: docker.APIClient, spec: ImageSpec) -> str:
+    info = dockerio.image_info(api, spec.base)
+    if not info:
+        raise DciError(f"image {spec.ref}", f"its base {spec.base} disappeared during the build", "build it again")
+    return info["Id"]

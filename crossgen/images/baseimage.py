@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+import os
 import shlex
 import shutil
 import subprocess
@@ -13,7 +15,7 @@ import docker
 import docker.errors
 
 from crossgen import dockerio
-from crossgen.dockerio import templates
+from crossgen.dockerio import reproducible, templates
 from crossgen.core import channels, ui
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
@@ -58,12 +60,29 @@ DOCKER_CLEAN = (
 )
 
 
+# Files that record when or on which machine the root file system was made, not what is in it
+# (removed as Debian's official images do; mmdebstrap removes some of them itself).
+UNREPRODUCIBLE = (
+    "/var/log/apt/*", "/var/log/dpkg.log", "/var/log/alternatives.log", "/var/log/bootstrap.log",
+    "/var/cache/ldconfig/aux-cache", "/var/lib/dpkg/*-old", "/var/cache/debconf/*-old",
+    "/var/cache/apt/*.bin", "/var/lib/apt/lists/*",
+)
+
+
 def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) -> str:
-    """mmdebstrap a minbase root file system (docs and man pages left out, as in -slim) and import it."""
+    """mmdebstrap a minbase root file system (docs and man pages left out, as in -slim) and import it.
+
+    Reproducible (``dci.reproducible``): mmdebstrap runs with SOURCE_DATE_EPOCH, the files that
+    record the build time are removed, and the imported layer is rewritten as every other layer
+    (:mod:`crossgen.dockerio.reproducible`). The epoch is ``dci.source_date_epoch``, else the date of
+    the Debian archive's Release file that the packages came from.
+    """
     if not shutil.which("mmdebstrap"):
         raise DciError("mmdebstrap", "not installed", "run scripts/bootstrap.sh (installs it) or apt-get install mmdebstrap")
     tmpdir = Path(tempfile.mkdtemp(prefix="rootfs-", dir=_ensure(settings.workspace.tmp)))
     tar = tmpdir / "rootfs.tar"
+    release_date = tmpdir / "release-date"
+    removed = " ".join(f'"$1"{p}' for p in UNREPRODUCIBLE)
     cmd = [
         "mmdebstrap", "--variant=minbase", "--quiet",
         "--dpkgopt=path-exclude=/usr/share/man/*",
@@ -74,15 +93,20 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
         "--aptopt=Acquire::Retries \"3\"",
         # As Debian's official container images: no .deb files or package caches kept after apt runs.
         "--customize-hook=printf '%s\\n' " + shlex.quote(DOCKER_CLEAN) + " > \"$1/etc/apt/apt.conf.d/docker-clean\"",
-        "--customize-hook=rm -rf \"$1\"/var/cache/apt/*.bin \"$1\"/var/lib/apt/lists/*",
+        # the archive's date (the packages' snapshot), before the lists go
+        f"--customize-hook=sed -n 's/^Date: //p' \"$1\"/var/lib/apt/lists/*Release | head -n 1 > {shlex.quote(str(release_date))}",
+        f"--customize-hook=rm -rf {removed}",
         settings.debian_suite, str(tar),
     ]
+    env = dict(os.environ)
+    if settings.reproducible and settings.source_date_epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = str(settings.source_date_epoch)
     log_path = _ensure(settings.workspace.logs) / f"mmdebstrap-{settings.debian_suite}.log"
     ui.step(f"Building {settings.base_image} from Debian packages (mmdebstrap {settings.debian_suite} minbase)")
     start = time.monotonic()
     try:
         with open(log_path, "w") as logf:
-            proc = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT)
+            proc = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
         if proc.returncode != 0:
             tail = log_path.read_text(errors="replace").splitlines()[-8:]
             raise DciError(
@@ -96,6 +120,14 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
             f'LABEL {dockerio.label("debian-suite")}="{settings.debian_suite}"',
             'CMD ["bash"]',
         ])
+        if settings.reproducible:
+            epoch = settings.source_date_epoch
+            if epoch is None:
+                epoch = _release_epoch(release_date, settings)
+            info = dockerio.image_info(api, settings.base_image)
+            if info:
+                log(f"rewriting its layer reproducibly (SOURCE_DATE_EPOCH={epoch})")
+                reproducible.normalize(api, info["Id"], settings.base_image, base_id=None, epoch=epoch, tmp=tmpdir)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     info = dockerio.image_info(api, settings.base_image)
@@ -103,6 +135,15 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
         raise DciError(f"base image {settings.base_image}", "import did not produce the image", f"see {log_path}")
     ui.info(f"{settings.base_image} in {time.monotonic() - start:.0f} s ({info['Size'] / 1e6:.0f} MB)", label="built")
     return info["Id"]
+
+
+def _release_epoch(path: Path, settings: Settings) -> int:
+    text = path.read_text().strip() if path.is_file() else ""
+    try:
+        return int(email.utils.parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError):
+        raise DciError(f"Debian {settings.debian_suite} Release file", f"no readable Date ({text or 'none'!r}) to derive SOURCE_DATE_EPOCH from",
+                       "set dci.source_date_epoch (or $SOURCE_DATE_EPOCH)") from None
 
 
 def _ensure(path: Path) -> Path:
@@ -124,5 +165,24 @@ def runtime_deps_packages(settings: Settings) -> tuple[str, ...]:
 def runtime_deps_dockerfile(settings: Settings) -> str:
     return templates.render(
         settings.project_root / "docker", "runtime-deps",
-        base_image=settings.base_image, packages=list(runtime_deps_packages(settings)),
+        base_image=settings.base_image, packages=list(runtime_deps_packages(settings)), unreproducible=UNREPRODUCIBLE,
     )
+
+
+def installed_packages(api: docker.APIClient, ref: str) -> dict[str, str]:
+    """The Debian packages installed in image ``ref``: {package: version} (dpkg's own list)."""
+    result = dockerio.run(api, ref, ["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\n"], step="listing Debian packages",
+                          timeout=120)
+    if result.exit_code != 0:
+        raise DciError(f"image {ref}", f"dpkg-query failed (exit {result.exit_code}): {result.output.strip()[-200:]}",
+                       "is it a Debian image? rebuild it with invoke base-image --force")
+    return dict(line.split("\t", 1) for line in result.output.splitlines() if "\t" in line)
+
+
+def debian_packages(api: docker.APIClient, settings: Settings) -> dict:
+    """What the lock file records about Debian: the suite, every package of the OS base, and the
+    packages runtime-deps adds or changes."""
+    base = installed_packages(api, settings.base_image)
+    deps = installed_packages(api, runtime_deps_name(settings))
+    return {"suite": settings.debian_suite, "os": base,
+            "runtime-deps": {k: v for k, v in deps.items() if base.get(k) != v}}

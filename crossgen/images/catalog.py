@@ -14,7 +14,9 @@ Vocabulary:
   image plays each role when its sizes are compared with the baseline's, and which image runs each
   kind of sample (console or web) when startup is measured;
 * a **sample** is an app under ``samples/``; its kind says how it is run and probed;
-* a **scenario** is a set of roles deployed together on one machine (sizes, sharing).
+* a **scenario** is a set of roles deployed together on one machine (sizes, sharing); a scenario
+  ``beside_baseline`` is also a pull onto a node that already runs the baseline's images of those
+  roles (``pulls``: measured with real pulls by ``report --pulls``, see :meth:`Catalog.pull_scenarios`).
 
 Axes still to come (compile mode, OS base, architecture, app approach, channel) are fields of these
 records with today's single value as the default, so that a new value is one more entry.
@@ -103,6 +105,19 @@ class Scenario:
     roles: tuple[str, ...]
     compare: bool = True           # ratios to the baseline make sense
     beside_baseline: bool = False  # the variant's images next to the baseline's (a node that runs both)
+    pulls: bool = False            # measured by real pulls onto a node (report --pulls): what the node has, what it pulls
+
+
+@dataclass(frozen=True)
+class PullScenario:
+    """One pull onto a node: the images it already has (``have``, pulled first and not counted) and the
+    images it then pulls (``want``), as image keys."""
+
+    id: str
+    title: str
+    variant: int
+    have: tuple[str, ...]
+    want: tuple[str, ...]
 
 
 SAMPLES: tuple[Sample, ...] = (
@@ -171,7 +186,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("runtime+aspnet+sdk", "runtime + aspnet + sdk", ("runtime", "aspnet", "sdk")),
     Scenario("apps", "every sample app", ("apps",)),
     Scenario("with-baseline", "this variant's runtime + aspnet + sdk next to the baseline's", ("runtime", "aspnet", "sdk"),
-             compare=False, beside_baseline=True),
+             compare=False, beside_baseline=True, pulls=True),
+    Scenario("aspnet-with-baseline", "this variant's aspnet next to the baseline's", ("aspnet",),
+             compare=False, beside_baseline=True, pulls=True),
 )
 
 
@@ -319,6 +336,25 @@ class Catalog:
             if scenario.beside_baseline:
                 keys = tuple(dict.fromkeys([k for r in scenario.roles for k in self.role_images(self.baseline, r)] + list(keys)))
             out[v.number] = keys
+        return out
+
+    def pull_scenarios(self) -> list[PullScenario]:
+        """Every scenario marked ``pulls``, per variant that has its roles: a node with the baseline's
+        images of the roles (``beside_baseline``; else an empty node) pulls the variant's. A variant
+        whose images the node already has all of (the baseline itself) is left out."""
+        out = []
+        for sc in self.scenarios:
+            if not sc.pulls:
+                continue
+            have = tuple(k for r in sc.roles for k in self.role_images(self.baseline, r)) if sc.beside_baseline else ()
+            for v in self.variants:
+                parts = [self.role_images(v, r) for r in sc.roles]
+                if not all(parts):
+                    continue
+                want = tuple(dict.fromkeys(k for p in parts for k in p))
+                if set(want) <= set(have):
+                    continue
+                out.append(PullScenario(f"{sc.id}/{v.number}", f"variant {v.number}: {sc.title}", v.number, have, want))
         return out
 
     def framework_images(self, role: str | None = None) -> tuple[str, ...]:

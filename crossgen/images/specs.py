@@ -12,6 +12,7 @@ from pathlib import Path
 from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
+from crossgen.acquire.epoch import source_date_epoch
 from crossgen.images.baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name, runtime_deps_packages
 from crossgen.compile.compiler import CompileResult
 from crossgen.dockerio.imagebuild import ImageSpec
@@ -55,7 +56,7 @@ def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
         key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
         base=settings.base_image, inputs={"packages": list(runtime_deps_packages(settings))},
         labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version},
-        network_mode="host",
+        network_mode="host", epoch=source_date_epoch(settings, acquired),
     )
 
 
@@ -152,6 +153,7 @@ def spec_for(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds]},
             stage=partial(stage_dotnet, root=root, frameworks=(NETCORE,), host=True, overlays=own), labels=labels,
+            epoch=source_date_epoch(settings, acquired),
         )
     if image.role == "aspnet":
         full_root = image.base == RUNTIME_DEPS  # the whole dotnet root in one layer (one composite for both frameworks)
@@ -162,6 +164,7 @@ def spec_for(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds], "frameworks": list(frameworks)},
             stage=partial(stage_dotnet, root=root, frameworks=frameworks, host=full_root, overlays=own), labels=labels,
+            epoch=source_date_epoch(settings, acquired),
         )
     if image.role == "sdk":
         sdk = sdk_for(settings, acquired)
@@ -172,8 +175,9 @@ def spec_for(
         dockerfile = _render(settings, "sdk", base_image=base_ref, sdk_version=sdk_version, variant_title=title)
         return ImageSpec(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
-            inputs={"sdk_root": str(sdk_root), "sdk_version": sdk_version, "parts": list(SDK_PARTS)},
+            inputs={"sdk_root": sdk_root.name, "sdk_version": sdk_version, "parts": list(SDK_PARTS)},
             stage=partial(_stage_sdk, root=sdk_root, sdk_version=sdk_version), labels=labels,
+            epoch=source_date_epoch(settings, acquired),
         )
     if image.role == "app":
         if not apps or image.app not in apps:
@@ -192,6 +196,7 @@ def spec_for(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"sample": sample.digest, "sample_dir": sample.path.name, "crossgen": [c.record["key"] for c in holds]},
             stage=partial(_stage_app, app=sample.path, overlays=own), labels=labels,
+            epoch=source_date_epoch(settings, acquired),
         )
     raise DciError(f"image {image.key}", f"unknown role {image.role!r}", "use runtime, aspnet, sdk or app in the catalog")
 

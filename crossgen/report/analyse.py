@@ -78,7 +78,10 @@ def layer_category(index: int, created_by: str, owner: str) -> str:
     return ".NET runtime"
 
 
-def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pushes: dict[str, dict]) -> list[dict]:
+def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pushes: dict[str, dict],
+                   rebuilt: dict[str, dict] | None = None) -> list[dict]:
+    """Per image: sizes, layers, and ``reproducible`` (built again without cache: the same image ID?
+    None when not checked)."""
     # owner of a layer = the image with the fewest layers that holds its ChainID
     owner: dict[str, str] = {}
     for key in sorted(measured, key=lambda k: len(measured[k].layers)):
@@ -95,6 +98,8 @@ def images_section(measured: dict[str, sizes.ImageSizes], images: list[dict], pu
             "config_bytes": m.config_size,
             "manifest_digest": m.manifest_digest,
             "push_seconds": (pushes.get(m.key) or {}).get("seconds"),
+            "reproducible": (rebuilt or {}).get(m.key, {}).get("same"),
+            "rebuilt_id": (rebuilt or {}).get(m.key, {}).get("rebuilt_id"),
             "layers": [{
                 "index": l.index, "diff_id": l.diff_id, "chain_id": l.chain_id,
                 "uncompressed_bytes": l.size, "blob_digest": l.blob_digest, "compressed_bytes": l.blob_size,

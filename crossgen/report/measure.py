@@ -72,7 +72,7 @@ def measure_sizes(api: docker.APIClient, images: list[dict]) -> dict[str, sizes.
 def measure_compressed(api: docker.APIClient, settings: Settings, images: list[dict], measured: dict[str, sizes.ImageSizes],
                        *, fresh: bool = False) -> dict:
     """Push every image to a local registry and attach the manifests' blob sizes; returns push facts."""
-    from crossgen.report.registry import LocalRegistry
+    from crossgen.publish.registry import LocalRegistry
 
     pushes = []
     storage = settings.workspace.registry / "storage"

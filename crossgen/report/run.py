@@ -28,7 +28,7 @@ from crossgen.core.errors import DciError
 from crossgen.core.files import atomic_write_text
 from crossgen.core.settings import Settings
 from crossgen.images.catalog import CATALOG
-from crossgen.report import frontier, sizes
+from crossgen.report import frontier, pulls, sizes
 from crossgen.report.analyse import (
     build_summary,
     compare_with_previous,
@@ -72,6 +72,8 @@ class ReportOptions:
     frontier_runs: int = 20               # frontier: startup runs per point
     extra_runs: int = 5                   # frontier: runs without AVX2 and with a dropped page cache
     channels: tuple[str, ...] = ()        # .NET channels to compare (each built by the pipeline first)
+    rebuild_check: bool = True            # build every image again without cache: same image ID? (minutes)
+    pulls: bool = False                   # real pulls onto a private containerd: classic builds (given) against these
 
 
 @dataclass
@@ -134,12 +136,31 @@ def channels_section(api: docker.APIClient, channel_builds: list[tuple[Settings,
     return out
 
 
+def _pull_sets(api: docker.APIClient, opts: ReportOptions, images: list[dict], classic: dict[str, str] | None) -> tuple[dict, dict] | None:
+    """(before, after) for ``opts.pulls``: the classic builds the caller made, and the measured images
+    (the reproducible ones); checked before anything is measured."""
+    if not opts.pulls:
+        return None
+    if not classic:
+        raise DciError("--pulls", "no classic builds (reproducible=False) of the images were given to compare with",
+                       "let `invoke report --pulls` build them (the pipeline passes them as classic_builds), or leave out --pulls")
+    missing = [ref for ref in classic.values() if not dockerio.image_info(api, ref)]
+    if missing:
+        raise DciError(", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), "not present locally (classic builds for --pulls)",
+                       "build them again (the pipeline's classic build for --pulls), or leave out --pulls")
+    return dict(classic), {i["key"]: i["ref"] for i in images}
+
+
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
         cold_measured: dict | None = None, timings: dict[str, float] | None = None,
-        channel_builds: list[tuple[Settings, dict]] | None = None) -> dict:
+        channel_builds: list[tuple[Settings, dict]] | None = None, rebuilt: dict[str, dict] | None = None,
+        classic_builds: dict[str, str] | None = None) -> dict:
     """Measure the images of the last build-all, analyse, render; ``warm_seconds``/``cold_measured`` are
     builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times,
-    ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each)."""
+    ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each), ``rebuilt`` the
+    pipeline's rebuild of every image (key -> image ID, rebuilt ID, same?) for the "reproducible" column,
+    ``classic_builds`` (image key -> reference) the same images built with ``reproducible=False`` for
+    ``opts.pulls``."""
     if opts.charts:
         require_charts()
 
@@ -160,6 +181,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         raise DciError(", ".join(missing), "not present locally", "run `invoke build-all` (or pick others with --images)")
     # the frontier is startup runs: --no-startup leaves it out too
     points = _frontier_points(api, settings, opts) if opts.modes and opts.startup else None
+    pull_sets = _pull_sets(api, opts, images, classic_builds)
 
     ui.step(f"Sizes of {len(images)} images from the daemon")
     start = time.monotonic()
@@ -182,6 +204,11 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
 
     frontier_section = _frontier(api, settings, opts, points, timer) if points else None
     channels = channels_section(api, channel_builds, opts, timer) if channel_builds and opts.startup else None
+    pulls_section = None
+    if pull_sets:
+        start = time.monotonic()
+        pulls_section = pulls.measure(api, settings, *pull_sets)
+        timer.add("pulls", start)
 
     deps_ref = next((i["ref"] for i in record["images"] if i["key"] == "runtime-deps"), settings.base_image)
     scen, across = scenarios_section(measured)
@@ -200,13 +227,14 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "options": {"runs": opts.runs, "modes": list(opts.modes), "channels": list(opts.channels), "frontier_runs": opts.frontier_runs, "extra_runs": opts.extra_runs, "registry": opts.registry, "startup": opts.startup, "warm_build": opts.warm_build,
                     "images": list(opts.images), "fresh_registry": opts.fresh_registry, "cold_build": opts.cold_build,
-                    "inspect_layers": opts.inspect_layers},
+                    "inspect_layers": opts.inspect_layers, "rebuild_check": opts.rebuild_check,
+                    "pulls": opts.pulls},
         "machine": machine_info(api),
         "dotnet_version": record.get("dotnet_version"),
         "base_os": base_os(api, deps_ref),
         "rules": dict(sizes.RULES),
         "variants": [{"number": v.number, "name": v.name, "title": v.title} for v in CATALOG.variants],
-        "images": images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])}),
+        "images": images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])}, rebuilt),
         "scenarios": scen,
         "across_variants": across,
         "layer_identity": ident,
@@ -214,6 +242,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "startup": startup_section,
         "frontier": frontier_section,
         "channels": channels,
+        "pulls": pulls_section,
         "registry": registry,
         "build": {"bubbles": record.get("bubbles") or {}, "last": build_summary(record), "cold": cold, "warm": warm,
                   "warm_measured_seconds": warm_seconds, "cold_measured": cold_measured, "history": history},

@@ -5,7 +5,7 @@ Two sizes per layer:
 * **uncompressed**: what the daemon stores: the layer's diff size (sum of its file bytes, the
   figure ``docker images`` adds up), read from the daemon's image history;
 * **compressed**: the gzip blob a registry stores and a pull transfers, read from the manifest
-  of a real registry (see ``registry.py``).
+  of a real registry (see ``crossgen/publish/registry.py``).
 
 Two sharing rules, because the daemon and a registry identify layers differently:
 

@@ -60,6 +60,7 @@ class Claim:
     excluded: frozenset[str] = frozenset()  # assembly file names kept out of the composites
     key: str | None = None          # the catalog image key it was built as
     built_as: str = ""              # app images: how the app was built when not for the channel (rolled forward)
+    image_id: str = ""              # the image verified (a result holds for this ID only)
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -89,7 +90,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
     return Claim(
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
         app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
-        excluded=excluded, key=lab("image-key") or None, built_as=lab("built-as"),
+        excluded=excluded, key=lab("image-key") or None, built_as=lab("built-as"), image_id=str(info.get("Id") or ""),
     )
 
 
