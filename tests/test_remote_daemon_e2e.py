@@ -3,7 +3,7 @@ that cannot see this machine's files (tests/remote_daemon.py: its own mount name
 $HOME, the checkout and the download cache are empty; its own data root and containerd).
 
 `invoke lock`, `invoke base-image` (mmdebstrap here, imported through the API), `invoke build
---variant 1,2 --locked`, `invoke verify`, `invoke inspect` and `invoke report` (one startup run on each runtime and
+--variant 1,2 --locked` (image IDs identical to the suite's own build on this machine's daemon), `invoke verify`, `invoke inspect` and `invoke report` (one startup run on each runtime and
 ASP.NET image, console and web; no frontier, registry or warm build) run as a user runs them, from a fresh build folder and image prefix. A
 task that bind-mounted a path of this machine, or handed the daemon one to read, would find nothing
 there and fail: the first test proves that the daemon sees nothing at those paths.
@@ -51,6 +51,22 @@ def test_build_made_the_images_on_the_remote_daemon_only(remote_build):
         local = dockerio.connect()
         assert [i["ref"] for i in record["images"] if dockerio.image_info(local, i["ref"])] == []
     assert json.loads(remote_build.lock_file.read_text())  # what another daemon builds the same images from
+
+
+def test_two_cold_builds_that_share_nothing_are_the_same_images(remote_build, built_images):
+    """Reproducible, proven: the suite's build on this machine's daemon and the remote daemon's (its own
+    empty data root and containerd, an empty build folder, another image prefix, the lock file of the
+    same .NET bits) share nothing but the inputs, and give identical image IDs: the OS base made by
+    mmdebstrap twice, runtime-deps installed by apt twice, Crossgen2 run twice, the samples published
+    twice, every image of variants 1 and 2."""
+    _, _, outcomes = built_images
+    here = {k: o.image_id for k, o in outcomes.items() if o.image_id}
+    there = remote_build.image_ids()
+    common = sorted(set(here) & set(there))
+    assert {"os", "runtime-deps", "crossgen2", "runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
+            "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite", "sample-web-no-composite"} <= set(common)
+    different = {k: (here[k][7:19], there[k][7:19]) for k in common if here[k] != there[k]}
+    assert not different, f"{len(different)} of {len(common)} images differ: {different}"
 
 
 def test_verify_on_the_remote_daemon(remote_build):
