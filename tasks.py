@@ -93,16 +93,17 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     cli.crossgen(cli.with_mode(s, mode, (bubble,)), bubble, force=force)
 
 
-@task(help={"variant": "variant number or name (e.g. 2 or runtime-composite)", "channel": CHANNEL_HELP,
+@task(help={"variant": "variant number or name (e.g. 2 or runtime-composite), or several, comma-separated (1,2)", "channel": CHANNEL_HELP,
             "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP})
 @friendly
 def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None):
-    """Build the images of one variant (and what they stand on)."""
+    """Build the images of one variant, or of several (and what they stand on); one build record for them all."""
     from crossgen.images.catalog import CATALOG
 
-    v = inputs.choice("--variant", variant, CATALOG.variant)
+    chosen = [inputs.choice("--variant", part, CATALOG.variant) for part in inputs.comma_list("--variant", variant, example="1,2")]
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None})
-    cli.build(cli.with_mode(s, mode), [v], force=force, dry_run=dry_run)
+    unique = [v for i, v in enumerate(chosen) if v.number not in {u.number for u in chosen[:i]}]
+    cli.build(cli.with_mode(s, mode), unique, force=force, dry_run=dry_run)
 
 
 @task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date", "locked": LOCKED_HELP,

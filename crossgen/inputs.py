@@ -176,6 +176,14 @@ def image_key_patterns(flag: str, value: Any) -> tuple[str, ...]:
     return parts
 
 
+def comma_list(flag: str, value: Any, *, example: str) -> list[str]:
+    """``a,b``: the non-empty parts, in the order given; at least one."""
+    parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    if not parts:
+        raise DciError(f"{flag} {_shown(value)}", "names nothing", f"give one or more, comma-separated, e.g. {flag} {example}")
+    return parts
+
+
 def choice(flag: str, value: Any, lookup) -> Any:
     """``lookup(value)`` (which raises DciError on an unknown name) with the error naming the flag."""
     try:

@@ -277,6 +277,36 @@ def built_images():
     return settings, api, {o.key: o for o in outcomes}
 
 
+@pytest.fixture(scope="session")
+def remote_build_dir(tmp_path_factory) -> Path:
+    """The (fresh) build folder of the build on the remote daemon."""
+    return tmp_path_factory.mktemp("remote-build")
+
+
+@pytest.fixture(scope="session")
+def remote_daemon(remote_build_dir):
+    """A second dockerd on tcp://127.0.0.1:<port> that cannot see /tmp, $HOME, the checkout, the
+    download cache or ``remote_build_dir`` (tests/remote_daemon.py); stopped and its data removed at
+    the end of the session."""
+    from crossgen.core.settings import default_cache_dir
+    from tests.remote_daemon import ROOT as PROJECT, RemoteDaemon
+
+    daemon = RemoteDaemon.start(hide=[PROJECT, default_cache_dir(), remote_build_dir])
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def remote_build(remote_daemon, remote_build_dir):
+    """Variants 1 and 2 built by the tasks on the remote daemon from a fresh build folder, image prefix
+    and lock file: a :class:`tests.remote_daemon.RemoteBuild` (settings, build record, lock file)."""
+    from tests.remote_daemon import build_on_remote
+
+    return build_on_remote(remote_daemon, remote_build_dir)
+
+
 @pytest.fixture
 def app_dir(tmp_path) -> tuple[Path, str]:
     """A stand-in self-contained app (the host's managed assemblies) for the Docker-door tests."""

@@ -173,3 +173,28 @@ def test_detail_shows_markup_like_text_as_text(captured):
     out = captured(True)
     ui.detail(MARKUP_LINE)
     assert MARKUP_LINE in out.getvalue()
+
+
+def test_an_unreachable_docker_host_is_a_typed_error_naming_it(monkeypatch):
+    """Nothing listens at DOCKER_HOST: DaemonUnreachable (an Unreachable), naming DOCKER_HOST, the
+    operating system's reason and what to do; it comes at once, not after the long step timeout."""
+    from crossgen.core.errors import Unreachable
+
+    port = dockerio.free_port()  # nothing listens there right now
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
+    start = time.monotonic()
+    with pytest.raises(dockerio.DaemonUnreachable) as e:
+        dockerio.connect()
+    assert time.monotonic() - start < dockerio.CONNECT_TIMEOUT
+    assert isinstance(e.value, Unreachable)
+    assert e.value.what == f"Docker daemon at tcp://127.0.0.1:{port} (DOCKER_HOST)"
+    assert "Connection refused" in e.value.cause
+    assert "correct DOCKER_HOST" in e.value.fix and "unset DOCKER_HOST" in e.value.fix
+
+
+def test_without_docker_host_the_error_says_it_is_not_set(monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(dockerio, "daemon_address", lambda: f"unix://{tmp_path}/no.sock")
+    with pytest.raises(dockerio.DaemonUnreachable) as e:
+        dockerio.connect()
+    assert "DOCKER_HOST is not set" in e.value.what and "bootstrap.sh" in e.value.fix

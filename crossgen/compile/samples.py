@@ -87,8 +87,19 @@ def retarget(project: Path, tfm: str) -> None:
     project.write_text(_TFM.sub(f"<TargetFramework>{tfm}</TargetFramework>", text, count=1), encoding="utf-8")
 
 
+# How samples are published, beyond the sources and the mode: part of their digest (a change republishes).
+# The output must not depend on the folder it is built in: the compiler records source and PDB paths,
+# which PathMap rewrites to /src/<name> (publish_flags).
+PUBLISH_FLAGS = ("-p:ContinuousIntegrationBuild=true", "-p:PathMap=<project>=/src/<name>")
+
+
+def publish_flags(project_dir: Path, name: str) -> list[str]:
+    """:data:`PUBLISH_FLAGS` for one project folder."""
+    return [f.replace("<project>", str(project_dir)).replace("<name>", name) for f in PUBLISH_FLAGS]
+
+
 def source_digest(src: Path, extra: str = "") -> str:
-    h = hashlib.sha256(extra.encode())
+    h = hashlib.sha256((extra + "".join(PUBLISH_FLAGS)).encode())
     for p in sorted(src.rglob("*")):
         if p.is_file() and not {"bin", "obj"} & set(p.relative_to(src).parts):
             h.update(p.relative_to(src).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
@@ -211,7 +222,8 @@ def publish(settings: Settings, name: str, *, self_contained_rid: str | None = N
     start = time.monotonic()
     env = dotnet_env(settings)
     with atomic_dir(out) as tmp:
-        cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo"]
+        cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo",
+               *publish_flags(srccopy, name)]
         cmd += ["-r", self_contained_rid, "--self-contained", "true"] if self_contained_rid else ["-p:UseAppHost=false"]
         if target and target.roll_forward:
             cmd.append("-p:RollForward=Major")
@@ -288,7 +300,8 @@ def _publish_project(settings: Settings, app: AppFolder, *, self_contained_rid: 
         ui.step(f"Publishing your app {app.name} ({'self-contained ' + self_contained_rid if self_contained_rid else 'framework-dependent'})")
         start = time.monotonic()
         with atomic_dir(out) as tmp:
-            cmd = [dotnet_cli(settings), "publish", str(next(app.path.glob("*.csproj"))), "-c", "Release", "-o", str(tmp), "--nologo"]
+            cmd = [dotnet_cli(settings), "publish", str(next(app.path.glob("*.csproj"))), "-c", "Release", "-o", str(tmp), "--nologo",
+                   *publish_flags(app.path, app.name)]
             if self_contained_rid and runtime_version:
                 pin = settings.workspace.samples / "src" / f"pin-{runtime_version}.targets"
                 pin.parent.mkdir(parents=True, exist_ok=True)

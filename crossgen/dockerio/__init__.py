@@ -7,8 +7,8 @@ mounts (files go in and out through the archive API, so a remote DOCKER_HOST wor
 
 Failures come out as :class:`DciError` subclasses naming the step and the image:
 :class:`ContainerTimeout` (still running at its deadline, with or without output),
-:class:`DaemonLost` (the daemon stopped answering) and :class:`DockerRefused` (the daemon
-answered with an error).
+:class:`DaemonLost` (the daemon stopped answering), :class:`DockerRefused` (the daemon
+answered with an error) and :class:`DaemonUnreachable` (none answers at DOCKER_HOST).
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import docker
 import docker.errors
+import docker.utils
 import requests.exceptions
 import urllib3.exceptions
 
 from crossgen.core import archives
-from crossgen.core.errors import DciError
+from crossgen.core.errors import DciError, Unreachable
 
 LABEL_PROJECT = "io.github.dotnet-composite-images.project"
 LABEL_PREFIX = "io.github.dotnet-composite-images."
@@ -49,21 +50,45 @@ def daemon_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+CONNECT_TIMEOUT = 30  # seconds the first answer (version, ping) may take; a dead address fails within it
+
+
 def connect(timeout: int = 1800) -> docker.APIClient:
-    """A low-level client for DOCKER_HOST (or the local socket); fails clearly if none answers."""
+    """A low-level client for DOCKER_HOST (or the local socket), TLS as DOCKER_TLS_VERIFY and
+    DOCKER_CERT_PATH say; :class:`DaemonUnreachable` when nothing answers there."""
+    address = daemon_address()
     try:
-        api = docker.APIClient(base_url=daemon_address(), timeout=timeout, version="auto")
+        tls = {k: v for k, v in docker.utils.kwargs_from_env().items() if k == "tls"}
+        api = docker.APIClient(base_url=address, timeout=CONNECT_TIMEOUT, version="auto", **tls)
         api.ping()
-        return api
     except Exception as exc:  # the SDK raises many kinds here
-        raise DciError(
-            f"Docker daemon at {daemon_address()}",
-            f"not reachable ({type(exc).__name__}: {str(exc)[:200]})",
-            "run scripts/bootstrap.sh (it starts dockerd) or set DOCKER_HOST to a running daemon",
-        ) from None
+        raise DaemonUnreachable(*_unreachable(address, _reason(exc))) from None
+    api.timeout = timeout
+    return api
+
+
+def _reason(exc: BaseException) -> str:
+    """The operating system's word for it when there is one ("[Errno 111] Connection refused"), else the exception."""
+    text = " ".join(str(exc).split())
+    errno = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
+    return errno.group(0).strip() if errno else f"{type(exc).__name__}: {text[:200]}"
+
+
+def _unreachable(address: str, why: str) -> tuple[str, str, str]:
+    if os.environ.get("DOCKER_HOST"):
+        return (f"Docker daemon at {address} (DOCKER_HOST)", f"not reachable ({why})",
+                "start the daemon there, or correct DOCKER_HOST (a remote host: tcp://HOST:PORT, with DOCKER_TLS_VERIFY=1 "
+                "and DOCKER_CERT_PATH when it needs TLS), or unset DOCKER_HOST to use this machine's daemon "
+                "(scripts/bootstrap.sh starts it)")
+    return (f"Docker daemon at {address} (DOCKER_HOST is not set)", f"not reachable ({why})",
+            "run scripts/bootstrap.sh (it starts dockerd) or set DOCKER_HOST to a running daemon, e.g. tcp://HOST:PORT")
 
 
 # -- errors ------------------------------------------------------------------------------------
+
+class DaemonUnreachable(Unreachable):
+    """No Docker daemon answers at DOCKER_HOST (or at the local socket when it is not set)."""
+
 
 class DockerRefused(DciError):
     """The daemon answered a request with an error (no such image, no such path...)."""
