@@ -597,7 +597,9 @@ def rebuild_check(api: docker.APIClient, settings: Settings, patterns: tuple[str
     settings = settings.with_overrides(channel=record.get("channel"))
     ids = {i["key"]: i["image_id"] for i in record["images"] if i["key"] != "os"}
     wanted = {k for k in ids if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)}
-    variants = [v for v in CATALOG.variants if wanted & {i.key for i in CATALOG.images_of(v)}] or CATALOG.variants[:1]
+    # for each image, the first variant that builds it (runtime-deps and the Crossgen2 image come with any)
+    owners = [next((v for v in CATALOG.variants if k in {*v.builds, *(i.key for i in CATALOG.app_images(v))}), None) for k in sorted(wanted)]
+    variants = [v for v in CATALOG.variants if v in owners] or CATALOG.variants[:1]
     scratch = settings.with_overrides(image_prefix=REBUILD_PREFIX)
     ui.step(f"Reproducible? Building {len(wanted)} images again from the same inputs, without cache, under {REBUILD_PREFIX}")
     dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)

@@ -159,7 +159,7 @@ def _mounts_under(folder: Path) -> list[str]:
 
 @dataclass
 class RemoteBuild:
-    """What ``invoke lock`` + ``invoke build --variant 1,2 --locked`` made on the remote daemon.
+    """What ``invoke lock`` + ``invoke build --variant 1 --locked`` made on the remote daemon.
 
     ``record`` is the build record (build-all.json: every image's key, ref and image ID); ``lock_file``
     is what it was built from: build on another daemon with the same lock file and settings to
@@ -200,7 +200,7 @@ def run_task(env: dict[str, str], seconds: dict[str, float], *args: str, timeout
     return proc
 
 
-def build_on_remote(daemon: RemoteDaemon, build_dir: Path, *, variants: tuple[str, ...] = ("1", "2")) -> RemoteBuild:
+def build_on_remote(daemon: RemoteDaemon, build_dir: Path, *, variants: tuple[str, ...] = ("1",)) -> RemoteBuild:
     """Lock, make the OS base and runtime-deps, build ``variants`` on ``daemon`` into a fresh build
     folder and image prefix (nothing on the remote daemon to begin with)."""
     import json

@@ -1,7 +1,8 @@
 """End to end on other channels than 10.0: .NET 8.0 (LTS, an older Crossgen2 that spells the
 instruction set its own way, samples built for net8.0) and .NET 11.0 (no SDK on this machine targets
-it: samples built for net10.0 and rolled forward). Variants 1-3 are built for real into a build
-folder of their own, verified, and compared by the report's channel table.
+it: samples built for net10.0 and rolled forward). Variants 1 and 2 are built for real into a build
+folder of their own, verified, and compared by the report's channel table (variant 3 on every channel:
+`invoke report --channels`; left out here to keep CI under its time budget).
 
 An SDK image holds a working SDK of its channel or is not built: the machine's SDK (10.0) never goes
 into an 8.0 or 11.0 SDK image.
@@ -34,13 +35,13 @@ def _host_sdk_majors() -> set[int]:
 
 @pytest.fixture(scope="module")
 def channel_builds(tmp_path_factory):
-    """Variants 1, 2 and 3 of each channel, each channel in a build folder of its own."""
+    """Variants 1 and 2 of each channel, each channel in a build folder of its own."""
     api = dockerio.connect()
     built = {}
     for channel in CHANNELS:
         settings = e2e_settings(channel=channel, build_dir=tmp_path_factory.mktemp(f"channel-{channel}"))
         outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir),
-                                           selected=[CATALOG.variant(n) for n in ("1", "2", "3")])
+                                           selected=[CATALOG.variant(n) for n in ("1", "2")])
         built[channel] = (settings, outcomes, json.loads(settings.workspace.build_record.read_text()))
     return api, built
 
@@ -51,12 +52,12 @@ def test_a_channel_builds_and_every_image_it_built_passes_verify(channel_builds,
     settings, outcomes, record = built[channel]
     assert record["dotnet_version"].startswith(channel + ".") and record["channel"] == channel
     made = {o.key: o for o in outcomes if not o.not_built}
-    for key in ("runtime-no-composite", "aspnet-no-composite", "runtime-composite", "aspnet-runtime-composite", "aspnet-composite"):
+    for key in ("runtime-no-composite", "aspnet-no-composite", "runtime-composite", "aspnet-runtime-composite"):
         assert made[key].ref == f"{TEST_PREFIX}{CATALOG.images[key].repo}:{channel}-trixie-slim-{CATALOG.images[key].suffix}"
         assert made[key].image_id
     # SDK images: a working SDK of the channel, or not built with the reason in the build record
     has_sdk = int(channel.split(".")[0]) in _host_sdk_majors()
-    sdk_keys = {"sdk-no-composite", "sdk-runtime-composite", "sdk-aspnet-composite"}
+    sdk_keys = {"sdk-no-composite", "sdk-runtime-composite"}
     skipped = {n["key"]: n["why"] for n in record["not_built"]}
     if has_sdk:
         assert sdk_keys <= set(made)
@@ -91,8 +92,8 @@ def test_the_report_compares_channels(channel_builds):
     assert [c["channel"] for c in section["channels"]] == list(CHANNELS)
     for ch in section["channels"]:
         points = ch["points"]
-        # variants 1-3 were built (variant 4's console points run on variant 2's runtime image, which is there too)
-        assert {1, 2, 3} <= {p["variant"] for p in points}
+        # variants 1 and 2 were built (variant 4's console points run on variant 2's runtime image, which is there too)
+        assert {1, 2} <= {p["variant"] for p in points}
         assert all(p["median_ms"] is not None and p["jit"] is not None and p["size"] > 0 for p in points)
         assert all(p["jit_ratio"] is not None for p in points if p["variant"] != 1)
     table = "\n".join(render.md_channels({"channels": section}))

@@ -3,7 +3,8 @@ that cannot see this machine's files (tests/remote_daemon.py: its own mount name
 $HOME, the checkout and the download cache are empty; its own data root and containerd).
 
 `invoke lock`, `invoke base-image` (mmdebstrap here, imported through the API), `invoke build
---variant 1,2 --locked` (image IDs identical to the suite's own build on this machine's daemon), `invoke verify`, `invoke inspect` and `invoke report` (one startup run on each runtime and
+--variant 1 --locked` (image IDs identical to the suite's own build on this machine's daemon; the
+composite variants' reproducibility: test_e2e_build's rebuild check and Crossgen2 determinism test), `invoke verify`, `invoke inspect` and `invoke report` (one startup run on each runtime and
 ASP.NET image, console and web; no frontier, registry or warm build) run as a user runs them, from a fresh build folder and image prefix. A
 task that bind-mounted a path of this machine, or handed the daemon one to read, would find nothing
 there and fail: the first test proves that the daemon sees nothing at those paths.
@@ -38,11 +39,11 @@ def test_the_remote_daemon_cannot_see_this_machines_files(remote_build):
 
 
 def test_build_made_the_images_on_the_remote_daemon_only(remote_build):
-    """The build record names every image of variants 1 and 2 with its image ID, as the remote
-    daemon has it; this machine's daemon has none of them."""
+    """The build record names every image of variant 1 with its image ID, as the remote daemon has
+    it; this machine's daemon has none of them."""
     record = remote_build.record
     keys = {i["key"] for i in record["images"]}
-    assert {"os", "runtime-deps", "crossgen2", "runtime-no-composite", "runtime-composite", "aspnet-runtime-composite"} <= keys
+    assert {"os", "runtime-deps", "runtime-no-composite", "aspnet-no-composite", "sdk-no-composite", "sample-web-no-composite"} <= keys
     remote = remote_build.daemon.api()
     for image in record["images"]:
         assert image["ref"].startswith(remote_build.settings.image_prefix)
@@ -57,14 +58,14 @@ def test_two_cold_builds_that_share_nothing_are_the_same_images(remote_build, bu
     """Reproducible, proven: the suite's build on this machine's daemon and the remote daemon's (its own
     empty data root and containerd, an empty build folder, another image prefix, the lock file of the
     same .NET bits) share nothing but the inputs, and give identical image IDs: the OS base made by
-    mmdebstrap twice, runtime-deps installed by apt twice, Crossgen2 run twice, the samples published
-    twice, every image of variants 1 and 2."""
+    mmdebstrap twice, runtime-deps installed by apt twice, the samples published twice, every image of
+    variant 1."""
     _, _, outcomes = built_images
     here = {k: o.image_id for k, o in outcomes.items() if o.image_id}
     there = remote_build.image_ids()
     common = sorted(set(here) & set(there))
-    assert {"os", "runtime-deps", "crossgen2", "runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
-            "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite", "sample-web-no-composite"} <= set(common)
+    assert {"os", "runtime-deps", "runtime-no-composite", "aspnet-no-composite", "sdk-no-composite", "sample-hello-no-composite",
+            "sample-web-no-composite", "sample-broad-no-composite", "sample-service-no-composite"} <= set(common)
     different = {k: (here[k][7:19], there[k][7:19]) for k in common if here[k] != there[k]}
     assert not different, f"{len(different)} of {len(common)} images differ: {different}"
 
@@ -80,18 +81,17 @@ def test_verify_on_the_remote_daemon(remote_build):
 
 
 def test_inspect_on_the_remote_daemon(remote_build):
-    ref = next(i["ref"] for i in remote_build.record["images"] if i["key"] == "runtime-composite")
+    ref = next(i["ref"] for i in remote_build.record["images"] if i["key"] == "runtime-no-composite")
     infos = json.loads(remote_build.invoke("inspect", ref, "--json-out").stdout)
-    assert [i for i in infos if i["kind"] == "composite"]
+    assert [i for i in infos if i["kind"] == "r2r"] and not [i for i in infos if i["kind"] == "composite"]
 
 
 def test_report_on_the_remote_daemon(remote_build):
     readme = (ROOT / "README.md").read_text()
-    remote_build.invoke("report", "--runs", "1", "--images", "runtime-*,aspnet-*", "--no-registry", "--no-warm-build",
+    remote_build.invoke("report", "--runs", "1", "--images", "runtime-*,aspnet-*", "--no-registry", "--no-warm-build", "--no-rebuild-check",
                         "--modes", "none", "--extra-runs", "0", "--no-charts", "--no-readme")
     report = json.loads((remote_build.settings.build_dir / "report" / "report.json").read_text())
-    assert {i["key"] for i in report["images"]} == {"runtime-deps", "runtime-no-composite", "aspnet-no-composite",
-                                                   "runtime-composite", "aspnet-runtime-composite"}
+    assert {i["key"] for i in report["images"]} == {"runtime-deps", "runtime-no-composite", "aspnet-no-composite"}
     summaries = report["startup"]["summaries"]  # containers ran on the remote daemon, console and web samples
     assert summaries and all(x["failed"] == 0 and x["runs"] == 1 for x in summaries)
     assert {x["kind"] for x in summaries} == {"console", "web"}
