@@ -263,10 +263,9 @@ def download(s: Settings) -> None:
 
 
 def lock(s: Settings) -> None:
+    from crossgen import dockerio, pipeline
     from crossgen.acquire import lock as lockfile
     from crossgen.acquire.acquisition import acquire
-
-    from crossgen import dockerio, pipeline
     from crossgen.images import baseimage
 
     a = acquire(s, *_session_and_cache(s), optional=("sdk",))  # the SDK tarball too, from a source that serves one
