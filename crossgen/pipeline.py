@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import shutil
@@ -520,17 +521,26 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         rebuilt = rebuild_check(api, settings, opts.images)
         timings["rebuild_check"] = round(time.monotonic() - start, 1)
-    classic = None
-    try:
-        if opts.pulls:
+    with contextlib.ExitStack() as stack:
+        classic = None
+        if opts.pulls:  # kept until the report has measured them
+            stack.enter_context(scratch_prefix(api, CLASSIC_PREFIX))
             start = time.monotonic()
             classic = classic_builds(api, settings)
             timings["classic_builds"] = round(time.monotonic() - start, 1)
         return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
                               channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic)
+
+
+@contextlib.contextmanager
+def scratch_prefix(api: docker.APIClient, prefix: str):
+    """Images tagged under ``prefix`` (a build the report makes beside the real one: cold, rebuilt,
+    classic) exist only within the block: none before it, none after it, whatever the outcome."""
+    dockerio.remove_tags_with_prefix(api, prefix, log=ui.detail)
+    try:
+        yield prefix
     finally:
-        if classic is not None:
-            dockerio.remove_tags_with_prefix(api, CLASSIC_PREFIX, log=ui.detail)
+        dockerio.remove_tags_with_prefix(api, prefix, log=ui.detail)
 
 
 CLASSIC_PREFIX = "dci-report-classic/"
@@ -539,7 +549,7 @@ CLASSIC_PREFIX = "dci-report-classic/"
 def classic_builds(api: docker.APIClient, settings: Settings) -> dict[str, str]:
     """The "before" of ``report --pulls``: the images of the catalog's pull scenarios built as the
     classic builder makes them (``reproducible=False``) under CLASSIC_PREFIX, from the same build folder
-    (Crossgen2 outputs reused) and on the same OS base; image key -> reference. Removed by the caller."""
+    (Crossgen2 outputs reused) and on the same OS base; image key -> reference. The caller keeps them (``scratch_prefix``) until measured."""
     record = json.loads(settings.workspace.build_record.read_text())
     classic = settings.with_overrides(channel=record.get("channel"), image_prefix=CLASSIC_PREFIX, reproducible=False)
     wanted = {k for sc in CATALOG.pull_scenarios() for k in (*sc.have, *sc.want)}
@@ -571,18 +581,13 @@ def cold_build(api: docker.APIClient, settings: Settings) -> dict:
     if scratch.exists():
         shutil.rmtree(scratch)
     cold = settings.with_overrides(image_prefix=COLD_PREFIX, build_dir=scratch)
-    _remove_cold_images(api)
     try:
-        build_variants(api, cold, new_session(), Cache(cold.cache_dir))
+        with scratch_prefix(api, COLD_PREFIX):
+            build_variants(api, cold, new_session(), Cache(cold.cache_dir))
         record = json.loads(cold.workspace.build_record.read_text())
         return build_summary(record) | {"build_dir": str(scratch), "image_prefix": COLD_PREFIX}
     finally:
-        _remove_cold_images(api)
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _remove_cold_images(api: docker.APIClient) -> None:
-    dockerio.remove_tags_with_prefix(api, COLD_PREFIX, log=ui.detail)
 
 
 REBUILD_PREFIX = "dci-report-rebuild/"
@@ -598,16 +603,13 @@ def rebuild_check(api: docker.APIClient, settings: Settings, patterns: tuple[str
     ids = {i["key"]: i["image_id"] for i in record["images"] if i["key"] != "os"}
     wanted = {k for k in ids if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)}
     # for each image, the first variant that builds it (runtime-deps and the Crossgen2 image come with any)
-    owners = [next((v for v in CATALOG.variants if k in {*v.builds, *(i.key for i in CATALOG.app_images(v))}), None) for k in sorted(wanted)]
+    owners = {CATALOG.owner(k) for k in wanted}
     variants = [v for v in CATALOG.variants if v in owners] or CATALOG.variants[:1]
     scratch = settings.with_overrides(image_prefix=REBUILD_PREFIX)
     ui.step(f"Reproducible? Building {len(wanted)} images again from the same inputs, without cache, under {REBUILD_PREFIX}")
-    dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)
-    try:
+    with scratch_prefix(api, REBUILD_PREFIX):
         outcomes = build_variants(api, scratch, new_session(), Cache(settings.cache_dir), selected=variants, force=True,
                                   record_path=settings.workspace.report / "rebuild.json")
-    finally:
-        dockerio.remove_tags_with_prefix(api, REBUILD_PREFIX)
     again = {o.key: o.image_id for o in outcomes if o.image_id}
     out = {k: {"image_id": ids[k], "rebuilt_id": again[k], "same": again[k] == ids[k]} for k in sorted(wanted) if k in again}
     same = sum(1 for v in out.values() if v["same"])

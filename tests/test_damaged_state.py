@@ -513,3 +513,20 @@ def test_tar_duplicate_entries_are_undone_in_order(place: Path, tmp_path: Path):
     with pytest.raises(DciError):
         archives.extract_tar(f, place / "out")
     assert_left_as_before(place)
+
+
+def test_hashing_stream_hashes_what_it_reads_up_to_its_limit_and_what_it_writes():
+    from crossgen.core.files import HashingStream
+
+    data = bytes(range(256)) * 5000
+    reader = HashingStream(io.BytesIO(data + b"next member"), limit=len(data))
+    assert reader.read(100) == data[:100]
+    assert reader.drain() == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert reader.read() == b"" and reader.tell() == len(data)   # the limit holds: the next member is not read
+
+    out = io.BytesIO()
+    writer = HashingStream(out)
+    for i in range(0, len(data), 4096):
+        writer.write(data[i:i + 4096])
+    assert out.getvalue() == data and writer.tell() == len(data)
+    assert writer.digest == "sha256:" + hashlib.sha256(data).hexdigest()

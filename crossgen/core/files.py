@@ -4,6 +4,7 @@ is written is readable by others (0644 files, 0755 folders) whatever the umask."
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -65,3 +66,47 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class HashingStream:
+    """A file object over another one that SHA-256-hashes every byte passing through it, read or
+    written (a layer tar streamed through it: the hash is the layer's DiffID). Reads stop after
+    ``limit`` bytes when one is given (one member of an outer tar)."""
+
+    def __init__(self, raw, limit: int | None = None) -> None:
+        self.raw = raw
+        self.left = limit
+        self.count = 0
+        self.sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left is not None:
+            if self.left <= 0:
+                return b""
+            n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.raw.read(n)
+        if self.left is not None:
+            self.left -= len(data)
+        self._seen(data)
+        return data
+
+    def write(self, data) -> int:
+        self._seen(data)
+        return self.raw.write(data)
+
+    def tell(self) -> int:
+        return self.count
+
+    def _seen(self, data) -> None:
+        self.sha.update(data)
+        self.count += len(data)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.sha.hexdigest()
+
+    def drain(self) -> str:
+        """Read what is left; the digest of everything that passed."""
+        while self.read(1 << 20):
+            pass
+        return self.digest

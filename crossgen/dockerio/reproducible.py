@@ -37,27 +37,11 @@ import docker
 
 from crossgen import dockerio
 from crossgen.core.errors import DciError
+from crossgen.core.files import HashingStream
 
 CHUNK = 1 << 20
 # Part of every reproducible image's input digest: a change to what this module writes rebuilds the images.
 REWRITE_VERSION = 2
-
-
-class _Hashing:
-    """A write-only file that hashes what passes through it (what tarfile needs: write, tell)."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
-        self.sha = hashlib.sha256()
-        self.written = 0
-
-    def write(self, b) -> int:
-        self.sha.update(b)
-        self.written += len(b)
-        return self.out.write(b)
-
-    def tell(self) -> int:
-        return self.written
 
 
 def iso(epoch: int) -> str:
@@ -107,23 +91,21 @@ def _sorted_entries(members: list[tarfile.TarInfo]) -> list[tuple[tarfile.TarInf
 def rewrite_layer(src: Path, dst: Path, epoch: int) -> str:
     """Write ``src`` (a layer tar) to ``dst`` deterministically; returns its DiffID (``sha256:...``)."""
     with tarfile.open(src, "r:") as tin, open(dst, "wb") as raw:
-        hashing = _Hashing(raw)
+        hashing = HashingStream(raw)
         with tarfile.open(fileobj=hashing, mode="w:", format=tarfile.PAX_FORMAT) as tout:
             for entry, data_from in _sorted_entries(tin.getmembers()):
                 entry.mtime = min(int(entry.mtime), epoch)
                 entry.uname = entry.gname = ""
                 entry.pax_headers = {k: v for k, v in entry.pax_headers.items() if k.startswith("SCHILY.xattr.")}
                 tout.addfile(entry, tin.extractfile(data_from) if data_from is not None else None)
-        return "sha256:" + hashing.sha.hexdigest()
+        return hashing.digest
 
 
 def _spool(f: IO[bytes], dest: Path) -> str:
-    sha = hashlib.sha256()
     with open(dest, "wb") as out:
-        while chunk := f.read(CHUNK):
-            sha.update(chunk)
-            out.write(chunk)
-    return "sha256:" + sha.hexdigest()
+        hashing = HashingStream(out)
+        shutil.copyfileobj(f, hashing, CHUNK)
+    return hashing.digest
 
 
 def _saved_parts(api: docker.APIClient, image_id: str, wanted: Iterable[str], folder: Path) -> tuple[dict, dict[str, Path]]:

@@ -30,6 +30,7 @@ import docker
 
 from crossgen import dockerio
 from crossgen.core.errors import DciError
+from crossgen.core.files import HashingStream
 from crossgen.images.catalog import CATALOG, Catalog
 
 RULE_DISK = "chain-id"
@@ -241,29 +242,6 @@ class TarEntry:
     linkname: str
 
 
-class _HashingReader:
-    """A read-only file object over another one that hashes what passes through it."""
-
-    def __init__(self, raw, size: int) -> None:
-        self.raw = raw
-        self.left = size
-        self.sha = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        n = self.left if n is None or n < 0 else min(n, self.left)
-        data = self.raw.read(n)
-        self.left -= len(data)
-        self.sha.update(data)
-        return data
-
-    def drain(self) -> str:
-        while self.read(1 << 20):
-            pass
-        return "sha256:" + self.sha.hexdigest()
-
-
 def layer_entries(api: docker.APIClient, ref: str, diff_id: str) -> list[TarEntry]:
     """The tar headers of one layer of a local image (streamed from ``docker save``; nothing is stored).
 
@@ -275,7 +253,7 @@ def layer_entries(api: docker.APIClient, ref: str, diff_id: str) -> list[TarEntr
         for member in outer:
             if not (member.isfile() and member.name.endswith("layer.tar")):
                 continue
-            reader = _HashingReader(outer.extractfile(member), member.size)
+            reader = HashingStream(outer.extractfile(member), member.size)
             entries = []
             with tarfile.open(fileobj=reader, mode="r|") as inner:  # type: ignore[arg-type]
                 for m in inner:
