@@ -38,7 +38,10 @@ def settings(c, flags: dict | None = None, *, check: bool = True) -> Settings:
 
 
 def _user_config_note(config) -> str:
-    found = [str(getattr(config, f"_{level}_path")) for level in ("system", "user") if getattr(config, f"_{level}_found", None)]
+    # invoke marks a level found once it has tried its last extension (``/etc/invoke.py``) even when no
+    # file exists: name only the files that are there
+    paths = [getattr(config, f"_{level}_path", None) for level in ("system", "user")]
+    found = [str(p) for p in paths if p and os.path.isfile(p)]
     if found:
         return f"invoke configuration: {', '.join(found)} over the project's invoke.yaml"
     return "invoke configuration: the project's invoke.yaml (no /etc/invoke.yaml or ~/.invoke.yaml)"

@@ -122,7 +122,9 @@ def test_download_from_nuget_with_an_empty_home(tmp_path: Path):
     assert proc.returncode == 0, out
     assert "Traceback" not in out
     assert f"NuGet feed {NUGET_ORG} (source 'nuget.org' from NuGet's built-in default" in " ".join(out.split())
-    assert "download cache:" in out and "dotnet layout:" in out and "invoke configuration:" in out
+    assert "download cache:" in out and "dotnet layout:" in out
+    # no user configuration file: none is named (invoke itself calls the level found)
+    assert "invoke configuration: the project's invoke.yaml (no /etc/invoke.yaml or ~/.invoke.yaml)" in out
     assert "Microsoft.NETCore.App.Crossgen2.linux-x64" in out
     assert list(home.iterdir()) == [], "the download wrote into the user's home"
 

@@ -196,3 +196,23 @@ def test_env_overrides_through_invoke(clean_env: Path, monkeypatch):
     c.load_shell_env()
     s = from_config(c, PROJECT_ROOT)
     assert s.channel == "9.0" and s.base_pull is True
+
+
+def test_the_configuration_note_names_only_files_that_exist(tmp_path, monkeypatch):
+    """Every task says which invoke configuration files apply: a user's ~/.invoke.yaml by its path,
+    and none when there is none (invoke reports the level found either way)."""
+    from invoke import Config
+
+    from crossgen.cli import _user_config_note
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def note() -> str:
+        c = Config()
+        c.load_system()
+        c.load_user()
+        return _user_config_note(c)
+
+    assert "no /etc/invoke.yaml or ~/.invoke.yaml" in note()
+    (tmp_path / ".invoke.yaml").write_text("dci:\n  channel: '9.0'\n")
+    assert str(tmp_path / ".invoke.yaml") in note()
