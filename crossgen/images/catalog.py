@@ -90,6 +90,7 @@ class Variant:
     roles: dict[str, str] = field(default_factory=dict)   # role -> image key compared with the baseline's
     runs: dict[str, str] = field(default_factory=dict)    # sample kind -> image that runs it ("app": its own app image)
     built_with: tuple[int, ...] = ()            # variants built along with it: what its images are compared with
+    gives_up: str = ""                          # what an app shipped this way gives up (the report's approaches table)
 
     @property
     def baseline(self) -> bool:
@@ -149,12 +150,14 @@ VARIANTS: tuple[Variant, ...] = (
         apps=(AppImage("no-composite", {"console": "runtime-no-composite", "web": "aspnet-no-composite"}),),
         roles={"runtime": "runtime-no-composite", "aspnet": "aspnet-no-composite", "sdk": "sdk-no-composite"},
         runs={"console": "runtime-no-composite", "web": "aspnet-no-composite"},
+        gives_up="nothing: the framework as shipped, each assembly with its own ReadyToRun code",
     ),
     Variant(
         2, "runtime-composite", "composite .NET runtime", "2 runtime-composite", "#1f77b4",
         builds=("runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite"),
         roles={"runtime": "runtime-composite", "aspnet": "aspnet-runtime-composite", "sdk": "sdk-runtime-composite"},
         runs={"console": "runtime-composite", "web": "aspnet-runtime-composite"},
+        gives_up="a framework assembly the app ships itself must be the composite's own build (`verify --app` checks)",
     ),
     Variant(
         3, "aspnet-composite", "composite .NET runtime + ASP.NET Core in one composite", "3 aspnet-composite", "#9467bd",
@@ -165,18 +168,21 @@ VARIANTS: tuple[Variant, ...] = (
         # can crash (the broad sample: shared System.Text.Json code in that composite needs
         # Microsoft.AspNetCore.Http.Abstractions, which a console app's host does not load)
         runs={"console": "runtime-composite", "web": "aspnet-composite"},
+        gives_up="as variant 2; console apps run on variant 2's runtime image (this composite needs ASP.NET Core loaded)",
     ),
     Variant(
         4, "aspnet-composed-composite", "composite .NET runtime + composed ASP.NET Core composite", "4 composed", "#ff7f0e",
         builds=("runtime-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite"),
         roles={"runtime": "runtime-composite", "aspnet": "aspnet-composed-composite", "sdk": "sdk-aspnet-composed-composite"},
         runs={"console": "runtime-composite", "web": "aspnet-composed-composite"},
+        gives_up="as variant 2",
     ),
     Variant(
         5, "app-composite", "self-contained composite apps", "5 app-composite", "#d62728",
         apps=(AppImage("composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
         runs={"console": "app", "web": "app"},
         built_with=(1,),  # its apps are compared with the same apps, framework-dependent, on the baseline
+        gives_up="self-contained: every app carries its own framework (no framework layer shared between apps)",
     ),
 )
 

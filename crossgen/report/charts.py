@@ -2,7 +2,9 @@
 
 * ``layers.png``: stacked layer sizes per image, grouped by variant; uncompressed and compressed;
 * ``scenarios.png``: bytes per deployment scenario and variant, on disk (chain-id) and pulled (blob-digest);
-* ``startup.png``: every startup run per variant, default settings and DOTNET_ReadyToRun=0, medians marked.
+* ``startup.png``: every startup run per variant, default settings and DOTNET_ReadyToRun=0, medians marked;
+* ``approaches.png``: per sample, the image size of every approach (uncompressed and compressed) with
+  its startup median, smallest first.
 """
 
 from __future__ import annotations
@@ -58,7 +60,41 @@ def draw_all(report: dict, out_dir: Path) -> list[Path]:
     if (report.get("frontier") or {}).get("points"):
         drawn = frontier_chart(report, out_dir / "frontier.png")
         paths += [drawn] if drawn else []
+    if any(r["uncompressed_bytes"] is not None for r in (report.get("approaches") or {}).get("rows", [])):
+        paths.append(approaches_chart(report, out_dir / "approaches.png"))
     return paths
+
+
+def approaches_chart(report: dict, path: Path, catalog: Catalog = CATALOG) -> Path:
+    """One panel per sample: a bar per approach and OS base (uncompressed, compressed drawn inside),
+    labelled with its startup median and JIT count; smallest at the top."""
+    rows = [r for r in report["approaches"]["rows"] if r["uncompressed_bytes"] is not None]
+    samples = list(dict.fromkeys(r["sample"] for r in rows))
+    colors, _ = _style(catalog)
+    height = max(len([r for r in rows if r["sample"] == s]) for s in samples)
+    cols = min(2, len(samples))
+    nrows = -(-len(samples) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(7.5 * cols, nrows * (1.2 + 0.42 * height)), squeeze=False)
+    for ax in axes.flat[len(samples):]:
+        ax.axis("off")
+    for ax, sample in zip(axes.flat, samples):
+        mine = sorted((r for r in rows if r["sample"] == sample), key=lambda r: -r["uncompressed_bytes"])
+        ys = range(len(mine))
+        ax.barh(ys, [r["uncompressed_bytes"] / 1e6 for r in mine], color=[colors.get(r["variant"], "#17becf") for r in mine], alpha=0.45)
+        ax.barh(ys, [(r["compressed_bytes"] or 0) / 1e6 for r in mine], height=0.45, color=[colors.get(r["variant"], "#17becf") for r in mine])
+        for y, r in zip(ys, mine):
+            startup = "" if r["startup_ms"] is None else f"  {r['startup_ms']:.0f} ms, JIT {r['jit_methods'] if r['jit_methods'] is not None else 'n/a'}"
+            ax.text(r["uncompressed_bytes"] / 1e6, y, f" {r['uncompressed_bytes'] / 1e6:.0f} MB{startup}", va="center", fontsize=7)
+        ax.set_yticks(list(ys))
+        ax.set_yticklabels([f"v{r['variant']} {r['os']}" for r in mine], fontsize=8)
+        ax.set_xlim(0, max(r["uncompressed_bytes"] for r in mine) / 1e6 * 1.6)
+        ax.set_xlabel("MB (light: uncompressed, dark: compressed)")
+        ax.set_title(f"{sample} ({mine[0]['kind']}): image per approach\n(startup median, JIT-compiled methods)", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 MARKERS = (("s", "square"), ("o", "circle"), ("v", "triangle"), ("D", "diamond"), ("P", "plus"), ("^", "up-triangle"))

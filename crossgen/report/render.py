@@ -404,6 +404,41 @@ def md_pulls(r: dict) -> list[str]:
     return rows
 
 
+def md_approaches(r: dict) -> list[str]:
+    """Per sample: every approach (variant) on every OS base measured, its image sizes, startup and JIT
+    count, and what it gives up; then which approach wins on size and which on startup."""
+    a = r.get("approaches") or {}
+    rows_all = a.get("rows") or []
+    if not rows_all:
+        return []
+    out: list[str] = []
+    for sample in dict.fromkeys(x["sample"] for x in rows_all):
+        mine = [x for x in rows_all if x["sample"] == sample]
+        what = "first request" if mine[0]["kind"] == "web" else "end of Main"
+        out += [f"**{sample}** ({mine[0]['kind']}; startup = process start to {what}, median of this run's runs)", "",
+                "| base | approach | image | uncompressed MB | compressed MB | startup ms | JIT methods | gives up |",
+                "|---|---|---|---|---|---|---|---|"]
+        for x in sorted(mine, key=lambda x: (x["uncompressed_bytes"] is None, x["uncompressed_bytes"] or 0)):
+            image = f"`{x['image_key']}`" + (f" + app layer of `{x['app_layer_from']}`" if x["app_layer_from"] else "")
+            gives = x["gives_up"]
+            if x["warnings"]:
+                gives += "; warnings " + ", ".join(f"{k} x{n}" for k, n in sorted(x["warnings"].items()))
+            if x["not_built"]:
+                out.append(f"| {x['os']} | {x['variant']} {x['approach']} | not built | | | | | {x['not_built']} |")
+                continue
+            startup = "n/a" if x["startup_ms"] is None else f"{x['startup_ms']:.0f}"
+            out.append(f"| {x['os']} | {x['variant']} {x['approach']} | {image} | {mb(x['uncompressed_bytes'])} | "
+                       f"{mb(x['compressed_bytes'])} | {startup} | {_count(x['jit_methods'])} | {gives} |")
+        w = (a.get("winners") or {}).get(sample) or {}
+        said = []
+        for label, key in (("smallest", "smallest"), ("smallest compressed", "smallest_compressed"), ("fastest to start", "fastest")):
+            pick = w.get(key)
+            if pick:
+                said.append(f"{label}: variant {pick['variant']} ({pick['approach']}) on {pick['os']}")
+        out += ["", ("Wins — " + "; ".join(said) + ".") if said else "Nothing measured.", ""]
+    return out
+
+
 def markdown(r: dict) -> str:
     lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
     lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
@@ -425,6 +460,8 @@ def markdown(r: dict) -> str:
     lines += [""] + md_scenarios(r)
     if r.get("pulls"):
         lines += ["", "## Pulls onto a node: classic against reproducible builds", ""] + md_pulls(r)
+    if r.get("approaches"):
+        lines += ["", "## The smallest image per approach", ""] + md_approaches(r)
     lines += ["", "## Startup", ""] + md_startup(r)
     if r.get("frontier"):
         lines += ["", "## Size/startup frontier per compile mode", ""] + md_frontier(r)

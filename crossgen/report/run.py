@@ -28,7 +28,7 @@ from crossgen.core.errors import DciError
 from crossgen.core.files import atomic_write_text
 from crossgen.core.settings import Settings
 from crossgen.images.catalog import CATALOG
-from crossgen.report import frontier, pulls, sizes
+from crossgen.report import approaches, frontier, pulls, sizes
 from crossgen.report.analyse import (
     build_summary,
     compare_with_previous,
@@ -262,6 +262,8 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "build": {"bubbles": record.get("bubbles") or {}, "last": build_summary(record), "cold": cold, "warm": warm,
                   "warm_measured_seconds": warm_seconds, "cold_measured": cold_measured, "history": history},
     }
+    report["approaches"] = approaches.section(
+        [(settings.os_tag, report["images"], startup_section.get("summaries") or [], record)])
     report["verdicts"] = verdicts(report)
     report["notes"] = notes(report)
     if opts.charts:

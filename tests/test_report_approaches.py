@@ -1,0 +1,59 @@
+"""The report's "smallest image per approach" table: rows from the measured images and startup runs."""
+
+from __future__ import annotations
+
+from crossgen.images.catalog import CATALOG, Catalog, Sample
+from crossgen.report import approaches, render
+
+
+def _image(key: str, layers: list[tuple[str, int, int]]) -> dict:
+    """A measured image: (owner, uncompressed, compressed) per layer."""
+    return {"key": key, "ref": f"x/{key}", "uncompressed_bytes": sum(u for _, u, _ in layers),
+            "compressed_bytes": sum(c for _, _, c in layers),
+            "layers": [{"owner": o, "uncompressed_bytes": u, "compressed_bytes": c} for o, u, c in layers]}
+
+
+def _summary(sample: str, key: str, ms: float, jit: int, mode: str = "default") -> dict:
+    return {"sample": sample, "image_key": key, "mode": mode, "median_ms": ms, "jit_median": jit, "runs": 5, "failed": 0}
+
+
+CAT = Catalog(samples=(Sample("web", "web"),))
+DEPS = ("runtime-deps", 100, 40)
+IMAGES = [
+    _image("aspnet-no-composite", [DEPS, ("runtime-no-composite", 70, 30), ("aspnet-no-composite", 20, 8)]),
+    _image("sample-web-no-composite", [DEPS, ("runtime-no-composite", 70, 30), ("aspnet-no-composite", 20, 8),
+                                       ("sample-web-no-composite", 3, 1)]),
+    _image("aspnet-composite", [DEPS, ("aspnet-composite", 85, 33)]),
+    _image("sample-web-composite", [DEPS, ("sample-web-composite", 95, 37)]),
+]
+SUMMARIES = [_summary("web", "aspnet-no-composite", 400, 600), _summary("web", "aspnet-no-composite", 900, 9000, "r2r-off"),
+             _summary("web", "aspnet-composite", 380, 180), _summary("web", "sample-web-composite", 250, 30)]
+
+
+def test_a_framework_image_counts_the_app_layer_measured_on_the_baseline_app_image():
+    rows = approaches.rows_for(CAT, IMAGES, SUMMARIES, {"not_built": []}, "trixie-slim")
+    by = {r["variant"]: r for r in rows}
+    assert by[3]["image_key"] == "aspnet-composite" and by[3]["app_layer_from"] == "sample-web-no-composite"
+    assert (by[3]["uncompressed_bytes"], by[3]["compressed_bytes"]) == (100 + 85 + 3, 40 + 33 + 1)
+    # an app image holds its app: counted as it is
+    assert by[5]["app_layer_from"] is None and by[5]["uncompressed_bytes"] == 195
+    # the default mode's startup, not DOTNET_ReadyToRun=0's
+    assert (by[1]["startup_ms"], by[1]["jit_methods"]) == (400, 600)
+    # variants 2 and 4: their images were not measured in this run: no size, no startup
+    assert by[2]["uncompressed_bytes"] is None and by[2]["startup_ms"] is None
+
+
+def test_winners_are_the_smallest_and_the_fastest_measured_and_not_built_rows_say_why():
+    record = {"not_built": [{"key": "aspnet-runtime-composite", "why": "its base runtime-composite was not built"}]}
+    section = approaches.section([("trixie-slim", IMAGES, SUMMARIES, record)], CAT)
+    won = section["winners"]["web"]
+    assert won["smallest"]["variant"] == 3          # 188 bytes: smaller than the baseline's 193 and variant 5's 195
+    assert won["fastest"]["variant"] == 5
+    assert won["smallest_compressed"]["variant"] == 3
+    text = "\n".join(render.md_approaches({"approaches": section}))
+    assert "| trixie-slim | 2 composite .NET runtime | not built |" in text and "its base runtime-composite was not built" in text
+    assert "smallest: variant 3" in text and "fastest to start: variant 5" in text
+
+
+def test_every_variant_says_what_its_approach_gives_up():
+    assert all(v.gives_up for v in CATALOG.variants)
