@@ -31,7 +31,8 @@ def test_report_files_are_written(result):
     assert on_disk["generated_at"] == r["generated_at"]
     md = (out / "report.md").read_text()
     assert "## Headline" in md and "chain-id" in md
-    assert sorted(p.split("/")[-1] for p in r["charts"]) == ["layers.png", "scenarios.png", "startup.png"]
+    assert sorted(p.split("/")[-1] for p in r["charts"]) == ["approaches.png", "layers.png", "scenarios.png", "startup.png"]
+    assert "## The smallest image per approach" in md
     for p in r["charts"]:
         assert (out / p.split("/")[-1]).stat().st_size > 10_000
 
@@ -60,3 +61,21 @@ def test_report_states_a_verdict_per_measure(result):
     for d in r["verdicts"]:  # the verdict agrees with the measured numbers it names
         assert ("beats the baseline" in d["statement"]) == (d["value"] < d["baseline"]), d
         assert f"{d['value'] / 1e6:.1f} MB" in d["statement"] if d["measure"] in ("uncompressed", "compressed") else True
+
+
+def test_the_approaches_table_reads_the_measured_images(result):
+    """hello: the baseline runs it on its runtime image plus the app's layer, variant 5 in its own image;
+    the sizes are the measured images' (the app layer from the baseline's app image), the winners are
+    among the measured rows."""
+    _, r = result
+    rows = {(x["sample"], x["variant"]): x for x in r["approaches"]["rows"]}
+    images = {i["key"]: i for i in r["images"]}
+    app = images["sample-hello-no-composite"]
+    app_layer = sum(l["uncompressed_bytes"] for l in app["layers"] if l["owner"] == "sample-hello-no-composite")
+    assert 0 < app_layer < 10_000_000
+    assert rows[("hello", 1)]["uncompressed_bytes"] == images["runtime-no-composite"]["uncompressed_bytes"] + app_layer
+    assert rows[("hello", 5)]["uncompressed_bytes"] == images["sample-hello-composite"]["uncompressed_bytes"]
+    assert rows[("hello", 5)]["startup_ms"] > 0 and rows[("hello", 5)]["jit_methods"] is not None
+    smallest = r["approaches"]["winners"]["hello"]["smallest"]
+    measured = [x["uncompressed_bytes"] for x in r["approaches"]["rows"] if x["sample"] == "hello" and x["uncompressed_bytes"]]
+    assert smallest["uncompressed_bytes"] == min(measured)
