@@ -57,3 +57,10 @@ def test_winners_are_the_smallest_and_the_fastest_measured_and_not_built_rows_sa
 
 def test_every_variant_says_what_its_approach_gives_up():
     assert all(v.gives_up for v in CATALOG.variants)
+
+
+def test_the_readme_view_names_each_samples_winners():
+    section = approaches.section([("trixie-slim", IMAGES, SUMMARIES, {})], CAT)
+    grid = render.md_approaches_grid({"approaches": section})
+    assert grid[2] == ("| web | 0.0: 3 aspnet-composite on trixie-slim | 0.0: 3 aspnet-composite on trixie-slim | "
+                       "250: 5 app-composite on trixie-slim |")

@@ -439,6 +439,30 @@ def md_approaches(r: dict) -> list[str]:
     return out
 
 
+def md_approaches_grid(r: dict) -> list[str]:
+    """The README's view of the approaches table: per sample, the smallest image, the smallest
+    compressed and the fastest to start, with the approach and base each is."""
+    won = (r.get("approaches") or {}).get("winners") or {}
+    if not won:
+        return []
+
+    def cell(pick: dict | None, value: str) -> str:
+        if not pick:
+            return "n/a"
+        return f"{value}: {variant_title(pick['variant'])} on {pick['os']}"
+
+    rows = ["| sample | smallest image (MB) | smallest compressed (MB) | fastest start (ms) |", "|---|---|---|---|"]
+    for sample, w in won.items():
+        small, packed, fast = w.get("smallest"), w.get("smallest_compressed"), w.get("fastest")
+        rows.append(f"| {sample} | {cell(small, mb(small and small['uncompressed_bytes']))} | "
+                    f"{cell(packed, mb(packed and packed['compressed_bytes']))} | "
+                    f"{cell(fast, _ms(fast and fast['startup_ms']))} |")
+    bases = ", ".join((r.get("approaches") or {}).get("bases") or [])
+    rows += ["", f"Every approach (variant) on every base measured ({bases}); the whole table per sample, with what each approach "
+                 "gives up: `build/report/report.md`, \"The smallest image per approach\"."]
+    return rows
+
+
 def markdown(r: dict) -> str:
     lines = ["# Composite ReadyToRun images: report", ""] + md_header(r) + ["", "## Headline", ""] + md_headline(r)
     lines += [""] + md_scenario_grid(r) + [""] + md_startup_grid(r) + [""] + md_build_compact(r)
@@ -510,6 +534,7 @@ def update_readme(path: Path, r: dict) -> bool:
     _, tail = rest.split(README_END, 1)
     block = "\n".join(["", *md_header(r), "", *md_headline(r), "", *md_scenario_grid(r), "", *md_startup_grid(r), "",
                        *md_build_compact(r), "", reproducible_line(r), "",
+                       *([*md_approaches_grid(r), ""] if r.get("approaches") else []),
                        *([*md_pulls(r), ""] if r.get("pulls") else []),
                        *([*md_frontier_grid(r), ""] if r.get("frontier") else []),
                        *([*md_channels(r), ""] if r.get("channels") else []),
