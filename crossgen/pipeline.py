@@ -368,7 +368,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             host_samples[(s.name, version)] = publish_source(settings, s.name, s.source, channel=version)
         return host_samples[(s.name, version)]
 
-    for version in dict.fromkeys(c.dotnet_version for c in claims if c.role != "app"):
+    for version in dict.fromkeys(c.dotnet_version for c in claims if c.role not in ("app", "runtime-deps")):
         for s in catalog.samples:  # published first (one long step), then the checks
             host_sample(s, version)
     sdk_samples: dict[tuple[int, str | None], dict[str, Sample]] = {}
