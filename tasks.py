@@ -13,6 +13,9 @@ from crossgen.core.errors import DciError
 
 CHANNEL_HELP = (".NET channel (8.0, 9.0, 10.0, 11.0 are built and verified; 10 means 10.0), latest, lts, sts, or an exact version (10.0.15); "
                 "default from invoke.yaml")
+OS_HELP = ("OS base of runtime-deps and every image on it: slim (Debian slim, shell and apt) | distroless (only what .NET needs "
+           "from Debian's packages, no shell, no package manager, globalization-invariant) | distroless-extra (with ICU and tzdata); "
+           "no SDK images without a shell; default from invoke.yaml (dci.os)")
 LOCKED_HELP = "use exactly what the lock file says (dci.lock_file); fail on any difference"
 DRY_RUN_HELP = "say what would be published, compiled and built, and why; build nothing"
 APP_HELP = "your app: its project folder (published here) or the folder `dotnet publish` wrote (framework-dependent)"
@@ -25,11 +28,11 @@ SOURCE_HELPS = {
 }
 
 
-@task(help={"force": "rebuild runtime-deps even when up to date"})
+@task(help={"force": "rebuild runtime-deps even when up to date", "os": OS_HELP})
 @friendly
-def base_image(c, force=False):
-    """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image."""
-    cli.base_image(cli.settings(c), force=force)
+def base_image(c, force=False, os=None):
+    """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image (on --os)."""
+    cli.base_image(cli.settings(c, {"os": cli.os_flag(os)}), force=force)
 
 
 @task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "locked": "use exactly what the lock file says (dci.lock_file)"})
@@ -62,12 +65,13 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
         "mode": f"compile mode: {cli.MODE_NAMES} (default from invoke.yaml: dci.crossgen.mode)",
         "app": APP_HELP + "; with --bubble app: compile it into a self-contained composite and build its app images",
         "probe": PROBE_HELP,
+        "os": OS_HELP + " (the app images of --app; Crossgen2 itself always runs on slim)",
     },
     iterable=["extra"],
 )
 @friendly
 def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, mode=None,
-             app=None, probe=None):
+             app=None, probe=None, os=None):
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from crossgen.compile.bubbles import get_bubble
 
@@ -77,7 +81,7 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
                                                              example="--parallelism=4 (0 = Crossgen2's default)")
-    s = cli.settings(c, {"channel": cli.channel_flag(channel)})
+    s = cli.settings(c, {"channel": cli.channel_flag(channel), "os": cli.os_flag(os)})
     s = replace(s, crossgen=replace(
         s.crossgen,
         inputbubble=s.crossgen.inputbubble if inputbubble_on is None else inputbubble_on,
@@ -94,24 +98,24 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
 
 
 @task(help={"variant": "variant number or name (e.g. 2 or runtime-composite), or several, comma-separated (1,2)", "channel": CHANNEL_HELP,
-            "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP})
+            "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP})
 @friendly
-def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None):
+def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None):
     """Build the images of one variant, or of several (and what they stand on); one build record for them all."""
     from crossgen.images.catalog import CATALOG
 
     chosen = [inputs.choice("--variant", part, CATALOG.variant) for part in inputs.comma_list("--variant", variant, example="1,2")]
-    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None})
+    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os)})
     unique = [v for i, v in enumerate(chosen) if v.number not in {u.number for u in chosen[:i]}]
     cli.build(cli.with_mode(s, mode), unique, force=force, dry_run=dry_run)
 
 
 @task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date", "locked": LOCKED_HELP,
-            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP})
+            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP})
 @friendly
-def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None):
+def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None):
     """Build every image of every variant in dependency order; print sizes and build times."""
-    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None})
+    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os)})
     cli.build(cli.with_mode(s, mode), None, force=force, dry_run=dry_run)
 
 

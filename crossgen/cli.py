@@ -167,6 +167,15 @@ def on_off(flag: str, value) -> bool:
     raise DciError(f"{flag} {str(value)!r}", "not a switch value", "use on or off")
 
 
+def os_flag(name) -> str | None:
+    """``--os``: an OS base of the catalog (None = from the configuration)."""
+    if name is None:
+        return None
+    from crossgen.images.catalog import os_base
+
+    return os_base(str(name).strip()).name
+
+
 def channel_flag(channel) -> str | None:
     return None if channel is None else inputs.channel("--channel", channel)
 
@@ -199,6 +208,10 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
         lockfile.read(s.lock_file)
     for bubble in s.crossgen.mode:
         bubble_mode(s, bubble)
+    if "os" not in given:
+        from crossgen.images.catalog import os_base
+
+        os_base(s.os)
     return s
 
 

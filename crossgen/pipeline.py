@@ -19,7 +19,7 @@ from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
 from crossgen.images import specs
-from crossgen.images.catalog import CATALOG, Catalog, Variant, for_app
+from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, Variant, for_app, os_base
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
 from crossgen.publish import push as publish
@@ -39,6 +39,7 @@ from crossgen.core.errors import DciError
 from crossgen.compile.compiler import RECORD, CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc, plan_bubble
 from crossgen.dockerio.imagebuild import BuildOutcome, build_image, image_status
 from crossgen.compile.samples import Sample, app_folder, planned, publish_source, target_for
+from crossgen.compile.samples import publish as publish_sample
 from crossgen.core.channels import channel_info
 from crossgen.core.settings import Settings
 
@@ -53,9 +54,16 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
     outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
     outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
+    shell = baseimage.with_shell(settings)
+    if shell is not settings:  # the Crossgen2 tool image needs a shell: it stands on the slim runtime-deps whatever --os is
+        slim = build_image(api, specs.runtime_deps_spec(shell, acquired), settings.workspace.contexts, force=force)
+        outcomes.append(replace(slim, key=TOOL_BASE))
     if settings.locked:
         check_debian_lock(api, settings)
     return outcomes
+
+
+TOOL_BASE = "runtime-deps-slim"  # build-record key of the slim runtime-deps built for the Crossgen2 image on a base without a shell
 
 
 def check_debian_lock(api: docker.APIClient, settings: Settings) -> None:
@@ -78,7 +86,7 @@ def _crossgen2(settings: Settings, acquired: Acquired):
     """The acquired Crossgen2 (as run from its image) and the spec of that image."""
     c = acquired.components["crossgen2"]
     cg = Crossgen2(version=c.version, pack=Path(c.path), pack_sha512=c.sha512)
-    spec = replace(crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(settings), host_rid()),
+    spec = replace(crossgen2_image_spec(settings, cg, baseimage.runtime_deps_name(baseimage.with_shell(settings)), host_rid()),
                    epoch=source_date_epoch(settings, acquired))
     return Crossgen2(cg.version, cg.pack, cg.pack_sha512, image=spec.ref), spec
 
@@ -154,9 +162,9 @@ def for_channel(settings: Settings, acquired: Acquired) -> Settings:
     return settings if settings.channel.split(".")[:2] == channel.split(".") else settings.with_overrides(channel=channel)
 
 
-def _sdk_if_needed(images) -> tuple[str, ...]:
+def _sdk_if_needed(images, settings: Settings) -> tuple[str, ...]:
     """The SDK tarball comes along (from a source that serves one) when an SDK image is to be built."""
-    return ("sdk",) if any(img.role == "sdk" for img in images) else ()
+    return ("sdk",) if any(img.role == "sdk" and not specs.os_refusal(settings, img) for img in images) else ()
 
 
 def _not_built(img, ref: str, why: str) -> BuildOutcome:
@@ -182,7 +190,7 @@ def build_variants(
     start = time.monotonic()
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
-    acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images))
+    acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images, settings))
     settings = for_channel(settings, acquired)
     apps = publish_samples(settings, acquired, catalog, images) if any(img.role == "app" for img in images) else {}
     compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
@@ -191,8 +199,8 @@ def build_variants(
     not_built: dict[str, str] = {}
     for img in images:
         ref = specs.image_ref(settings, catalog, img.key)
-        why = (sdk.why if img.role == "sdk" and sdk and sdk.version is None
-               else f"its base {img.base} was not built" if img.base in not_built else "")
+        why = (specs.os_refusal(settings, img) or (sdk.why if img.role == "sdk" and sdk and sdk.version is None else "")
+               or (f"its base {img.base} was not built" if img.base in not_built else ""))
         if why:
             not_built[img.key] = why
             outcomes.append(_not_built(img, ref, why))
@@ -205,6 +213,7 @@ def build_variants(
         "seconds": round(total, 1),
         "dotnet_version": acquired.version,
         "channel": settings.channel,
+        "os": settings.os,
         "sdk": sdk.why if sdk else None,
         "images": [asdict(o) for o in outcomes if not o.not_built],
         "not_built": [{"key": o.key, "ref": o.ref, "why": o.not_built} for o in outcomes if o.not_built],
@@ -247,7 +256,7 @@ def plan_build(
     nothing is published, compiled or built."""
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
-    acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images))
+    acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images, settings))
     settings = for_channel(settings, acquired)
     steps: list[Step] = []
     changed: set[str] = set()   # keys (images, bubbles, samples) that would be made anew
@@ -261,6 +270,8 @@ def plan_build(
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
     add("base", settings.base_image, not os_present, "present" if os_present else f"missing: {made}")
     _plan_image(api, "base", specs.runtime_deps_spec(settings, acquired), force, changed, add)
+    if baseimage.with_shell(settings) is not settings:  # the Crossgen2 image's base
+        _plan_image(api, "base", specs.runtime_deps_spec(baseimage.with_shell(settings), acquired), force, changed, add)
     cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, force, changed, add)
 
@@ -306,9 +317,10 @@ def plan_build(
     not_built: set[str] = set()
     for img in images:
         ref = specs.image_ref(settings, catalog, img.key)
-        if (img.role == "sdk" and sdk and sdk.version is None) or img.base in not_built:
+        refusal = specs.os_refusal(settings, img)
+        if refusal or (img.role == "sdk" and sdk and sdk.version is None) or img.base in not_built:
             not_built.add(img.key)
-            add("image", ref, False, f"not built: {sdk.why if img.role == 'sdk' and sdk else f'its base {img.base} is not built'}")
+            add("image", ref, False, f"not built: {refusal or (sdk.why if img.role == 'sdk' and sdk else f'its base {img.base} is not built')}")
             continue
         anew = [b for b in img.bubbles if b in changed]
         sample = _sample_step(img.app, img.self_contained) if img.app else ""
@@ -344,7 +356,10 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     if not refs:
         for o in _not_built_images(settings):
             ui.info(f"{o['ref']}: not built: {o['why']}", label="skipped", style="yellow")
-    targets = refs or [o["ref"] for o in _built_images(settings) if o["key"] not in ("os", "runtime-deps", "crossgen2")]
+    built = [] if refs else _built_images(settings)
+    targets = refs or [o["ref"] for o in built if o["key"] not in ("os", "runtime-deps", TOOL_BASE, "crossgen2")]
+    # runtime-deps on an OS base without a shell: what it promises (user, no shell, ICU, tzdata, CA bundle)
+    targets += [o["ref"] for o in built if o["key"] == "runtime-deps" and not verify.claim_of(api, o["ref"]).shell]
     claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != catalog.baseline.number, c.variant))
     host_samples: dict[tuple[str, str | None], Sample] = {}
 
@@ -354,7 +369,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             host_samples[(s.name, version)] = publish_source(settings, s.name, s.source, channel=version)
         return host_samples[(s.name, version)]
 
-    for version in dict.fromkeys(c.dotnet_version for c in claims if c.role != "app"):
+    for version in dict.fromkeys(c.dotnet_version for c in claims if c.role not in ("app", "runtime-deps")):
         for s in catalog.samples:  # published first (one long step), then the checks
             host_sample(s, version)
     sdk_samples: dict[tuple[int, str | None], dict[str, Sample]] = {}
@@ -371,6 +386,12 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
 
     for claim in claims:
         ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant})")
+        if not claim.shell:
+            add(verify.check_no_shell(api, claim))
+        if claim.role == "runtime-deps":
+            add(verify.check_conventions(api, claim))
+            add(_os_probe(settings, api, claim))
+            continue
         add(verify.verify_structure(api, claim) if claim.role != "sdk" else _sdk_structure(api, claim))
         add(verify.check_conventions(api, claim))
         runs: list[tuple[Sample | None, bool, tuple[str, str]]] = []  # (sample, web?, baseline key)
@@ -409,6 +430,16 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite), key[1]))
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
+
+
+PROBE_DIR = Path(verify.__file__).parent / "probe"
+
+
+def _os_probe(settings: Settings, api: docker.APIClient, claim: verify.Claim) -> verify.Check:
+    """The os probe, published self-contained for the image's .NET, run in it (what its OS base promises)."""
+    base = os_base(claim.os or DEFAULT_OS)
+    probe = publish_sample(settings, "OsProbe", src=PROBE_DIR, self_contained_rid=settings.rid, runtime_version=claim.dotnet_version)
+    return verify.check_os_probe(api, claim, probe, icu=base.icu, tzdata=base.tzdata)
 
 
 def _about(check: verify.Check, sample: str) -> verify.Check:

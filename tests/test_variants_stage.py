@@ -206,14 +206,35 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
 def test_dockerfiles_set_the_official_environment(all_specs):
     _, specs = all_specs
     rt, asp, sdk, hello_fd = specs[1][:4]
-    assert f"DOTNET_VERSION={V}" in rt.dockerfile and "ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet" in rt.dockerfile
+    assert f"DOTNET_VERSION={V}" in rt.dockerfile and "COPY usr/ /usr/" in rt.dockerfile
     assert f"ASPNET_VERSION={V}" in asp.dockerfile and "DOTNET_VERSION" not in asp.dockerfile
     assert "DOTNET_SDK_VERSION=" in sdk.dockerfile
     full = specs[3][0].dockerfile
-    assert f"DOTNET_VERSION={V}" in full and f"ASPNET_VERSION={V}" in full and "/usr/bin/dotnet" in full
+    assert f"DOTNET_VERSION={V}" in full and f"ASPNET_VERSION={V}" in full and "COPY usr/ /usr/" in full
     hello_sc = specs[5][0].dockerfile
     assert 'ENTRYPOINT ["/app/hello"]' in hello_sc and "USER $APP_UID" in hello_sc
     assert 'ENTRYPOINT ["dotnet", "/app/hello.dll"]' in hello_fd.dockerfile
+    # no RUN anywhere: every framework and app image builds on an OS base without a shell
+    for sps in specs.values():
+        for sp in sps:
+            if sp.key.startswith(("runtime", "aspnet", "sample")):
+                assert "\nRUN " not in sp.dockerfile, sp.key
+
+
+def test_runtime_layers_stage_the_dotnet_link(all_specs, tmp_path):
+    """/usr/bin/dotnet is a link staged in the context (Docker's COPY of a folder keeps it a link)."""
+    _, specs = all_specs
+    for sp in (specs[1][0], specs[3][0]):  # the runtime image, the one runtime+ASP.NET composite image
+        ctx = tmp_path / sp.key
+        ctx.mkdir()
+        sp.stage(ctx)
+        link = ctx / "usr" / "bin" / "dotnet"
+        assert link.is_symlink() and str(link.readlink()) == "/usr/share/dotnet/dotnet"
+        assert (ctx / "dotnet" / "dotnet").read_text() == "host"
+    ctx = tmp_path / "aspnet-layer"
+    ctx.mkdir()
+    specs[1][1].stage(ctx)  # ASP.NET on the runtime image: no second link
+    assert not (ctx / "usr").exists()
 
 
 def test_labels_name_variant_bubble_and_crossgen(all_specs):

@@ -84,6 +84,8 @@ class Settings:
     rid: str = "linux-x64"
     image_prefix: str = "dotnet-composite/"
     os_tag: str = "trixie-slim"
+    # OS base of runtime-deps (crossgen/images/catalog.py, OS_BASES): slim | distroless | distroless-extra
+    os: str = "slim"
     base_image: str = "debian:trixie-slim"
     debian_suite: str = "trixie"
     base_pull: bool = False
@@ -168,6 +170,7 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
         rid=rid,
         image_prefix=str(dci.get("image_prefix", "dotnet-composite/")),
         os_tag=str(dci.get("os_tag", "trixie-slim")),
+        os=str(dci.get("os") or "slim"),
         base_image=str(dci.get("base_image", "debian:trixie-slim")),
         debian_suite=str(dci.get("debian_suite", "trixie")),
         base_pull=bool(dci.get("base_pull", False)),

@@ -314,6 +314,7 @@ def build(
     all_labels = {LABEL_PROJECT: PROJECT, **(labels or {})}
     image_id = None
     tail: list[str] = []
+    tail_all: list[str] = []   # every step and image line (a multi-stage build's stage images are removed after it)
     with contextlib.ExitStack() as stack, _talking(f"image {tag}", "building it"):
         where: dict = {"path": str(context)}
         if epoch is not None:
@@ -342,6 +343,8 @@ def build(
                     if not line:
                         continue
                     tail = (tail + [line])[-20:]
+                    if line.startswith((" ---> ", "Step ")):
+                        tail_all.append(line)
                     m = _STEP.match(line)
                     if m:
                         if not m.group(3).startswith("LABEL "):
@@ -356,7 +359,32 @@ def build(
             if not info:
                 raise BuildError(f"image {tag}", "the build stream ended without an image", "see the build output above")
             image_id = info["Id"]
+    _remove_stage_images(api, stage_ends(tail_all), image_id)
     return image_id
+
+
+def stage_ends(lines: list[str]) -> list[str]:
+    """The images that ended the earlier stages of a multi-stage build, from the classic builder's output:
+    the last `` ---> <id>`` before each ``Step n/m : FROM`` after the first."""
+    ends: list[str] = []
+    last = None
+    for line in lines:
+        m = _STEP.match(line)
+        if m and m.group(3).upper().startswith("FROM ") and int(m.group(1)) > 1 and last:
+            ends.append(last)
+        arrow = re.match(r"^ ---> ([0-9a-f]{12,64})$", line)
+        if arrow:
+            last = arrow.group(1)
+    return ends
+
+
+def _remove_stage_images(api: docker.APIClient, ids: list[str], final: str) -> None:
+    """The classic builder keeps the image of each earlier stage (a cache nobody uses here: builds run
+    without cache): remove those that nothing tags (never a named base image a stage was only FROM)."""
+    for short in ids:
+        info = image_info(api, short)
+        if info and not info.get("RepoTags") and info["Id"] != final:
+            remove_image(api, info["Id"])
 
 
 def context_tar(context: Path, epoch: int, dest: Path) -> None:
@@ -732,6 +760,16 @@ def copy_out(api: docker.APIClient, image: str, path: str, dest: Path) -> None:
     """Copy ``path`` out of an image (through a created, never started container)."""
     with Container(api, image, ["true"], step=f"copying {path} out") as box:
         box.copy_out(path, dest)
+
+
+def image_paths(api: docker.APIClient, image: str) -> list[str]:
+    """Every path in an image's file system, without a leading ``/`` (``docker export`` of a created,
+    never started container, streamed: only the names are read)."""
+    with Container(api, image, ["true"], step="listing its files") as box:
+        with _talking(box.what, "exporting its file system"):
+            stream = io.BufferedReader(_ChunkReader(api.export(box._need())), 1 << 20)
+            with tarfile.open(fileobj=stream, mode="r|") as tf:
+                return [m.name[2:] if m.name.startswith("./") else m.name.lstrip("/") for m in tf]
 
 
 def containers_with_label(api: docker.APIClient, key: str, value: str) -> list[dict]:

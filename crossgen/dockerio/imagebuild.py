@@ -35,6 +35,9 @@ class ImageSpec:
     labels: dict[str, str] = field(default_factory=dict)
     network_mode: str = "none"     # "host" for builds whose RUN steps use the package archive
     epoch: int | None = None       # SOURCE_DATE_EPOCH: layers rewritten to be reproducible (None: as built)
+    # a multi-stage build whose first stage is ``base`` and whose image is FROM scratch: none of base's
+    # layers lie below it (every layer is its own)
+    scratch: bool = False
 
 
 @dataclass
@@ -112,8 +115,8 @@ def build_image(
         if spec.epoch is not None:
             log(f"rewriting the new layers reproducibly (SOURCE_DATE_EPOCH={spec.epoch})")
             try:
-                image_id = reproducible.normalize(api, image_id, spec.ref, base_id=_base_id(api, spec), epoch=spec.epoch,
-                                                  tmp=contexts_dir)
+                image_id = reproducible.normalize(api, image_id, spec.ref, base_id=None if spec.scratch else _base_id(api, spec),
+                                                  epoch=spec.epoch, tmp=contexts_dir)
             except BaseException:
                 # not half-written: the classic image must not pass for the reproducible one next time
                 if (dockerio.image_info(api, spec.ref) or {}).get("Id") == image_id:

@@ -19,13 +19,31 @@ from crossgen.dockerio import reproducible, templates
 from crossgen.core import channels, ui
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
+from crossgen.images.catalog import DEFAULT_OS, OsBase, os_base
+
+APP_UID = 1654
+
+
+def os_of(settings: Settings) -> OsBase:
+    """The OS base the settings build on (``dci.os`` / ``--os``)."""
+    return os_base(settings.os)
+
+
+def os_tag(settings: Settings) -> str:
+    """The tag part naming the OS: ``dci.os_tag`` for slim (trixie-slim), ``<suite>-<os>`` for the others."""
+    return os_of(settings).tag(settings.debian_suite, settings.os_tag)
 
 
 def image_name(settings: Settings, repo: str, suffix: str = "") -> str:
-    """``<prefix><repo>:<major.minor>-<os_tag>[-suffix]``."""
+    """``<prefix><repo>:<major.minor>-<os tag>[-suffix]``."""
     channel = ".".join(settings.channel.split(".")[:2])
-    tag = f"{channel}-{settings.os_tag}" + (f"-{suffix}" if suffix else "")
+    tag = f"{channel}-{os_tag(settings)}" + (f"-{suffix}" if suffix else "")
     return f"{settings.image_prefix}{repo}:{tag}"
+
+
+def with_shell(settings: Settings) -> Settings:
+    """The settings on the default OS base (with a shell): for the Crossgen2 tool image, whatever ``--os`` is."""
+    return settings if os_of(settings).shell else settings.with_overrides(os=DEFAULT_OS)
 
 
 def runtime_deps_name(settings: Settings) -> str:
@@ -162,11 +180,27 @@ def runtime_deps_packages(settings: Settings) -> tuple[str, ...]:
     return known
 
 
+def os_packages(settings: Settings) -> tuple[str, ...]:
+    """The Debian packages runtime-deps takes on the settings' OS base (no ICU or tzdata where it has none)."""
+    return os_of(settings).packages(runtime_deps_packages(settings))
+
+
+DISTROLESS_SCRIPT = "distroless-rootfs.sh"
+
+
 def runtime_deps_dockerfile(settings: Settings) -> str:
+    base = os_of(settings)
     return templates.render(
-        settings.project_root / "docker", "runtime-deps",
-        base_image=settings.base_image, packages=list(runtime_deps_packages(settings)), unreproducible=UNREPRODUCIBLE,
+        settings.project_root / "docker", base.template,
+        base_image=settings.base_image, packages=list(os_packages(settings)), unreproducible=UNREPRODUCIBLE,
+        title=base.title, app_uid=APP_UID, invariant=not base.icu,
     )
+
+
+def stage_runtime_deps(context: Path, *, settings: Settings) -> None:
+    """A distroless runtime-deps context holds the script that lays out its file system."""
+    if not os_of(settings).shell:
+        shutil.copyfile(settings.project_root / "docker" / DISTROLESS_SCRIPT, context / DISTROLESS_SCRIPT)
 
 
 def installed_packages(api: docker.APIClient, ref: str) -> dict[str, str]:

@@ -18,8 +18,13 @@ Vocabulary:
   ``beside_baseline`` is also a pull onto a node that already runs the baseline's images of those
   roles (``pulls``: measured with real pulls by ``report --pulls``, see :meth:`Catalog.pull_scenarios`).
 
-Axes still to come (compile mode, OS base, architecture, app approach, channel) are fields of these
-records with today's single value as the default, so that a new value is one more entry.
+* an **OS base** is what ``runtime-deps`` is made of (``OsBase``): Debian slim with a shell and apt
+  (the default), or distroless: only the files .NET needs from Debian's packages, no shell, no package
+  manager (``-extra``: with ICU and time zones). Every variant builds on any of them (``--os``); its
+  tags say which (``<channel>-<suite>-<os>``), and a base without a shell gets no SDK images.
+
+Axes still to come (architecture, app approach) are fields of these records with today's single
+value as the default, so that a new value is one more entry.
 """
 
 from __future__ import annotations
@@ -30,6 +35,46 @@ from dataclasses import dataclass, field
 from crossgen.core.errors import DciError
 
 RUNTIME_DEPS = "runtime-deps"  # the image every variant stands on (built by images.baseimage)
+
+
+@dataclass(frozen=True)
+class OsBase:
+    """What runtime-deps is made of. ``template`` is the docker/<template>.Dockerfile.j2 that builds it;
+    ``shell``: the image has /bin/sh and a package manager (RUN steps, SDK images, scripts in checks);
+    ``icu``/``tzdata``: it holds ICU (else globalization-invariant) and the time zone database."""
+
+    name: str                 # --os / dci.os
+    template: str
+    shell: bool
+    icu: bool
+    tzdata: bool
+    title: str = ""
+
+    def tag(self, suite: str, configured: str = "") -> str:
+        """The tag part after the channel: ``<suite>-<name>`` (``dci.os_tag`` for the default base when set)."""
+        return configured if configured and self.name == DEFAULT_OS else f"{suite}-{self.name}"
+
+    def packages(self, suite_packages: tuple[str, ...]) -> tuple[str, ...]:
+        """The suite's runtime-deps packages this base takes (ICU and tzdata only where it has them)."""
+        return tuple(p for p in suite_packages
+                     if (self.icu or not p.startswith("libicu")) and (self.tzdata or p != "tzdata"))
+
+
+DEFAULT_OS = "slim"
+OS_BASES: tuple[OsBase, ...] = (
+    OsBase("slim", "runtime-deps", shell=True, icu=True, tzdata=True, title="Debian slim: shell, apt, ICU, tzdata"),
+    OsBase("distroless", "runtime-deps-distroless", shell=False, icu=False, tzdata=False,
+           title="distroless: .NET's native dependencies only, no shell or package manager, globalization-invariant"),
+    OsBase("distroless-extra", "runtime-deps-distroless", shell=False, icu=True, tzdata=True,
+           title="distroless with ICU and tzdata"),
+)
+
+
+def os_base(name: str) -> OsBase:
+    for b in OS_BASES:
+        if b.name == name:
+            return b
+    raise DciError(f"os {name!r}", "no such OS base", "choose one of: " + ", ".join(b.name for b in OS_BASES))
 
 
 @dataclass(frozen=True)

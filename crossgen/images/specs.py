@@ -4,6 +4,7 @@ outputs, the SDK or a published sample) and its labels."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import partial
@@ -13,7 +14,8 @@ from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
 from crossgen.acquire.epoch import source_date_epoch
-from crossgen.images.baseimage import image_name, runtime_deps_dockerfile, runtime_deps_name, runtime_deps_packages
+from crossgen.images.baseimage import (DISTROLESS_SCRIPT, image_name, os_of, os_packages, runtime_deps_dockerfile, runtime_deps_name,
+                                       stage_runtime_deps)
 from crossgen.compile.compiler import CompileResult
 from crossgen.dockerio.imagebuild import ImageSpec
 from crossgen.images.catalog import RUNTIME_DEPS, Catalog, Image, Variant
@@ -52,11 +54,20 @@ def _labels(settings: Settings, acquired: Acquired, variant: Variant | None, ima
 
 
 def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
+    """runtime-deps on the settings' OS base: the OS base plus packages (slim), or a multi-stage build whose
+    installer stage is the OS base and whose image is FROM scratch (distroless). The ``os`` and ``shell``
+    labels are inherited by every image built on it (verify reads them)."""
+    base = os_of(settings)
+    inputs: dict = {"packages": list(os_packages(settings))}
+    if not base.shell:
+        inputs["script"] = hashlib.sha256((settings.project_root / "docker" / DISTROLESS_SCRIPT).read_bytes()).hexdigest()
     return ImageSpec(
         key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
-        base=settings.base_image, inputs={"packages": list(runtime_deps_packages(settings))},
-        labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version},
+        base=settings.base_image, inputs=inputs,
+        labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version,
+                dockerio.label("os"): base.name, dockerio.label("shell"): str(base.shell).lower()},
         network_mode="host", epoch=source_date_epoch(settings, acquired),
+        stage=None if base.shell else partial(stage_runtime_deps, settings=settings), scratch=not base.shell,
     )
 
 
@@ -94,6 +105,15 @@ def sdk_for(settings: Settings, acquired: Acquired) -> SdkChoice:
     channel = channels.channel_info(runtime).channel
     found = f"; found {', '.join(seen)}" if seen else f"; no SDK in {', '.join(str(r) for r, _ in places if r) or 'any configured layout'}"
     return SdkChoice(None, None, f"no {channel} SDK from the configured sources (.NET {runtime}{found})")
+
+
+def os_refusal(settings: Settings, image: Image) -> str:
+    """Why ``image`` is not built on the settings' OS base ("" when it is): no SDK image on a base without
+    a shell (the SDK runs shell tools and scripts; the official .NET images have no distroless SDK either)."""
+    base = os_of(settings)
+    if image.role == "sdk" and not base.shell:
+        return f"no SDK image on the {base.name} OS base: it has no shell (official .NET images have no distroless SDK either)"
+    return ""
 
 
 SDK_PARTS = ("sdk", "packs", "sdk-manifests", "templates")
@@ -152,7 +172,7 @@ def spec_for(
         return ImageSpec(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds]},
-            stage=partial(stage_dotnet, root=root, frameworks=(NETCORE,), host=True, overlays=own), labels=labels,
+            stage=partial(_stage_dotnet_and_link, root=root, frameworks=(NETCORE,), host=True, overlays=own), labels=labels,
             epoch=source_date_epoch(settings, acquired),
         )
     if image.role == "aspnet":
@@ -163,7 +183,8 @@ def spec_for(
         return ImageSpec(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds], "frameworks": list(frameworks)},
-            stage=partial(stage_dotnet, root=root, frameworks=frameworks, host=full_root, overlays=own), labels=labels,
+            stage=partial(_stage_dotnet_and_link if full_root else stage_dotnet, root=root, frameworks=frameworks, host=full_root,
+                          overlays=own), labels=labels,
             epoch=source_date_epoch(settings, acquired),
         )
     if image.role == "sdk":
@@ -199,6 +220,17 @@ def spec_for(
             epoch=source_date_epoch(settings, acquired),
         )
     raise DciError(f"image {image.key}", f"unknown role {image.role!r}", "use runtime, aspnet, sdk or app in the catalog")
+
+
+DOTNET_LINK = ("usr/bin/dotnet", "/usr/share/dotnet/dotnet")
+
+
+def _stage_dotnet_and_link(context: Path, **kw) -> None:
+    """The dotnet root (:func:`stage_dotnet`) and the link ``/usr/bin/dotnet`` the image puts on PATH."""
+    stage_dotnet(context, **kw)
+    link = context / DOTNET_LINK[0]
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(DOTNET_LINK[1])
 
 
 def _stage_app(context: Path, *, app: Path, overlays: tuple[Path, ...]) -> None:

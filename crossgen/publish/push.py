@@ -187,7 +187,7 @@ def select(images: list[dict], wanted: tuple[str, ...], image_prefix: str) -> li
     return [i for i in images if i in chosen]
 
 
-TOOLING = ("os", "runtime-deps", "crossgen2")  # what the images stand on or are built with; verify does not check them
+TOOLING = ("os", "runtime-deps", "runtime-deps-slim", "crossgen2")  # what the images stand on or are built with; verify does not check them
 
 
 def plan(api: docker.APIClient, images: list[dict], target: Target, image_prefix: str, verify_record: Path, *,

@@ -35,6 +35,7 @@ from crossgen.core import ui
 from crossgen.core.errors import DciError
 from crossgen.compile.samples import Sample
 from crossgen.images.catalog import CATALOG, Catalog
+from crossgen.verify.shell import Shell, shell_for
 
 MODES: dict[str, dict[str, str]] = {
     "default": {},
@@ -49,6 +50,7 @@ WEB_TIMEOUT_S = 60.0
 CONSOLE_TIMEOUT_S = 120.0
 PID_FILE = "/tmp/dci-web.pid"
 LOG_FILE = "/tmp/dci-web.log"
+NOW_NS = "$(date +%s%N)"   # the image's shell; an image without one: busybox's (crossgen/verify/shell.py)
 LAUNCH = 'DCI_START_NS=$(date +%s%N); export DCI_START_NS; exec "$@"'
 # A user's app reports nothing itself: the runtime lists every method it JIT-compiles (one line each,
 # release runtimes since .NET 8) and the shell times the whole process.
@@ -132,12 +134,22 @@ def parse_value(text: str, name: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _bench_container(api: docker.APIClient, ref: str) -> dockerio.Container:
-    """A long-running container of one image (``sleep infinity``), for ``docker exec`` measurements."""
-    return dockerio.Container(
-        api, ref, [], step="startup measurement", entrypoint=["sleep", "infinity"], network_mode="host",
-        labels={dockerio.label("role"): "startup-bench"},
-    )
+class _Bench(dockerio.Container):
+    """A long-running container of one image (``sleep infinity``), for ``docker exec`` measurements; its
+    ``shell`` runs the launching scripts (an image without a shell: a busybox put in before it starts)."""
+
+    def __init__(self, api: docker.APIClient, ref: str, shell: Shell) -> None:
+        sleep = [*shell.argv[:-1], "sleep"] if shell.put else ["sleep"]  # busybox's own sleep applet
+        super().__init__(api, ref, [], step="startup measurement", entrypoint=[*sleep, "infinity"], network_mode="host",
+                         labels={dockerio.label("role"): "startup-bench"})
+        self.shell = shell
+
+    def sh(self, script: str, *args: str) -> list[str]:
+        return self.shell.command(script.replace(NOW_NS, self.shell.now_ns), *args)
+
+
+def _bench_container(api: docker.APIClient, ref: str) -> _Bench:
+    return _Bench(api, ref, shell_for(api, ref))
 
 
 def _argv(target: Target, app: Sample) -> list[str]:
@@ -146,11 +158,11 @@ def _argv(target: Target, app: Sample) -> list[str]:
     return ["dotnet", f"/tmp/app/{app.name}/{app.dll}"]
 
 
-def _console_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
+def _console_run(box: _Bench, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     start = time.monotonic()
     script, env = (TIMED, {**MODES[mode], **JIT_ENV}) if target.probe else (LAUNCH, MODES[mode])
     try:
-        code, out = box.exec(["/bin/sh", "-c", script, "sh", *_argv(target, app)], env, timeout=CONSOLE_TIMEOUT_S)
+        code, out = box.exec(box.sh(script, "sh", *_argv(target, app)), env, timeout=CONSOLE_TIMEOUT_S)
     except dockerio.ContainerTimeout:
         return Run(target.id, mode, rnd, None, None, round((time.monotonic() - start) * 1000, 1),
                    f"no exit within {CONSOLE_TIMEOUT_S:.0f} s")
@@ -170,12 +182,12 @@ def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
         conn.close()
 
 
-def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rnd: int) -> Run:
+def _web_run(box: _Bench, target: Target, app: Sample, mode: str, rnd: int) -> Run:
     port = dockerio.free_port()
     env = {**MODES[mode], "ASPNETCORE_URLS": f"http://127.0.0.1:{port}", **(JIT_ENV if target.probe else {})}
     script = f'echo $$ > {PID_FILE}; ' + (f"rm -f {JIT_LIST}; " if target.probe else "") + LAUNCH.replace('exec "$@"', f'exec "$@" > {LOG_FILE} 2>&1')
     start = time.monotonic()
-    exec_id = box.exec_detached(["/bin/sh", "-c", script, "sh", *_argv(target, app)], env)
+    exec_id = box.exec_detached(box.sh(script, "sh", *_argv(target, app)), env)
     delay = POLL_FIRST_S
     ms = jit = None
     error = ""
@@ -202,7 +214,7 @@ def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rn
             delay = min(delay * 1.5, POLL_MAX_S)
         if target.probe:  # a user's app: the host's time to the first answer; the runtime's JIT list, complete once it stopped
             _stop_server(box, exec_id)
-            _, counted = box.exec(["/bin/sh", "-c", COUNT_JIT], timeout=CONSOLE_TIMEOUT_S)
+            _, counted = box.exec(box.sh(COUNT_JIT), timeout=CONSOLE_TIMEOUT_S)
             ms, found = round(host_ms, 1), parse_value(counted, "jit-methods")
             jit = int(found) if found is not None else None
         else:
@@ -212,18 +224,18 @@ def _web_run(box: dockerio.Container, target: Target, app: Sample, mode: str, rn
             if status != 200 or ms is None:
                 error = f"GET /jit: HTTP {status}: {body[:200]}"
     except (TimeoutError, RuntimeError) as exc:
-        _, log = box.exec(["/bin/sh", "-c", f"tail -c 600 {LOG_FILE} 2>/dev/null"], timeout=CONSOLE_TIMEOUT_S)
+        _, log = box.exec(box.sh(f"tail -c 600 {LOG_FILE} 2>/dev/null"), timeout=CONSOLE_TIMEOUT_S)
         error = f"{exc}: {log.strip()}"
     finally:
         _stop_server(box, exec_id)
     return Run(target.id, mode, rnd, ms, jit, round(host_ms, 1), error)
 
 
-def _stop_server(box: dockerio.Container, exec_id: str) -> None:
+def _stop_server(box: _Bench, exec_id: str) -> None:
     for sig, wait in (("TERM", 10.0), ("KILL", 10.0)):
         if not box.exec_info(exec_id).get("Running", False):
             return
-        box.exec(["/bin/sh", "-c", f"kill -{sig} $(cat {PID_FILE}) 2>/dev/null; true"], timeout=CONSOLE_TIMEOUT_S)
+        box.exec(box.sh(f"kill -{sig} $(cat {PID_FILE}) 2>/dev/null; true"), timeout=CONSOLE_TIMEOUT_S)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not box.exec_info(exec_id).get("Running", False):
@@ -255,9 +267,10 @@ def measure(
     rng = random.Random(seed)
     runs_out: list[Run] = []
     with contextlib.ExitStack() as stack:  # every container removed on the way out, whatever happens
-        boxes: dict[str, dockerio.Container] = {}
+        boxes: dict[str, _Bench] = {}
         for key in dict.fromkeys(t.image_key for t in targets):
             box = boxes[key] = stack.enter_context(_bench_container(api, refs[key]))
+            box.shell.prepare(box)
             for name in dict.fromkeys(t.sample for t in targets if t.image_key == key and not t.self_contained):
                 box.put("/tmp", dockerio.tar_directory(apps[name].path, arcname=f"app/{apps[name].name}"))
             box.start()

@@ -27,6 +27,7 @@ from crossgen.compile.bubbles import BUBBLES
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
 from crossgen.compile.samples import Sample
+from crossgen.verify.shell import has_shell, shell_for
 
 DOTNET = "/usr/share/dotnet"
 APP_UID = "1654"
@@ -61,6 +62,8 @@ class Claim:
     key: str | None = None          # the catalog image key it was built as
     built_as: str = ""              # app images: how the app was built when not for the channel (rolled forward)
     image_id: str = ""              # the image verified (a result holds for this ID only)
+    os: str = ""                    # the OS base of its runtime-deps (label; "" for images from elsewhere)
+    shell: bool = True              # has /bin/sh (a distroless base has none)
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -91,6 +94,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
         app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
         excluded=excluded, key=lab("image-key") or None, built_as=lab("built-as"), image_id=str(info.get("Id") or ""),
+        os=lab("os"), shell=has_shell(info),
     )
 
 
@@ -424,9 +428,10 @@ def check_conventions(api: docker.APIClient, claim: Claim) -> Check:
         "echo uid=$(id -u) app=$(id -u app 2>/dev/null);"
         " find / -xdev \\( -type f -o -type d \\) -perm -0002 ! -perm -1000 2>/dev/null | head -20 | sed 's/^/ww: /'"
     )
+    shell = shell_for(api, claim.ref)  # an image without a shell: a busybox put into the container
     try:
-        res = dockerio.run(api, claim.ref, ["sh", "-c", script], step="conventions check", entrypoint=[], timeout=CONSOLE_TIMEOUT_S,
-                           labels={dockerio.label("role"): "verify"})
+        res = dockerio.run(api, claim.ref, shell.command(script), step="conventions check", entrypoint=[], timeout=CONSOLE_TIMEOUT_S,
+                           put=list(shell.put), labels={dockerio.label("role"): "verify"})
     except dockerio.ContainerTimeout as exc:
         return _timed_out(claim.ref, "conventions", exc)
     m = re.search(r"uid=(\d+) app=(\d*)", res.output)
@@ -436,13 +441,88 @@ def check_conventions(api: docker.APIClient, claim: Claim) -> Check:
         uid, app_uid = m.groups()
         if app_uid != APP_UID:
             problems.append(f"user app has UID {app_uid or 'none'} (want {APP_UID})")
-        if claim.role == "app" and uid != APP_UID:
-            problems.append(f"app image runs as UID {uid} (want the non-root app user {APP_UID})")
-    ww = [line[4:] for line in res.output.splitlines() if line.startswith("ww: ")]
+        if (claim.role == "app" or not claim.shell) and uid != APP_UID:
+            what = "app image" if claim.role == "app" else "image without a shell"
+            problems.append(f"{what} runs as UID {uid} (want the non-root app user {APP_UID})")
+    ww = [line[4:] for line in res.output.splitlines() if line.startswith("ww: ") and not line[4:].startswith("/.dci")]
     if ww:
         problems.append(f"world-writable without sticky bit: {', '.join(ww[:5])}")
     detail = "; ".join(problems) or f"env ok, user app={APP_UID}, default uid {m.group(1) if m else '?'}, no world-writable files"
     return Check(claim.ref, "conventions", not problems, detail, {"world_writable": ww})
+
+
+# -- 4b. images without a shell (distroless OS bases) -----------------------------------------
+
+BIN_DIRS = ("bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin")
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox", "toybox"})
+PACKAGE_MANAGERS = frozenset({"apt", "apt-get", "apt-cache", "aptitude", "dpkg", "dpkg-deb", "dpkg-query", "apk", "rpm", "yum",
+                              "dnf", "microdnf", "tdnf"})
+
+
+def shells_and_package_managers(paths: list[str]) -> list[str]:
+    """The paths that are a shell or a package manager: in a bin folder (``/bin``, ``/usr/bin``...), named
+    like one (``*sh``, busybox) or like apt/dpkg/apk/rpm."""
+    found = []
+    for path in paths:
+        folder, _, name = path.rstrip("/").rpartition("/")
+        if folder in BIN_DIRS and (name in SHELLS or name.endswith("sh") or name in PACKAGE_MANAGERS):
+            found.append("/" + path.rstrip("/"))
+    return sorted(found)
+
+
+def check_no_shell(api: docker.APIClient, claim: Claim) -> Check:
+    """Read from the image's file system (no shell run): no shell and no package manager in any bin folder."""
+    paths = dockerio.image_paths(api, claim.ref)
+    found = shells_and_package_managers(paths)
+    detail = (f"found {', '.join(found[:8])}" if found
+              else f"no shell, no package manager in {', '.join('/' + d for d in BIN_DIRS)} ({len(paths)} paths)")
+    return Check(claim.ref, "no-shell", not found, detail, {"found": found, "paths": len(paths)})
+
+
+PROBE_TIMEOUT_S = 120.0
+
+
+def parse_probe(output: str) -> dict[str, str]:
+    """``probe-<what>: <answer>`` lines of the os probe (crossgen/verify/probe)."""
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^probe-([a-z]+): (.*)$", output, re.M)}
+
+
+def judge_probe(found: dict[str, str], *, icu: bool, tzdata: bool, env: dict[str, str]) -> list[str]:
+    """What is wrong with an OS base, from the probe's answers: it must run as the non-root app user,
+    hold ICU and time zones exactly when its OS base says so (globalization-invariant without ICU),
+    and trust a root of the CA bundle through the system store."""
+    problems = []
+    if "runtime" not in found:
+        return ["the probe did not run"]
+    if not re.match(rf"uid={APP_UID} name=app$", found.get("user", "")):
+        problems.append(f"runs as {found.get('user') or '?'} (want uid={APP_UID} name=app)")
+    if found.get("icu", "").startswith("yes") != icu:
+        problems.append(f"ICU: {found.get('icu') or '?'} (want {'ICU' if icu else 'none'})")
+    if not icu and env.get("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT") != "true":
+        problems.append("no ICU but DOTNET_SYSTEM_GLOBALIZATION_INVARIANT is not true")
+    if found.get("tz", "").startswith("yes") != tzdata:
+        problems.append(f"time zones: {found.get('tz') or '?'} (want {'Europe/Berlin' if tzdata else 'none'})")
+    roots = found.get("roots", "")
+    if not roots.isdigit() or int(roots) == 0:
+        problems.append(f"the system root store is empty or unreadable ({roots or '?'})")
+    if not found.get("trust", "").startswith("yes"):
+        problems.append(f"a root of the CA bundle is not trusted: {found.get('trust') or '?'}")
+    return problems
+
+
+def check_os_probe(api: docker.APIClient, claim: Claim, probe: Sample, *, icu: bool, tzdata: bool) -> Check:
+    """Run the os probe (self-contained: it needs nothing of .NET in the image) as the image's own user:
+    the .NET app runs; user, ICU, time zones and the CA bundle as the OS base promises."""
+    try:
+        res = dockerio.run(api, claim.ref, [f"/tmp/probe/{probe.name}"], step="os probe", timeout=PROBE_TIMEOUT_S,
+                           put=[("/tmp", dockerio.tar_directory(probe.path, arcname="probe"))], labels={dockerio.label("role"): "verify"})
+    except dockerio.ContainerTimeout as exc:
+        return _timed_out(claim.ref, "os-probe", exc)
+    found = parse_probe(res.output)
+    problems = ([f"exit {res.exit_code}: {res.output.strip()[-300:]}"] if res.exit_code != 0 else []) + \
+        judge_probe(found, icu=icu, tzdata=tzdata, env=image_env(api, claim.ref))
+    detail = "; ".join(problems) or "; ".join(f"{k}: {v}" for k, v in found.items())
+    return Check(claim.ref, "os-probe", not problems, detail, {"probe": found})
 
 
 # -- 5. app compatibility ------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+#!/bin/sh
+# Lays out /rootfs, the whole file system of a distroless runtime-deps image, from the Debian packages
+# named as arguments: only what .NET loads (the shared libraries; the CA bundle; ICU's libraries and the
+# time zone database when they are named), the `app` user, and of each package its copyright and a
+# status entry (what package scanners read); no shell, no package manager, no dpkg database.
+# Runs in the installer stage (the OS base, with apt); the image is FROM scratch + /rootfs.
+set -eu
+R=/rootfs
+APP_UID=${APP_UID:?}
+mkdir -p /debs /x
+chown _apt: /debs   # apt downloads as its own user
+cd /debs
+apt-get update -qq
+# the libraries' packages with every package they depend on (libssl3t64 needs libzstd1, ...); of the
+# data packages (ca-certificates, tzdata) only the data: their dependencies are tools to install them
+libs=""; data=""
+for p in "$@"; do
+    case "$p" in ca-certificates|tzdata) data="$data $p" ;; *) libs="$libs $p" ;; esac
+done
+closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances $libs \
+          | grep -v '^[ <]' | LC_ALL=C sort -u)
+apt-get download -q $closure $data
+
+T=$(cd /usr/lib && ls -d *-linux-gnu | head -n 1)   # the multiarch folder, e.g. x86_64-linux-gnu
+mkdir -p "$R/usr/bin" "$R/usr/sbin" "$R/usr/lib/$T" "$R/usr/lib64" "$R/usr/share/doc" "$R/etc" \
+         "$R/var/lib/dpkg/status.d" "$R/tmp" "$R/root" "$R/home/app"
+ln -s usr/bin "$R/bin"; ln -s usr/lib "$R/lib"; ln -s usr/lib64 "$R/lib64"; ln -s usr/sbin "$R/sbin"
+
+for deb in /debs/*.deb; do
+    p=$(dpkg-deb -f "$deb" Package)
+    dpkg-deb -x "$deb" "/x/$p"
+    dpkg-deb -f "$deb" Package Source Version Architecture Maintainer Multi-Arch Homepage > "$R/var/lib/dpkg/status.d/$p"
+    if [ -f "/x/$p/usr/share/doc/$p/copyright" ]; then
+        mkdir -p "$R/usr/share/doc/$p"
+        cp -p "/x/$p/usr/share/doc/$p/copyright" "$R/usr/share/doc/$p/"
+    fi
+    # shared libraries: the files and links at the top of the multiarch folder (no plugins), without
+    # debugging, profiling and legacy helpers .NET never loads
+    if [ -d "/x/$p/usr/lib/$T" ]; then
+        find "/x/$p/usr/lib/$T" -maxdepth 1 \( -type f -o -type l \) -name '*.so*' | LC_ALL=C sort | while read -r f; do
+            case "${f##*/}" in
+                libc_malloc_debug.*|libmemusage.*|libpcprofile.*|libthread_db.*|libBrokenLocale.*) ;;
+                libnss_hesiod.*|libnss_compat.*|libnsl.*|libicutest.*|libicutu.*|libicuio.*) ;;
+                *) cp -a "$f" "$R/usr/lib/$T/" ;;
+            esac
+        done
+    fi
+    if [ -d "/x/$p/usr/lib64" ]; then cp -a "/x/$p/usr/lib64/." "$R/usr/lib64/"; fi
+done
+[ -e "$R/usr/lib/$T/libc.so.6" ] || { echo "distroless-rootfs: libc6 was not among the packages" >&2; exit 1; }
+# every library finds the libraries it needs inside the new file system (its own loader, chrooted)
+for f in "$R/usr/lib/$T"/*.so*; do
+    case "${f##*/}" in ld-linux*) continue ;; esac
+    [ -L "$f" ] && continue
+    if chroot "$R" /usr/lib64/ld-linux-x86-64.so.2 --list "/usr/lib/$T/${f##*/}" 2>&1 | grep 'not found'; then
+        echo "distroless-rootfs: ${f##*/} needs a library no package named brings" >&2; exit 1
+    fi
+done
+
+# the CA bundle as update-ca-certificates writes it (every certificate the package ships, in name
+# order), where OpenSSL looks for it (Debian's openssl package links /usr/lib/ssl to /etc/ssl)
+if [ -d /x/ca-certificates ]; then
+    mkdir -p "$R/etc/ssl/certs" "$R/usr/lib/ssl"
+    find /x/ca-certificates/usr/share/ca-certificates -type f -name '*.crt' | LC_ALL=C sort | while read -r c; do
+        cat "$c"
+        [ -z "$(tail -c 1 "$c")" ] || echo
+    done > "$R/etc/ssl/certs/ca-certificates.crt"
+    [ -s "$R/etc/ssl/certs/ca-certificates.crt" ] || { echo "distroless-rootfs: no certificates in ca-certificates" >&2; exit 1; }
+    ln -s /etc/ssl/certs/ca-certificates.crt "$R/usr/lib/ssl/cert.pem"
+    ln -s /etc/ssl/certs "$R/usr/lib/ssl/certs"
+fi
+if [ -d /x/tzdata ]; then
+    mkdir -p "$R/usr/share"
+    cp -a /x/tzdata/usr/share/zoneinfo "$R/usr/share/"
+fi
+
+# which Debian this is (base-files of the installer: the same suite)
+cp -p /usr/lib/os-release "$R/usr/lib/os-release"
+ln -s ../usr/lib/os-release "$R/etc/os-release"
+
+# users: root and the non-root `app` (no login shell: there is none)
+printf 'root:x:0:0:root:/root:/usr/sbin/nologin\napp:x:%s:%s::/home/app:/usr/sbin/nologin\n' "$APP_UID" "$APP_UID" > "$R/etc/passwd"
+printf 'root:x:0:\napp:x:%s:\n' "$APP_UID" > "$R/etc/group"
+printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' > "$R/etc/nsswitch.conf"
+chown "$APP_UID:$APP_UID" "$R/home/app"
+chmod 0700 "$R/home/app" "$R/root"
+chmod 1777 "$R/tmp"

@@ -1,0 +1,135 @@
+"""OS bases (catalog.OS_BASES) without Docker: tags, packages, Dockerfiles, what is not built on a base
+without a shell, and how verify judges what it reads from such an image. The docker-marked test that
+builds and verifies distroless runtime-deps is test_os_bases_docker.py."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from crossgen.core.errors import DciError
+from crossgen.images import baseimage, specs
+from crossgen.images.catalog import CATALOG, DEFAULT_OS, OS_BASES, os_base
+from crossgen.verify import checks
+from crossgen.verify.shell import IMAGE_SHELL, busybox_shell, busybox_tar, has_shell
+from crossgen import dockerio
+from tests.pipeline_support import e2e_settings
+from tests.test_variants_stage import V, fake_acquired, fake_root
+
+SUITE_PACKAGES = ("ca-certificates", "libc6", "libgcc-s1", "libicu76", "libssl3t64", "libstdc++6", "tzdata", "zlib1g")
+
+
+def test_each_os_base_is_declared_once_and_the_default_is_slim():
+    names = [b.name for b in OS_BASES]
+    assert len(set(names)) == len(names) and DEFAULT_OS == "slim" and os_base("slim").shell
+    with pytest.raises(DciError) as err:
+        os_base("alpine")
+    assert "distroless-extra" in err.value.fix
+
+
+def test_tags_name_the_suite_and_the_base_and_os_tag_still_names_slim():
+    assert [b.tag("trixie", "trixie-slim") for b in OS_BASES] == ["trixie-slim", "trixie-distroless", "trixie-distroless-extra"]
+    assert os_base("slim").tag("bookworm") == "bookworm-slim"
+    assert os_base("slim").tag("trixie", "my-own-tag") == "my-own-tag"
+    s = e2e_settings()
+    assert baseimage.runtime_deps_name(s).endswith("runtime-deps:10.0-trixie-slim")
+    assert baseimage.runtime_deps_name(s.with_overrides(os="distroless")).endswith("runtime-deps:10.0-trixie-distroless")
+    assert baseimage.image_name(s.with_overrides(os="distroless-extra"), "aspnet", "composite").endswith(
+        "aspnet:10.0-trixie-distroless-extra-composite")
+
+
+def test_packages_leave_out_icu_and_tzdata_where_the_base_has_none():
+    assert os_base("slim").packages(SUITE_PACKAGES) == SUITE_PACKAGES
+    assert os_base("distroless").packages(SUITE_PACKAGES) == ("ca-certificates", "libc6", "libgcc-s1", "libssl3t64", "libstdc++6", "zlib1g")
+    assert os_base("distroless-extra").packages(SUITE_PACKAGES) == SUITE_PACKAGES
+
+
+def test_distroless_runtime_deps_is_a_scratch_image_made_by_an_installer_stage(tmp_path):
+    s = e2e_settings(os="distroless")
+    acquired = fake_acquired(fake_root(tmp_path))
+    spec = specs.runtime_deps_spec(s, acquired)
+    assert spec.scratch and spec.base == s.base_image and spec.network_mode == "host"
+    text = spec.dockerfile
+    assert f"FROM {s.base_image} AS installer" in text and "FROM scratch" in text and "COPY --from=installer /rootfs/ /" in text
+    assert "USER $APP_UID" in text and "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true" in text
+    assert "libicu" not in text and "tzdata" not in text
+    # after FROM scratch: nothing runs
+    assert "\nRUN " not in text.split("FROM scratch", 1)[1]
+    assert spec.labels[dockerio.label("shell")] == "false" and spec.labels[dockerio.label("os")] == "distroless"
+    spec.stage(tmp_path)
+    assert (tmp_path / baseimage.DISTROLESS_SCRIPT).read_text().startswith("#!/bin/sh")
+    extra = specs.runtime_deps_spec(s.with_overrides(os="distroless-extra"), acquired)
+    assert "libicu76" in extra.dockerfile and "tzdata" in extra.dockerfile and "GLOBALIZATION_INVARIANT" not in extra.dockerfile
+    assert extra.ref != spec.ref and extra.inputs != spec.inputs
+    slim = specs.runtime_deps_spec(e2e_settings(), acquired)
+    assert not slim.scratch and slim.stage is None and slim.labels[dockerio.label("shell")] == "true"
+
+
+def test_no_sdk_image_on_a_base_without_a_shell_and_the_crossgen2_image_stays_on_slim():
+    distroless = e2e_settings(os="distroless")
+    sdk, rt = CATALOG.images["sdk-no-composite"], CATALOG.images["runtime-no-composite"]
+    assert "no shell" in specs.os_refusal(distroless, sdk)
+    assert specs.os_refusal(distroless, rt) == "" and specs.os_refusal(e2e_settings(), sdk) == ""
+    assert baseimage.with_shell(distroless).os == DEFAULT_OS
+    slim = e2e_settings()
+    assert baseimage.with_shell(slim) is slim
+
+
+def test_shells_and_package_managers_are_found_by_name_in_bin_folders():
+    paths = ["usr/", "usr/bin/", "usr/bin/dotnet", "usr/share/doc/bash/copyright", "usr/lib/x86_64-linux-gnu/libc.so.6",
+             "etc/ssl/certs/ca-certificates.crt", "bin"]
+    assert checks.shells_and_package_managers(paths) == []
+    assert checks.shells_and_package_managers(paths + ["usr/bin/sh", "usr/bin/dpkg", "sbin/apk", "usr/local/bin/zsh"]) == [
+        "/sbin/apk", "/usr/bin/dpkg", "/usr/bin/sh", "/usr/local/bin/zsh"]
+
+
+PROBE_DISTROLESS = """probe-runtime: .NET 10.0.15 on linux-x64
+probe-user: uid=1654 name=app
+probe-icu: no (globalization-invariant)
+probe-tz: no (Europe/Berlin not found)
+probe-roots: 148
+probe-trust: yes (ISRG Root X1)
+"""
+
+
+def test_the_probe_is_judged_against_what_the_os_base_promises():
+    found = checks.parse_probe(PROBE_DISTROLESS)
+    invariant = {"DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "true"}
+    assert checks.judge_probe(found, icu=False, tzdata=False, env=invariant) == []
+    # the same answers fail where ICU and tzdata are promised, or where the invariant switch is missing
+    assert len(checks.judge_probe(found, icu=True, tzdata=True, env={})) == 2
+    assert checks.judge_probe(found, icu=False, tzdata=False, env={}) == ["no ICU but DOTNET_SYSTEM_GLOBALIZATION_INVARIANT is not true"]
+    root = dict(found, user="uid=0 name=root")
+    assert "runs as uid=0" in checks.judge_probe(root, icu=False, tzdata=False, env=invariant)[0]
+    untrusted = dict(found, roots="0", trust="no (ISRG Root X1: UntrustedRoot)")
+    assert len(checks.judge_probe(untrusted, icu=False, tzdata=False, env=invariant)) == 2
+    assert checks.judge_probe({}, icu=False, tzdata=False, env=invariant) == ["the probe did not run"]
+
+
+def test_the_injected_busybox_is_a_tar_for_the_root_folder(tmp_path):
+    fake = tmp_path / "busybox"
+    fake.write_bytes(b"\x7fELF static")
+    with tarfile.open(fileobj=io.BytesIO(busybox_tar(fake))) as tf:
+        members = {m.name: m for m in tf}
+        assert members[".dci"].isdir() and members[".dci/busybox"].mode == 0o755
+        assert tf.extractfile(".dci/busybox").read() == b"\x7fELF static"
+    shell = busybox_shell(fake)
+    assert shell.command("echo hi", "sh", "x") == ["/.dci/busybox", "sh", "-c", "echo hi", "sh", "x"]
+    assert shell.put[0][0] == "/" and "EPOCHREALTIME" in shell.now_ns
+    assert IMAGE_SHELL.command("true") == ["/bin/sh", "-c", "true"] and IMAGE_SHELL.put == ()
+    with pytest.raises(DciError) as err:
+        busybox_tar(tmp_path / "missing")
+    assert "busybox-static" in err.value.fix
+
+
+def test_images_say_whether_they_have_a_shell_by_label():
+    assert has_shell({"Config": {"Labels": {}}}) and has_shell(None)
+    assert not has_shell({"Config": {"Labels": {dockerio.label("shell"): "false"}}})
+
+
+def test_os_setting_comes_from_invoke_yaml_and_flags():
+    assert e2e_settings().os == "slim"
+    assert e2e_settings(os="distroless-extra").os == "distroless-extra"
