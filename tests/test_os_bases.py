@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from crossgen.verify import checks
 from crossgen.verify.shell import IMAGE_SHELL, busybox_shell, busybox_tar, has_shell
 from crossgen import dockerio
 from tests.pipeline_support import e2e_settings
-from tests.test_variants_stage import V, fake_acquired, fake_root
+from tests.test_variants_stage import fake_acquired, fake_root
 
 SUITE_PACKAGES = ("ca-certificates", "libc6", "libgcc-s1", "libicu76", "libssl3t64", "libstdc++6", "tzdata", "zlib1g")
 
