@@ -193,6 +193,9 @@ def clean(c, cache=False, build_dir=False):
     "app": APP_HELP + ": put it on every variant and mode and print its own frontier and a recommendation "
            "(with --app only --modes, --frontier-runs, --extra-runs and --charts apply)",
     "probe": PROBE_HELP,
+    "bases": "OS bases to measure beside the configured one (dci.os), comma-separated (slim, distroless, distroless-extra; "
+                "default every other one; 'none' skips them): every variant is built on each and its images' sizes and startup "
+                "go into the table 'the smallest image per approach' (not with --no-startup: sizes only)",
     "channels": "compare .NET channels, comma-separated (e.g. 10.0,11.0): build every variant of each (SDK images only "
                 "with an SDK of that channel) and measure each sample's image size, startup (--runs) and JIT count against "
                 "that channel's baseline (default: none; not with --no-startup)",
@@ -200,7 +203,7 @@ def clean(c, cache=False, build_dir=False):
 @friendly
 def report(c, runs=None, registry=True, startup=True, warm_build=True, images="", fresh_registry=False, readme=True, charts=True,
            cold_build=False, modes=None, frontier_runs=None, extra_runs=None, app=None, probe=None, channels=None,
-           rebuild_check=True, pulls=False):
+           rebuild_check=True, pulls=False, bases=None):
     """Measure sizes (uncompressed, compressed), layer sharing, startup and build cost; write build/report/."""
     n_runs = 10 if runs is None else inputs.count("--runs", runs, minimum=1, example="--runs=10 (startup runs per image and mode)")
     patterns = inputs.image_key_patterns("--images", images or "")
@@ -220,4 +223,5 @@ def report(c, runs=None, registry=True, startup=True, warm_build=True, images=""
         folder = inputs.existing_folder("--app", app, "give the app's project folder, or the folder `dotnet publish` wrote")
         cli.app_report(cli.settings(c), folder, probe, opts)
         return
-    cli.report(cli.settings(c, check=False), opts)
+    s = cli.settings(c, check=False)
+    cli.report(s, replace(opts, os_bases=cli.os_list("--bases", bases, s.os)))

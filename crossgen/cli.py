@@ -176,6 +176,22 @@ def os_flag(name) -> str | None:
     return os_base(str(name).strip()).name
 
 
+def os_list(flag: str, text: str | None, configured: str) -> tuple[str, ...]:
+    """``--bases a,b``: OS bases of the catalog besides ``configured`` (the one the main build is on),
+    in the catalog's order; None = every other one, "none" = none."""
+    from crossgen.images.catalog import OS_BASES, os_base
+
+    if text is None:
+        return tuple(b.name for b in OS_BASES if b.name != configured)
+    names = [n.strip() for n in str(text).split(",") if n.strip()]
+    if names == ["none"]:
+        return ()
+    if not names:
+        raise DciError(f"{flag} {text!r}", "names no OS base", "give some of " + ", ".join(b.name for b in OS_BASES) + " (comma-separated), or none")
+    chosen = {os_base(n).name for n in names} - {configured}
+    return tuple(b.name for b in OS_BASES if b.name in chosen)
+
+
 def channel_flag(channel) -> str | None:
     return None if channel is None else inputs.channel("--channel", channel)
 

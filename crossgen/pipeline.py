@@ -57,13 +57,10 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     shell = baseimage.with_shell(settings)
     if shell is not settings:  # the Crossgen2 tool image needs a shell: it stands on the slim runtime-deps whatever --os is
         slim = build_image(api, specs.runtime_deps_spec(shell, acquired), settings.workspace.contexts, force=force)
-        outcomes.append(replace(slim, key=TOOL_BASE))
+        outcomes.append(replace(slim, key=baseimage.TOOL_BASE))
     if settings.locked:
         check_debian_lock(api, settings)
     return outcomes
-
-
-TOOL_BASE = "runtime-deps-slim"  # build-record key of the slim runtime-deps built for the Crossgen2 image on a base without a shell
 
 
 def check_debian_lock(api: docker.APIClient, settings: Settings) -> None:
@@ -214,6 +211,7 @@ def build_variants(
         "dotnet_version": acquired.version,
         "channel": settings.channel,
         "os": settings.os,
+        "os_tag": baseimage.os_tag(settings),
         "sdk": sdk.why if sdk else None,
         "images": [asdict(o) for o in outcomes if not o.not_built],
         "not_built": [{"key": o.key, "ref": o.ref, "why": o.not_built} for o in outcomes if o.not_built],
@@ -357,7 +355,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         for o in _not_built_images(settings):
             ui.info(f"{o['ref']}: not built: {o['why']}", label="skipped", style="yellow")
     built = [] if refs else _built_images(settings)
-    targets = refs or [o["ref"] for o in built if o["key"] not in ("os", "runtime-deps", TOOL_BASE, "crossgen2")]
+    targets = refs or [o["ref"] for o in built if o["key"] not in ("os", "runtime-deps", baseimage.TOOL_BASE, "crossgen2")]
     # runtime-deps on an OS base without a shell: what it promises (user, no shell, ICU, tzdata, CA bundle)
     targets += [o["ref"] for o in built if o["key"] == "runtime-deps" and not verify.claim_of(api, o["ref"]).shell]
     claims = sorted((verify.claim_of(api, r) for r in targets), key=lambda c: ({"sdk": 0}.get(c.role, 1), c.variant != catalog.baseline.number, c.variant))
@@ -547,6 +545,11 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         start = time.monotonic()
         channel_builds = build_channels(api, settings, opts.channels)
         timings["channel_builds"] = round(time.monotonic() - start, 1)
+    os_builds = None
+    if opts.os_bases:
+        start = time.monotonic()
+        os_builds = build_os_bases(api, settings, opts.os_bases)
+        timings["os_builds"] = round(time.monotonic() - start, 1)
     rebuilt = None
     if opts.rebuild_check:
         start = time.monotonic()
@@ -560,7 +563,7 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
             classic = classic_builds(api, settings)
             timings["classic_builds"] = round(time.monotonic() - start, 1)
         return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
-                              channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic)
+                              channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic, os_builds=os_builds)
 
 
 @contextlib.contextmanager
@@ -602,6 +605,20 @@ def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str,
         build_variants(api, settings.with_overrides(channel=request), new_session(), Cache(settings.cache_dir), record_path=path)
         record = json.loads(path.read_text())
         out.append((settings.with_overrides(channel=record["channel"]), record))
+    return out
+
+
+def build_os_bases(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
+    """Every variant on each OS base of ``wanted`` (images up to date are kept; Crossgen2 outputs and
+    published samples are shared with the main build), each build's record in
+    build/report/os/build-<os>.json; the settings on each base, and its record."""
+    out: list[tuple[Settings, dict]] = []
+    for name in wanted:
+        ui.step(f"build-all --os {name} (report --bases)")
+        on = settings.with_overrides(os=name)
+        path = settings.workspace.report / "os" / f"build-{name}.json"
+        build_variants(api, on, new_session(), Cache(settings.cache_dir), record_path=path)
+        out.append((on, json.loads(path.read_text())))
     return out
 
 

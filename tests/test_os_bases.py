@@ -132,3 +132,15 @@ def test_images_say_whether_they_have_a_shell_by_label():
 def test_os_setting_comes_from_invoke_yaml_and_flags():
     assert e2e_settings().os == "slim"
     assert e2e_settings(os="distroless-extra").os == "distroless-extra"
+
+
+def test_report_bases_default_to_every_other_base_and_are_checked():
+    from crossgen.cli import os_list
+
+    assert os_list("--bases", None, "slim") == ("distroless", "distroless-extra")
+    assert os_list("--bases", None, "distroless") == ("slim", "distroless-extra")
+    assert os_list("--bases", "none", "slim") == ()
+    assert os_list("--bases", "distroless-extra, slim", "slim") == ("distroless-extra",)  # the main base is measured anyway
+    with pytest.raises(DciError) as err:
+        os_list("--bases", "alpine", "slim")
+    assert "alpine" in err.value.what and "distroless" in err.value.fix

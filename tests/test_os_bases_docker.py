@@ -12,7 +12,7 @@ from crossgen import dockerio, pipeline
 from crossgen.acquire.acquisition import acquire
 from crossgen.acquire.cache import Cache
 from crossgen.acquire.http import new_session
-from crossgen.images import specs
+from crossgen.images import baseimage, specs
 from crossgen.images.catalog import CATALOG
 from crossgen.verify import checks
 from tests.pipeline_support import e2e_settings
@@ -44,7 +44,7 @@ def test_distroless_runtime_deps_are_small_and_verified(bases):
         assert deps.size <= LIMITS[name], f"{deps.ref}: {deps.size / MB:.1f} MB"
         info = dockerio.image_info(api, deps.ref)
         assert info["Config"]["User"] == "1654" and len(info["RootFS"]["Layers"]) == 1  # FROM scratch: its own layer only
-        assert outcomes[pipeline.TOOL_BASE].ref.endswith("runtime-deps:10.0-trixie-slim")  # the Crossgen2 image's base
+        assert outcomes[baseimage.TOOL_BASE].ref.endswith("runtime-deps:10.0-trixie-slim")  # the Crossgen2 image's base
         found = {c.name: c for c in pipeline.verify_images(api, s, [deps.ref])}
         assert sorted(found) == ["conventions", "no-shell", "os-probe"]
         assert all(c.passed for c in found.values()), {k: c.detail for k, c in found.items() if not c.passed}
@@ -71,16 +71,47 @@ def test_the_distroless_build_is_reproducible(bases):
     assert not deps.skipped and deps.image_id == outcomes["runtime-deps"].image_id
 
 
-def test_a_runtime_image_on_distroless_extra_runs_the_console_samples(bases):
-    """The runtime layer (no RUN: /usr/bin/dotnet is a staged link) on distroless-extra; verify runs the
-    console samples (the hello sample formats for de-DE: ICU is there) and reads conventions through busybox."""
-    api, acquired, built = bases
+@pytest.fixture(scope="module")
+def extra_runtime(bases):
+    """The runtime layer (no RUN: /usr/bin/dotnet is a staged link) on distroless-extra."""
+    api, _, built = bases
     s, _ = built["distroless-extra"]
     full = acquire(s, new_session(), Cache(s.cache_dir))
     image = CATALOG.images["runtime-no-composite"]
     out = pipeline.build_image(api, specs.spec_for(s, full, CATALOG, image, {}), s.workspace.contexts)
     assert out.ref.endswith("runtime:10.0-trixie-distroless-extra-no-composite")
+    return s, full, out
+
+
+def test_a_runtime_image_on_distroless_extra_runs_the_console_samples(bases, extra_runtime):
+    """verify runs the console samples (the hello sample formats for de-DE: ICU is there) and reads
+    conventions through busybox."""
+    api = bases[0]
+    s, _, out = extra_runtime
     found = pipeline.verify_images(api, s, [out.ref])
     failed = {c.name: c.detail for c in found if not c.passed}
     assert not failed
     assert {"no-shell", "structure", "conventions", "list-runtimes", "console-runs", "r2r-used"} <= {c.name for c in found}
+
+
+def test_the_report_measures_a_shell_less_base_beside_the_main_one(bases, extra_runtime):
+    """`report --bases`: the images of another OS base's build are sized and their samples timed (the
+    timing script runs through the injected busybox), and the approaches table gets that base's rows."""
+    from crossgen.report import approaches
+    from crossgen.report import run as report_run
+
+    api = bases[0]
+    s, full, out = extra_runtime
+    record = {"os": s.os, "os_tag": baseimage.os_tag(s), "dotnet_version": full.version,
+              "images": [{"key": out.key, "ref": out.ref, "image_id": out.image_id}], "not_built": []}
+    opts = report_run.ReportOptions(runs=1, registry=False)
+    measured = report_run.os_bases_section(api, [(s, record)], opts, report_run.Timer())
+    assert [b["os"] for b in measured] == ["distroless-extra"]
+    image = measured[0]["images"][0]
+    assert image["uncompressed_bytes"] == dockerio.image_info(api, out.ref)["Size"]
+    timed = {(x["sample"], x["mode"]): x for x in measured[0]["summaries"]}
+    assert {("hello", "default"), ("broad", "default")} <= set(timed)
+    assert all(x["failed"] == 0 and x["median_ms"] > 0 and x["jit_median"] for x in timed.values()), timed
+    rows = approaches.rows_for(CATALOG, measured[0]["images"], measured[0]["summaries"], record, "trixie-distroless-extra")
+    hello = next(r for r in rows if r["sample"] == "hello" and r["variant"] == 1)
+    assert hello["uncompressed_bytes"] == image["uncompressed_bytes"] and hello["startup_ms"] == timed[("hello", "default")]["median_ms"]

@@ -22,6 +22,7 @@ from crossgen.core.settings import Settings
 from crossgen.images.catalog import DEFAULT_OS, OsBase, os_base
 
 APP_UID = 1654
+TOOL_BASE = "runtime-deps-slim"  # build-record key of the slim runtime-deps built for the Crossgen2 image on a base without a shell
 
 
 def os_of(settings: Settings) -> OsBase:

@@ -18,9 +18,11 @@ from crossgen import dockerio
 from crossgen.core import ui
 from crossgen.core.errors import DciError
 from crossgen.core.settings import Settings
+from crossgen.images.baseimage import TOOL_BASE
 from crossgen.report import sizes, startup
 
-EXCLUDED_KEYS = ("os", "crossgen2")   # the OS base and the compiler image are not part of the experiment
+# the OS base, the compiler image and its slim runtime-deps (a distroless build's) are not part of the experiment
+EXCLUDED_KEYS = ("os", "crossgen2", TOOL_BASE)
 
 
 def load_build_record(settings: Settings) -> dict:

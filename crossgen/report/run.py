@@ -74,6 +74,7 @@ class ReportOptions:
     channels: tuple[str, ...] = ()        # .NET channels to compare (each built by the pipeline first)
     rebuild_check: bool = True            # build every image again without cache: same image ID? (minutes)
     pulls: bool = False                   # real pulls onto a private containerd: classic builds (given) against these
+    os_bases: tuple[str, ...] = ()        # OS bases measured beside the configured one (the approaches table)
 
 
 @dataclass
@@ -166,16 +167,36 @@ def carry_over(previous: dict | None, report: dict) -> None:
         report[name] = section
 
 
+def os_bases_section(api: docker.APIClient, os_builds: list[tuple[Settings, dict]], opts: ReportOptions, timer: Timer) -> list[dict]:
+    """Each other OS base's build (settings on that base, build record): its images' sizes (compressed
+    through the registry when ``opts.registry``) and the startup of the samples on them, as the main
+    build's are measured; what the approaches table reads."""
+    start = time.monotonic()
+    out = []
+    for s, record in os_builds:
+        images = [i for i in select_images(record, opts.images) if dockerio.image_info(api, i["ref"])]
+        ui.step(f"OS base {s.os}: sizes of {len(images)} images" + (", startup" if opts.startup else ""))
+        measured = measure_sizes(api, images)
+        registry = measure_compressed(api, s, images, measured) if opts.registry and images else None
+        section = images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])})
+        summaries = []
+        if opts.startup and images:
+            summaries = run_startup(api, s, images, opts.runs, opts.seed, version=record.get("dotnet_version")).get("summaries") or []
+        out.append({"os": s.os, "os_tag": record.get("os_tag") or s.os, "record": record, "images": section, "summaries": summaries})
+    timer.add("os_bases", start)
+    return out
+
+
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
         cold_measured: dict | None = None, timings: dict[str, float] | None = None,
         channel_builds: list[tuple[Settings, dict]] | None = None, rebuilt: dict[str, dict] | None = None,
-        classic_builds: dict[str, str] | None = None) -> dict:
+        classic_builds: dict[str, str] | None = None, os_builds: list[tuple[Settings, dict]] | None = None) -> dict:
     """Measure the images of the last build-all, analyse, render; ``warm_seconds``/``cold_measured`` are
     builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times,
     ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each), ``rebuilt`` the
     pipeline's rebuild of every image (key -> image ID, rebuilt ID, same?) for the "reproducible" column,
     ``classic_builds`` (image key -> reference) the same images built with ``reproducible=False`` for
-    ``opts.pulls``."""
+    ``opts.pulls``, ``os_builds`` the builds of ``opts.os_bases`` (settings on each base, build record)."""
     if opts.charts:
         require_charts()
 
@@ -219,6 +240,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
 
     frontier_section = _frontier(api, settings, opts, points, timer) if points else None
     channels = channels_section(api, channel_builds, opts, timer) if channel_builds and opts.startup else None
+    other_bases = os_bases_section(api, os_builds, opts, timer) if os_builds else []
     pulls_section = None
     if pull_sets:
         start = time.monotonic()
@@ -263,7 +285,11 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
                   "warm_measured_seconds": warm_seconds, "cold_measured": cold_measured, "history": history},
     }
     report["approaches"] = approaches.section(
-        [(settings.os_tag, report["images"], startup_section.get("summaries") or [], record)])
+        [(record.get("os_tag") or settings.os, report["images"], startup_section.get("summaries") or [], record)]
+        + [(b["os_tag"], b["images"], b["summaries"], b["record"]) for b in other_bases])
+    report["os_bases"] = [{"os": b["os"], "os_tag": b["os_tag"], "dotnet_version": b["record"].get("dotnet_version"),
+                           "images": [{k: i[k] for k in ("key", "ref", "image_id", "uncompressed_bytes", "compressed_bytes")}
+                                      for i in b["images"]]} for b in other_bases]
     report["verdicts"] = verdicts(report)
     report["notes"] = notes(report)
     if opts.charts:
