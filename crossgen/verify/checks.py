@@ -26,7 +26,8 @@ from crossgen.compile import r2r
 from crossgen.compile.bubbles import BUBBLES
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
-from crossgen.compile.samples import Sample
+from crossgen.compile.samples import Publish, Sample
+from crossgen.images.catalog import PUBLISH_KINDS
 
 DOTNET = "/usr/share/dotnet"
 APP_UID = "1654"
@@ -61,6 +62,22 @@ class Claim:
     key: str | None = None          # the catalog image key it was built as
     built_as: str = ""              # app images: how the app was built when not for the channel (rolled forward)
     image_id: str = ""              # the image verified (a result holds for this ID only)
+    publish: str = ""               # app images: how the app was published (a PUBLISH_KINDS name; "" on older images)
+
+    @property
+    def approach(self) -> Publish | None:
+        """The app's publish kind as declared in the catalog (None: not an app, or a kind it does not know)."""
+        name = self.publish or ("" if self.role != "app" else "sc" if self.self_contained else "fd")
+        return next((p for p in PUBLISH_KINDS if p.name == name), None)
+
+    @property
+    def native(self) -> bool:
+        return bool(self.approach and self.approach.native)
+
+    @property
+    def has_composite(self) -> bool:
+        """Holds a composite: one of ours (a bubble), or the one the SDK compiled (sdk-composite apps)."""
+        return bool(self.composites) or bool(self.approach and self.approach.sdk_composite)
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -91,6 +108,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
         app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
         excluded=excluded, key=lab("image-key") or None, built_as=lab("built-as"), image_id=str(info.get("Id") or ""),
+        publish=lab("publish"),
     )
 
 
@@ -188,9 +206,33 @@ def check_structure(
     return Check(ref, "structure", not problems, detail, {"summary": summary, "expected": expect})
 
 
+def native_app_structure(infos: list[r2r.PeInfo], folder: Path, ref: str, app: str) -> Check:
+    """A Native AOT app: /app/<app> is a native (ELF) executable and no managed assembly is beside it."""
+    problems = []
+    exe = folder / app
+    if not exe.is_file():
+        problems.append(f"no /app/{app}")
+    elif exe.read_bytes()[:4] != b"\x7fELF":
+        problems.append(f"/app/{app} is not an ELF executable")
+    elif not exe.stat().st_mode & 0o111:
+        problems.append(f"/app/{app} is not executable")
+    managed = [i.path for i in infos if i.kind in (r2r.Kind.IL_ONLY, r2r.Kind.R2R, r2r.Kind.COMPONENT, r2r.Kind.COMPOSITE)]
+    if managed:
+        problems.append(f"{len(managed)} managed assemblies beside the native executable (e.g. {managed[0]})")
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    detail = "; ".join(problems) or f"native executable /app/{app} ({exe.stat().st_size} bytes), no managed assemblies; files: {', '.join(files[:6])}"
+    return Check(ref, "structure", not problems, detail, {"files": files, "native": True})
+
+
 def verify_structure(api: docker.APIClient, claim: Claim) -> Check:
+    if claim.role == "app" and claim.native:
+        folder = copy_tree_out(api, claim.ref, "/app")
+        try:
+            return native_app_structure(r2r.classify_tree(folder), folder, claim.ref, claim.app or "")
+        finally:
+            shutil.rmtree(folder.parent, ignore_errors=True)
     if claim.role == "app":
-        path, expect = "/app", {".": (f"{claim.app}.r2r.dll" if claim.composites else None)}
+        path, expect = "/app", {".": (f"{claim.app}.r2r.dll" if claim.has_composite else None)}
     else:
         path, expect = DOTNET, claim.expected_owners()
     folder = copy_tree_out(api, claim.ref, path)
@@ -351,6 +393,22 @@ def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | No
             problems.append(f"composite JIT-compiles {on} methods, more than the baseline's {baseline}")
     detail = f"jit {on} with R2R, {off} with DOTNET_ReadyToRun=0" + (f", baseline {baseline}" if baseline is not None else "")
     return Check(ref, "r2r-used", not problems, "; ".join(problems) or detail, {"jit_r2r": on, "jit_no_r2r": off, "jit_baseline": baseline})
+
+
+def failure_reason(check: Check) -> str:
+    """Why a run failed, in the runtime's words: the unhandled exception it printed, else the check's detail."""
+    text = str(check.data.get("output") or check.data.get("logs") or "")
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("Unhandled exception.") or re.match(r"^[\w.]+(Exception|Error): ", line):
+            return line[:300]
+    return check.detail[:300]
+
+
+def not_applicable_r2r(ref: str, jit: int | None, why: str) -> Check:
+    """The r2r-used check for an app with no JIT (Native AOT): passes, JIT count as the app reported it
+    (0 for a native program), and says why it does not apply."""
+    return Check(ref, "r2r-used", True, f"not applicable: {why} (the app reports jit {jit})",
+                 {"jit_r2r": jit, "jit_no_r2r": None, "jit_baseline": None, "not_applicable": why})
 
 
 def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tuple[str, ...], out: Path,
