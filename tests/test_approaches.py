@@ -29,10 +29,17 @@ AOT_WARNING = ("/src/hello/Program.cs(10): AOT analysis warning IL3050: Program.
                "'System.Text.Json.JsonSerializer.Serialize<...>' which has 'RequiresDynamicCodeAttribute' [/src/hello/hello.csproj]")
 
 
-def test_warnings_are_counted_once_per_distinct_warning_by_code():
-    output = "\n".join(["  Determining projects to restore...", TRIM_WARNING, AOT_WARNING, "  Generating native code",
-                        TRIM_WARNING.replace("(10)", "(12)"), "Build succeeded.", TRIM_WARNING, AOT_WARNING, "    2 Warning(s)"])
-    assert analysis_warnings(output) == {"IL2026": 2, "IL3050": 1}
+# the same call site, as the Roslyn analyzer reports it at build time
+ANALYZER_WARNING = ("/src/hello/Program.cs(10,12): warning IL2026: Using member 'System.Text.Json.JsonSerializer.Serialize<TValue>"
+                    "(TValue, JsonSerializerOptions)' which has 'RequiresUnreferencedCodeAttribute' [/src/hello/hello.csproj]")
+FRAMEWORK_WARNING = "ILLink : Trim analysis warning IL2104: Assembly 'Some.Library' produced trim warnings. [/src/hello/hello.csproj]"
+
+
+def test_warnings_are_counted_once_per_call_site_by_code():
+    output = "\n".join(["  Determining projects to restore...", ANALYZER_WARNING, TRIM_WARNING, AOT_WARNING, "  Generating native code",
+                        TRIM_WARNING.replace("(10)", "(12)"), FRAMEWORK_WARNING, "Build succeeded.", ANALYZER_WARNING, TRIM_WARNING,
+                        AOT_WARNING, FRAMEWORK_WARNING, "    2 Warning(s)"])
+    assert analysis_warnings(output) == {"IL2026": 2, "IL2104": 1, "IL3050": 1}
     assert analysis_warnings("  hello -> /out/\nBuild succeeded.\n    0 Warning(s)") == {}
     # a compiler warning is not a trimming/AOT one
     assert analysis_warnings("Program.cs(3,1): warning CS8600: Converting null literal") == {}

@@ -76,18 +76,22 @@ def record_path(out: Path) -> Path:
 
 
 _WARNING = re.compile(r"warning (IL\d{4})\b")
+_LOCATION = re.compile(r"^\s*(.+?)\((\d+)(?:,\d+)?\)\s*:")
 
 
 def analysis_warnings(output: str) -> dict[str, int]:
     """Trimming/AOT analysis warnings in `dotnet publish` output: code -> count of distinct warnings.
-    MSBuild repeats every warning in its closing summary; a warning is counted once per distinct
-    line (its location and message), whatever the number of times it is printed."""
+    A warning is one (code, source file, line): the analyzers at build time and ILLink/ILCompiler at
+    publish report the same call site (``Program.cs(10,12)`` and ``Program.cs(10)``), and MSBuild repeats
+    every warning in its closing summary. A warning with no source location counts once per text."""
     seen: dict[str, set[str]] = {}
     for line in output.splitlines():
         m = _WARNING.search(line)
-        if m:
-            seen.setdefault(m.group(1), set()).add(line.strip())
-    return {code: len(lines) for code, lines in sorted(seen.items())}
+        if not m:
+            continue
+        loc = _LOCATION.match(line)
+        seen.setdefault(m.group(1), set()).add(f"{loc.group(1)}:{loc.group(2)}" if loc else line.strip())
+    return {code: len(sites) for code, sites in sorted(seen.items())}
 
 
 def restored_packs(project_dir: Path) -> dict[str, str]:
