@@ -473,11 +473,13 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             if claim.native:  # compiled ahead of time: nothing to JIT, no ReadyToRun code to use
                 add(_about(verify.not_applicable_r2r(claim.ref, run.data.get("jit_methods"), "Native AOT: no JIT, no ReadyToRun code"), key[1]))
                 continue
-            on, off = verify.jit_counts(api, claim.ref, sample, web)
+            reasons: list[str] = []
+            on, off = verify.jit_counts(api, claim.ref, sample, web, reasons)
             composite = claim.has_composite
             if not composite:
                 baseline_jit.setdefault(key, on)
-            add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite), key[1]))
+            add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite,
+                                             reasons=tuple(reasons)), key[1]))
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
 

@@ -168,3 +168,14 @@ def test_a_native_app_folder_holds_an_executable_and_no_managed_assembly(tmp_pat
     check = native_app_structure(r2r.classify_tree(app), app, "img", "web")
     assert not check.passed and "managed assemblies" in check.detail
     assert "no /app/hello" in native_app_structure([], app, "img", "hello").detail
+
+
+def test_an_app_that_runs_only_with_its_readytorun_code_fails_the_r2r_check_with_the_runtimes_reason():
+    from crossgen.verify.checks import check_r2r_used
+
+    why = "Unhandled exception. System.TypeLoadException: Method 'GetEnumerator' in type 'X509Certificate2Collection' ..."
+    check = check_r2r_used("img", 24, None, None, composite=True, reasons=("", why))
+    assert not check.passed and "runs only with its ReadyToRun code" in check.detail and "TypeLoadException" in check.detail
+    check = check_r2r_used("img", None, None, None, composite=True, reasons=("", ""))
+    assert not check.passed and "did not report its JIT count" in check.detail
+    assert check_r2r_used("img", 24, 6700, None, composite=True, reasons=("", "")).passed

@@ -365,26 +365,44 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
     return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:]})
 
 
-def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool) -> tuple[int | None, int | None]:
+def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool,
+               reasons: list[str] | None = None) -> tuple[int | None, int | None]:
     """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0); None for a run
-    that did not report one (or did not end in time)."""
+    that did not report one (or did not end in time). ``reasons`` gets, per run, why it reported none
+    (the runtime's words; "" for a run that reported)."""
     counts = []
     for env in ({}, {"DOTNET_ReadyToRun": "0"}):
+        why = ""
         if web:
-            counts.append(parse_jit(serve_web(api, ref, sample, env=env).body))
+            res = serve_web(api, ref, sample, env=env)
+            counts.append(parse_jit(res.body))
+            if counts[-1] is None:
+                why = failure_reason(Check(ref, "web", False, "no HTTP answer", {"logs": res.logs}))
         else:
             try:
-                counts.append(parse_jit(run_console(api, ref, sample, env=env).output))
+                run = run_console(api, ref, sample, env=env)
+                counts.append(parse_jit(run.output))
+                if counts[-1] is None:
+                    why = failure_reason(Check(ref, "console", False, f"exit {run.exit_code}", {"output": run.output}))
             except dockerio.ContainerTimeout:
                 counts.append(None)
+                why = "no exit in time"
+        if reasons is not None:
+            reasons.append(why)
     return counts[0], counts[1]
 
 
-def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool) -> Check:
+def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool,
+                   reasons: tuple[str, ...] = ()) -> Check:
     """R2R code must be used (far fewer JIT-compiled methods than with R2R disabled), and a
-    composite image must not JIT more than the baseline image for the same sample."""
+    composite image must not JIT more than the baseline image for the same sample. ``reasons``: why
+    the run with R2R on, and off, reported no count (from :func:`jit_counts`)."""
     problems = []
-    if on is None or off is None:
+    if on is not None and off is None and len(reasons) > 1 and reasons[1]:
+        # e.g. a trimmed app: its composite's code runs, its IL alone does not (type validation, skipped
+        # for ReadyToRun code, finds what trimming removed)
+        problems.append(f"it runs only with its ReadyToRun code: with DOTNET_ReadyToRun=0 it fails: {reasons[1]}")
+    elif on is None or off is None:
         problems.append("the sample did not report its JIT count")
     else:
         if not on * 2 < off:
