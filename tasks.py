@@ -114,7 +114,8 @@ def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mo
             "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP})
 @friendly
 def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None):
-    """Build every image of every variant in dependency order; print sizes and build times."""
+    """Build every image of every variant in dependency order (but the app approaches left out of build-all,
+    variants 6-8: `build --variant 6,7,8`); print sizes and build times."""
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os)})
     cli.build(cli.with_mode(s, mode), None, force=force, dry_run=dry_run)
 
@@ -175,7 +176,8 @@ def clean(c, cache=False, build_dir=False):
     "runs": "startup runs per image and mode: a whole number >= 1 (default 10; after one warm-up round)",
     "registry": "push to a local registry for compressed sizes (--no-registry skips it: no compressed/pull figures)",
     "startup": "measure startup (--no-startup skips it)",
-    "warm_build": "run and time a warm build-all first (--no-warm-build uses the images as they are)",
+    "warm_build": "run and time a warm build of every variant first, the app approaches build-all leaves out (6-8) too "
+                  "(--no-warm-build uses the images as they are)",
     "images": "comma-separated image keys or patterns, e.g. 'runtime-*,aspnet-*,sample-*' (default: every image of build-all)",
     "fresh_registry": "empty the registry storage first (every layer is compressed and uploaded again)",
     "readme": "write the headline tables into README.md (--no-readme leaves it alone)",

@@ -330,7 +330,7 @@ def crossgen_app(s: Settings, folder: Path, probe: str | None, *, force: bool) -
 
     api = dockerio.connect()
     cat, sample = pipeline.app_catalog(folder, probe)
-    composite_apps = [v for v in cat.variants if any(a.self_contained for a in v.apps)]
+    composite_apps = [v for v in cat.variants if any(a.bubble for a in v.apps)]
     if not composite_apps:
         raise DciError(f"--app {folder}", "is a framework-dependent publish: there is nothing to compile it with",
                        "give the project folder: it is published self-contained for the composite")

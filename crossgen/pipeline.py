@@ -19,7 +19,7 @@ from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
 from crossgen.images import specs
-from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, Variant, for_app, os_base
+from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, Variant, for_app, os_base, publish_kind
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
 from crossgen.publish import push as publish
@@ -38,7 +38,7 @@ from crossgen.core.files import atomic_write_text
 from crossgen.core.errors import DciError
 from crossgen.compile.compiler import RECORD, CompileResult, Crossgen2, compile_bubble, crossgen2_image_spec, extract_mibc, plan_bubble
 from crossgen.dockerio.imagebuild import BuildOutcome, build_image, image_status
-from crossgen.compile.samples import Sample, app_folder, planned, publish_source, target_for
+from crossgen.compile.samples import SELF_CONTAINED, Publish, Sample, app_folder, planned, publish_source, target_for
 from crossgen.compile.samples import publish as publish_sample
 from crossgen.core.channels import channel_info
 from crossgen.core.settings import Settings
@@ -95,10 +95,11 @@ def crossgen2_tool(api: docker.APIClient, settings: Settings, acquired: Acquired
 
 def compile_named(
     api, settings: Settings, acquired: Acquired, names: tuple[str, ...], *, force: bool = False,
-    apps: dict[str, tuple[Sample, Sample | None]] | None = None, force_images: bool = False, catalog: Catalog = CATALOG,
+    apps: dict[str, dict[str, Sample]] | None = None, force_images: bool = False, catalog: Catalog = CATALOG,
 ) -> tuple[dict[str, CompileResult], list[BuildOutcome]]:
-    """Compile the named bubbles (``app`` = one app bubble per sample in ``apps``); ``force`` compiles
-    again what is cached, ``force_images`` rebuilds runtime-deps and the Crossgen2 image."""
+    """Compile the named bubbles (``app`` = the app bubble of each (sample, publish kind) in ``apps`` that
+    a catalog image compiles: ``app-<sample>``, ``app-<kind>-<sample>``); ``force`` compiles again what is
+    cached, ``force_images`` rebuilds runtime-deps and the Crossgen2 image."""
     outcomes = base_images(api, settings, acquired, force=force_images)
     cg, cg_outcome = crossgen2_tool(api, settings, acquired, force=force_images)
     outcomes.append(cg_outcome)
@@ -108,11 +109,11 @@ def compile_named(
     for n in names:
         bubble = get_bubble(n)
         if n == "app":
-            for app_name, (_, sc) in (apps or publish_samples(settings, acquired, catalog)).items():
-                if sc is None:  # no image of this build needs the self-contained app
-                    continue
-                results[f"app-{app_name}"] = compile_bubble(
-                    api, settings, bubble, None, cg, force=force, app_dir=sc.path, app_name=sc.name, mibc=mibc)
+            published = apps if apps is not None else publish_samples(
+                settings, acquired, catalog, [i for i in catalog.images.values() if i.role == "app" and i.bubbles])
+            for name, (app, kind) in app_bubbles(catalog, published).items():
+                results[name] = compile_bubble(api, settings, bubble, None, cg, force=force, app_dir=app.path, app_name=app.name,
+                                               mibc=mibc, result_name=name)
         else:
             results[n] = compile_bubble(api, settings, bubble, acquired.dotnet_root, cg, force=force, mibc=mibc)
     return results, outcomes
@@ -137,19 +138,48 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog, images: list | None = None) -> dict[str, tuple[Sample, Sample | None]]:
-    """Each sample of the catalog (or a user's app) published framework-dependent and, when some image of
-    ``images`` (default: every catalog image) needs it, self-contained on the acquired version; the
-    samples for the acquired channel (``samples.target_for``)."""
+def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog, images: list | None = None) -> dict[str, dict[str, Sample]]:
+    """Each sample of the catalog (or a user's app), published each way some image of ``images`` (default:
+    every catalog image) needs: sample -> publish kind -> Sample (framework-dependent always); the
+    samples for the acquired channel (``samples.target_for``), self-contained ones on the acquired
+    version. An approach that may fail (trimming, Native AOT) and does is a Sample with ``failed``
+    (why): its images are then not built; any other failed publish stops the build."""
     wanted = images if images is not None else list(catalog.images.values())
-    self_contained = any(i.self_contained for i in wanted)
-    return {
-        s.name: (publish_source(settings, s.name, s.source, channel=acquired.version),
-                 publish_source(settings, s.name, s.source, self_contained_rid=settings.rid, runtime_version=acquired.version,
-                                channel=acquired.version)
-                 if self_contained else None)
-        for s in catalog.samples
-    }
+    out: dict[str, dict[str, Sample]] = {}
+    for s in catalog.samples:
+        out[s.name] = {}
+        for name in catalog.publish_kinds(wanted)[s.name]:
+            out[s.name][name] = publish_one(settings, acquired, s, publish_kind(name))
+    return out
+
+
+def publish_one(settings: Settings, acquired: Acquired, s: CatalogSample, kind: Publish) -> Sample:
+    """One sample published one way (see :func:`publish_samples`)."""
+    crossgen2 = acquired.components.get("crossgen2")
+    try:
+        return publish_source(settings, s.name, s.source, kind=kind, rid=settings.rid if kind.self_contained else None,
+                              runtime_version=acquired.version if kind.self_contained else None,
+                              crossgen2_version=crossgen2.version if crossgen2 and kind.pin_crossgen2 else None, channel=acquired.version)
+    except DciError as exc:
+        if not kind.may_break:
+            raise
+        ui.info(f"{s.name} ({kind.name}): {exc.cause}", label="not published", style="yellow")
+        planned_sample = Sample(s.name, Path(), "", kind=kind.name)
+        return replace(planned_sample, failed=f"{kind.title}: {exc.cause}")
+
+
+def app_bubbles(catalog: Catalog, apps: dict[str, dict[str, Sample]]) -> dict[str, tuple[Sample, str]]:
+    """Compiled app bubble name -> (the publish it is compiled from, its kind), for every catalog image
+    with an app bubble whose sample was published that way (and did not fail)."""
+    out: dict[str, tuple[Sample, str]] = {}
+    for img in catalog.images.values():
+        if img.role != "app" or not img.bubbles or img.app not in apps:
+            continue
+        app = apps[img.app].get(img.publish)
+        if app is not None and not app.failed:
+            for b in img.bubbles:
+                out[b] = (app, img.publish)
+    return out
 
 
 def for_channel(settings: Settings, acquired: Acquired) -> Settings:
@@ -196,14 +226,23 @@ def build_variants(
     not_built: dict[str, str] = {}
     for img in images:
         ref = specs.image_ref(settings, catalog, img.key)
+        app = apps.get(img.app or "", {}).get(img.publish) if img.role == "app" else None
         why = (specs.os_refusal(settings, img) or (sdk.why if img.role == "sdk" and sdk and sdk.version is None else "")
-               or (f"its base {img.base} was not built" if img.base in not_built else ""))
+               or (f"its base {img.base} was not built" if img.base in not_built else "")
+               or (app.failed if app is not None and app.failed else ""))
         if why:
             not_built[img.key] = why
             outcomes.append(_not_built(img, ref, why))
             continue
         spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
-        outcomes.append(build_image(api, spec, settings.workspace.contexts, force=force))
+        outcome = build_image(api, spec, settings.workspace.contexts, force=force)
+        why = trial_run(api, catalog, img, outcome.ref) if img.role == "app" and img.approach.may_break else ""
+        if why:  # trimmed or compiled ahead of time, the program no longer does what it did: no image of it
+            dockerio.remove_image(api, outcome.ref)
+            not_built[img.key] = why
+            outcomes.append(_not_built(img, ref, why))
+            continue
+        outcomes.append(outcome)
     total = time.monotonic() - start
     record = {
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -219,6 +258,7 @@ def build_variants(
             n: {k: c.record[k] for k in ("key", "seconds", "peak_memory_bytes", "composite", "input_bytes", "output_bytes")} | {"reused": c.reused}
             for n, c in compiled.items()
         },
+        "publishes": publish_records(images, apps),
     }
     atomic_write_text(record_path or settings.workspace.build_record, json.dumps(record, indent=2))
     built = sum(1 for o in outcomes if not o.skipped and not o.not_built)
@@ -226,6 +266,32 @@ def build_variants(
     ui.info(f"{len(outcomes)} images ({built} built, {len(outcomes) - built - len(not_built)} up to date{left}) in {total:.1f} s",
             label="build-all:", style="bold green")
     return outcomes
+
+
+def publish_records(images, apps: dict[str, dict[str, Sample]]) -> dict[str, dict]:
+    """App image key -> how its sample was published: the approach, the publish's seconds (when it was
+    published, cached or not), trimming/AOT analysis warnings (code -> count), the packs the SDK took,
+    or why it could not be published."""
+    out: dict[str, dict] = {}
+    for img in images:
+        app = apps.get(img.app or "", {}).get(img.publish) if img.role == "app" else None
+        if app is None:
+            continue
+        record = app.record if not app.failed else {}
+        out[img.key] = {"sample": img.app, "publish": img.publish, "failed": app.failed or None,
+                        "seconds": record.get("seconds"), "warnings": record.get("warnings", {}), "packs": record.get("packs", {})}
+    return out
+
+
+def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> str:
+    """An approach that may change what the program does (trimming, Native AOT): its image run once as
+    verify runs it (a console sample prints and exits 0, a web sample answers). "" when it works, else
+    why not, in the runtime's words."""
+    web = catalog.sample(img.app).kind == "web"
+    check = verify.check_web(api, ref, None) if web else verify.check_console(api, ref, None)
+    if check.passed:
+        return ""
+    return f"{img.approach.title}: published, but fails at run time: {verify.failure_reason(check)}"
 
 
 # --- plan: what build-all would do, and why (nothing compiled or built) ----------------------------
@@ -273,17 +339,19 @@ def plan_build(
     cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, force, changed, add)
 
-    apps: dict[str, tuple[Sample, Sample | None]] = {}
-    self_contained_too = any(img.self_contained for img in images)  # as publish_samples does
+    apps: dict[str, dict[str, Sample]] = {}
     target = target_for(settings, acquired.version)
+    crossgen2 = acquired.components.get("crossgen2")
+    kinds = catalog.publish_kinds(images)  # as publish_samples does
     for s in catalog.samples if any(img.role == "app" for img in images) else ():
-        fd, fd_done = planned(settings, s.name, target=target)
-        apps[s.name] = (fd, None)
-        add("sample", _sample_step(s.name, False), not fd_done, "published" if fd_done else "sources changed or never published")
-        if self_contained_too:
-            sc, sc_done = planned(settings, s.name, self_contained_rid=settings.rid, runtime_version=acquired.version, target=target)
-            apps[s.name] = (fd, sc)
-            add("sample", _sample_step(s.name, True), not sc_done, "published" if sc_done else "sources changed or never published")
+        apps[s.name] = {}
+        for name in kinds[s.name]:
+            kind = publish_kind(name)
+            sample, done = planned(settings, s.name, kind=kind, rid=settings.rid if kind.self_contained else None,
+                                   runtime_version=acquired.version if kind.self_contained else None,
+                                   crossgen2_version=crossgen2.version if crossgen2 and kind.pin_crossgen2 else None, target=target)
+            apps[s.name][name] = sample
+            add("sample", _sample_step(s.name, name), not done, "published" if done else "sources changed or never published")
 
     mibc = optimization_profile(settings, acquired)
     hot = None
@@ -295,16 +363,17 @@ def plan_build(
     compiled: dict[str, CompileResult] = {}
     for n in catalog.bubbles_of(chosen):
         bubble = get_bubble(n)
-        targets = [(f"app-{a}", sc) for a, (_, sc) in apps.items()] if n == "app" else [(n, None)]
-        for name, sc in targets:
-            if sc is not None and _sample_step(sc.name, True) in changed:
+        targets = [(name, app, kind) for name, (app, kind) in app_bubbles(catalog, apps).items()] if n == "app" else [(n, None, "")]
+        for name, sc, kind in targets:
+            if sc is not None and _sample_step(sc.name, kind) in changed:
                 add("bubble", name, True, "its sample is published anew first")
                 continue
             if bubble_mode(settings, n).hot_only and hot is None:
                 add("bubble", name, True, "the hot assemblies are listed first")
                 continue
             bp = plan_bubble(settings, bubble, None if sc else acquired.dotnet_root, cg,
-                             app_dir=sc.path if sc else None, app_name=sc.name if sc else None, mibc=mibc, hot=hot)
+                             app_dir=sc.path if sc else None, app_name=sc.name if sc else None, mibc=mibc, hot=hot,
+                             result_name=name if sc else None)
             if bp.cached:  # --force rebuilds images, it does not recompile (as build_variants)
                 compiled[name] = CompileResult(name, bp.final / "out", json.loads((bp.final / RECORD).read_text()), True)
                 add("bubble", name, False, f"cached (key {bp.key[:16]})")
@@ -321,7 +390,7 @@ def plan_build(
             add("image", ref, False, f"not built: {refusal or (sdk.why if img.role == 'sdk' and sdk else f'its base {img.base} is not built')}")
             continue
         anew = [b for b in img.bubbles if b in changed]
-        sample = _sample_step(img.app, img.self_contained) if img.app else ""
+        sample = _sample_step(img.app, img.publish) if img.app else ""
         if anew or sample in changed:
             add("image", ref, True, f"bubble {', '.join(anew)} is compiled anew" if anew else f"sample {sample} is published anew")
             continue
@@ -329,8 +398,8 @@ def plan_build(
     return steps
 
 
-def _sample_step(name: str, self_contained: bool) -> str:
-    return f"{name} ({'self-contained' if self_contained else 'framework-dependent'})"
+def _sample_step(name: str, kind: str) -> str:
+    return f"{name} ({publish_kind(kind).title})"
 
 
 def _plan_image(api, kind: str, spec, force: bool, changed: set[str], add) -> None:
@@ -421,11 +490,16 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
                 run.data["built_as"] = note
                 run.detail += f" ({note})"
             add(_about(run, key[1]))
-            on, off = verify.jit_counts(api, claim.ref, sample, web)
-            composite = bool(claim.composites)
+            if claim.native:  # compiled ahead of time: nothing to JIT, no ReadyToRun code to use
+                add(_about(verify.not_applicable_r2r(claim.ref, run.data.get("jit_methods"), "Native AOT: no JIT, no ReadyToRun code"), key[1]))
+                continue
+            reasons: list[str] = []
+            on, off = verify.jit_counts(api, claim.ref, sample, web, reasons)
+            composite = claim.has_composite
             if not composite:
                 baseline_jit.setdefault(key, on)
-            add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite), key[1]))
+            add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite,
+                                             reasons=tuple(reasons)), key[1]))
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
 
@@ -436,7 +510,7 @@ PROBE_DIR = Path(verify.__file__).parent / "probe"
 def _os_probe(settings: Settings, api: docker.APIClient, claim: verify.Claim) -> verify.Check:
     """The os probe, published self-contained for the image's .NET, run in it (what its OS base promises)."""
     base = os_base(claim.os or DEFAULT_OS)
-    probe = publish_sample(settings, "OsProbe", src=PROBE_DIR, self_contained_rid=settings.rid, runtime_version=claim.dotnet_version)
+    probe = publish_sample(settings, "OsProbe", kind=SELF_CONTAINED, src=PROBE_DIR, rid=settings.rid, runtime_version=claim.dotnet_version)
     return verify.check_os_probe(api, claim, probe, icu=base.icu, tzdata=base.tzdata)
 
 
@@ -509,7 +583,7 @@ def build_modes(api: docker.APIClient, settings: Settings, modes: tuple[str, ...
                 record_dir: Path | None = None) -> list[BuildOutcome]:
     """The composite variants of ``catalog`` once more in each of ``modes`` (images tagged ...-<mode>);
     each build's record is build-all-<mode>.json, or <record_dir>/build-<mode>.json."""
-    composites = [v for v in catalog.variants if not v.baseline]
+    composites = [v for v in catalog.variants if not v.baseline and catalog.bubbles_of([v])]  # those a compile mode changes
     outcomes: list[BuildOutcome] = []
     for mode in modes:
         ui.step(f"the composite variants with --mode {mode}")
@@ -532,9 +606,9 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
     if opts.warm_build:
         if settings.workspace.build_record.is_file():  # keep the build the warm one replaces (a cold one, say)
             update_build_history(settings, json.loads(settings.workspace.build_record.read_text()))
-        ui.step("Warm build-all (timed)")
+        ui.step("Warm build of every variant (timed), those build-all leaves out too")
         start = time.monotonic()
-        build_variants(api, settings, new_session(), Cache(settings.cache_dir))
+        build_variants(api, settings, new_session(), Cache(settings.cache_dir), selected=list(CATALOG.variants))
         warm_seconds = timings["warm_build"] = round(time.monotonic() - start, 1)
     if opts.modes and opts.warm_build:
         start = time.monotonic()
@@ -609,7 +683,7 @@ def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str,
 
 
 def build_os_bases(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
-    """Every variant on each OS base of ``wanted`` (images up to date are kept; Crossgen2 outputs and
+    """Every variant (those build-all leaves out too) on each OS base of ``wanted`` (images up to date are kept; Crossgen2 outputs and
     published samples are shared with the main build), each build's record in
     build/report/os/build-<os>.json; the settings on each base, and its record."""
     out: list[tuple[Settings, dict]] = []
@@ -617,7 +691,7 @@ def build_os_bases(api: docker.APIClient, settings: Settings, wanted: tuple[str,
         ui.step(f"build-all --os {name} (report --bases)")
         on = settings.with_overrides(os=name)
         path = settings.workspace.report / "os" / f"build-{name}.json"
-        build_variants(api, on, new_session(), Cache(settings.cache_dir), record_path=path)
+        build_variants(api, on, new_session(), Cache(settings.cache_dir), selected=list(CATALOG.variants), record_path=path)
         out.append((on, json.loads(path.read_text())))
     return out
 

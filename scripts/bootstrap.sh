@@ -23,6 +23,7 @@ fi
 
 # --- 1. Debian packages ---------------------------------------------------------------
 SYSTEM_PACKAGES=(docker.io mmdebstrap curl ca-certificates python3 python3-venv python3-pip
+                 gcc zlib1g-dev  # the C toolchain Native AOT links with (variant 7: CppCompilerAndLinker=gcc)
                  docker-registry busybox-static)
 PYTHON_PACKAGES=(python3-invoke python3-docker python3-packaging python3-requests python3-pytest
                  python3-pefile python3-rich python3-jinja2 python3-matplotlib python3-pytest-xdist python3-scipy)

@@ -18,7 +18,7 @@ from tests.pipeline_support import e2e_settings
 from tests.test_variants_stage import fake_acquired, fake_compiled, fake_root
 
 EXTRA_IMAGE = Image("runtime-composite-again", "runtime", "composite-again", "runtime", RUNTIME_DEPS, ("runtime",))
-EXTRA = Variant(6, "again", "the runtime composite once more", "6 again", "#2ca02c",
+EXTRA = Variant(9, "again", "the runtime composite once more", "9 again", "#2ca02c",
                 builds=("runtime-composite-again",), roles={"runtime": "runtime-composite-again"},
                 runs={"console": "runtime-composite-again"})
 
@@ -55,7 +55,7 @@ def test_broken_declarations_are_refused():
     with pytest.raises(DciError, match="base 'nowhere' is not declared"):
         Catalog(images=IMAGES + (Image("x", "runtime", "x", "runtime", "nowhere"),))
     with pytest.raises(DciError, match="undeclared image 'ghost'"):
-        Catalog(variants=VARIANTS + (Variant(6, "g", "g", "g", "#000", builds=("ghost",)),))
+        Catalog(variants=VARIANTS + (Variant(9, "g", "g", "g", "#000", builds=("ghost",)),))
     with pytest.raises(DciError, match="numbers must be unique"):
         Catalog(variants=VARIANTS + (Variant(2, "dup", "dup", "dup", "#000"),))
     with pytest.raises(DciError, match="declared twice"):
@@ -64,7 +64,7 @@ def test_broken_declarations_are_refused():
 
 def test_an_added_variant_is_staged_compiled_run_and_measured(tmp_path):
     cat = extended()
-    v = cat.variant("6")
+    v = cat.variant("9")
     assert v is cat.variant("again")
     # staged and built: its image spec, FROM runtime-deps, with the runtime composite overlaid
     s = e2e_settings()
@@ -72,18 +72,18 @@ def test_an_added_variant_is_staged_compiled_run_and_measured(tmp_path):
     compiled = {"runtime": fake_compiled(tmp_path, "runtime", "shared/Microsoft.NETCore.App/10.0.15/framework-r2r.dll", [])}
     [spec] = [spec_for(s, acquired, cat, i, compiled) for i in cat.images_of(v)]
     assert spec.ref == f"{s.image_prefix}runtime:10.0-trixie-slim-composite-again" and spec.base.endswith("runtime-deps:10.0-trixie-slim")
-    assert spec.labels["io.github.dotnet-composite-images.variant"] == "6"
+    assert spec.labels["io.github.dotnet-composite-images.variant"] == "9"
     assert cat.bubbles_of([v]) == ("runtime",)
     # verify runs the console samples on it; startup measures them there
     assert cat.runner(v, cat.sample("hello")) == "runtime-composite-again" and cat.runner(v, cat.sample("web")) is None
     targets = startup.default_targets(cat)
-    assert [t.variants for t in targets if t.image_key == "runtime-composite-again"] == [(6,), (6,)]  # hello and broad
+    assert [t.variants for t in targets if t.image_key == "runtime-composite-again"] == [(9,), (9,)]  # hello and broad
     # sizes: it is in the scenarios whose roles it has, and in the chart rows
     scen = {sc.id: sc.images for sc in sizes.default_scenarios(cat)}
-    assert scen["aspnet"].get(6) is None and 6 not in scen["runtime+aspnet"]
+    assert scen["aspnet"].get(9) is None and 9 not in scen["runtime+aspnet"]
     assert cat.compared_roles(v) == {"runtime": "runtime-composite-again"}
-    assert cat.variants_of_image("runtime-composite-again") == (6,)
-    assert cat.variants_of_image(RUNTIME_DEPS)[-1] == 6
+    assert cat.variants_of_image("runtime-composite-again") == (9,)
+    assert cat.variants_of_image(RUNTIME_DEPS)[-1] == 9
 
 
 def test_an_added_sample_gets_app_images_runs_and_targets():
@@ -101,12 +101,14 @@ def test_building_the_app_variant_builds_what_it_is_compared_with():
     five, one = CATALOG.variant(5), CATALOG.variant(1)
     assert CATALOG.selection([five]) == [one, five]
     assert CATALOG.selection([CATALOG.variant(2)]) == [CATALOG.variant(2)]
-    assert CATALOG.selection(None) == list(CATALOG.variants)
+    # build-all: every variant but those left out of it (the app approaches 6-8, built by name)
+    assert CATALOG.selection(None) == [v for v in CATALOG.variants if v.number <= 5]
+    assert CATALOG.selection([CATALOG.variant(7)]) == [one, CATALOG.variant(7)]
 
 
 def test_an_app_only_variant_builds_one_image_per_sample():
-    v = Variant(7, "apps-again", "apps", "7", "#000",
-                apps=(AppImage("again", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
+    v = Variant(10, "apps-again", "apps", "10", "#000",
+                apps=(AppImage("again", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="sc", bubble="app"),),
                 runs={"console": "app", "web": "app"})
     cat = Catalog(variants=VARIANTS + (v,))
     assert [i.key for i in cat.images_of(v)] == ["sample-hello-again", "sample-web-again", "sample-broad-again", "sample-service-again"]

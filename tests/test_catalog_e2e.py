@@ -1,6 +1,6 @@
 """An added catalog entry is built, verified and reported for real, with no other edit.
 
-Variant 6 (declared only in this test) is the runtime composite once more under another tag. It is
+Variant 9 (declared only in this test) is the runtime composite once more under another tag. It is
 built into a build folder of its own (so the suite's build record stays as it is), on the suite's
 runtime-deps image, then verified and measured by the same code paths as the five real variants.
 """
@@ -22,20 +22,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 
 @pytest.fixture
-def catalog_with_variant_6(monkeypatch):
-    """The shared catalog object, with variant 6 added for this test only."""
+def catalog_with_variant_9(monkeypatch):
+    """The shared catalog object, with variant 9 added for this test only."""
     cat = extended()
     for attr in ("variants", "samples", "scenarios", "images"):
         monkeypatch.setattr(CATALOG, attr, getattr(cat, attr))
     return CATALOG
 
 
-def test_an_added_variant_is_built_verified_and_reported(built_images, catalog_with_variant_6, tmp_path):
+def test_an_added_variant_is_built_verified_and_reported(built_images, catalog_with_variant_9, tmp_path):
     settings, api, _ = built_images
     settings = settings.with_overrides(build_dir=tmp_path / "build")
-    v6 = CATALOG.variant("6")
+    v9 = CATALOG.variant("9")
 
-    outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir), selected=[v6])
+    outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir), selected=[v9])
     built = {o.key: o for o in outcomes}
     assert EXTRA_IMAGE.key in built
     ref = built[EXTRA_IMAGE.key].ref
@@ -49,11 +49,11 @@ def test_an_added_variant_is_built_verified_and_reported(built_images, catalog_w
 
     r = report.run(api, settings, report.ReportOptions(runs=1, registry=False, warm_build=False, readme=False, charts=False))
     images = {i["key"]: i for i in r["images"]}
-    assert images[EXTRA_IMAGE.key]["variants"] == [6]
+    assert images[EXTRA_IMAGE.key]["variants"] == [9]
     assert images[EXTRA_IMAGE.key]["uncompressed_bytes"] > 50_000_000
     summaries = [s for s in r["startup"]["summaries"] if s["image_key"] == EXTRA_IMAGE.key and s["mode"] == "default"]
     assert {s["sample"] for s in summaries} == {s.name for s in CATALOG.samples if s.kind == "console"}  # one per console sample
-    assert all(s["variants"] == [6] and s["failed"] == 0 and s["jit_median"] > 0 for s in summaries), summaries
+    assert all(s["variants"] == [9] and s["failed"] == 0 and s["jit_median"] > 0 for s in summaries), summaries
     md = (settings.build_dir / "report" / "report.md").read_text()
-    assert "6 again" in md
-    assert json.loads((settings.build_dir / "report" / "report.json").read_text())["variants"][-1]["number"] == 6
+    assert "9 again" in md
+    assert json.loads((settings.build_dir / "report" / "report.json").read_text())["variants"][-1]["number"] == 9

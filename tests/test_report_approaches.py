@@ -44,7 +44,8 @@ def test_a_framework_image_counts_the_app_layer_measured_on_the_baseline_app_ima
 
 
 def test_winners_are_the_smallest_and_the_fastest_measured_and_not_built_rows_say_why():
-    record = {"not_built": [{"key": "aspnet-runtime-composite", "why": "its base runtime-composite was not built"}]}
+    record = {"not_built": [{"key": "aspnet-runtime-composite", "why": "its base runtime-composite was not built"}],
+              "publishes": {"sample-web-composite": {"warnings": {"IL2026": 2}}}}
     section = approaches.section([("trixie-slim", IMAGES, SUMMARIES, record)], CAT)
     won = section["winners"]["web"]
     assert won["smallest"]["variant"] == 3          # 188 bytes: smaller than the baseline's 193 and variant 5's 195
@@ -53,6 +54,7 @@ def test_winners_are_the_smallest_and_the_fastest_measured_and_not_built_rows_sa
     text = "\n".join(render.md_approaches({"approaches": section}))
     assert "| trixie-slim | 2 composite .NET runtime | not built |" in text and "its base runtime-composite was not built" in text
     assert "smallest: variant 3" in text and "fastest to start: variant 5" in text
+    assert "warnings IL2026 x2" in text
 
 
 def test_every_variant_says_what_its_approach_gives_up():
@@ -64,3 +66,9 @@ def test_the_readme_view_names_each_samples_winners():
     grid = render.md_approaches_grid({"approaches": section})
     assert grid[2] == ("| web | 0.0: 3 aspnet-composite on trixie-slim | 0.0: 3 aspnet-composite on trixie-slim | "
                        "250: 5 app-composite on trixie-slim |")
+
+
+def test_a_row_on_a_distroless_base_says_what_the_base_gives_up():
+    rows = approaches.rows_for(CAT, IMAGES, SUMMARIES, {"os": "distroless"}, "trixie-distroless")
+    assert all("no shell" in r["gives_up"] and "globalization-invariant" in r["gives_up"] for r in rows)
+    assert not any("no shell" in r["gives_up"] for r in approaches.rows_for(CAT, IMAGES, SUMMARIES, {"os": "slim"}, "trixie-slim"))

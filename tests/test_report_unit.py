@@ -115,7 +115,9 @@ def test_scenarios_deploy_the_images_of_the_2020_experiment():
     assert scen["runtime+aspnet+sdk"].images[4] == ("runtime-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite")
     assert scen["apps"].images == {1: ("sample-hello-no-composite", "sample-web-no-composite", "sample-broad-no-composite",
                                        "sample-service-no-composite"),
-                                   5: ("sample-hello-composite", "sample-web-composite", "sample-broad-composite", "sample-service-composite")}
+                                   5: ("sample-hello-composite", "sample-web-composite", "sample-broad-composite", "sample-service-composite"),
+                                   **{n: tuple(f"sample-{s}-{suffix}" for s in ("hello", "web", "broad", "service"))
+                                      for n, suffix in ((6, "trimmed-composite"), (7, "aot"), (8, "sdk-composite"))}}
     assert scen["with-baseline"].images[2] == ("runtime-no-composite", "aspnet-no-composite", "sdk-no-composite",
                                                "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite")
     assert not scen["with-baseline"].compare and all(sc.compare for k, sc in scen.items() if "with-baseline" not in k)

@@ -166,8 +166,10 @@ def all_specs(tmp_path):
         "aspnet": fake_compiled(tmp_path, "aspnet", f"{fx}/framework-aspnet-r2r.dll", []),
         "aspnet-composed": fake_compiled(tmp_path, "aspnet-composed", f"{afx}/aspnetcore-r2r.dll", []),
         **{f"app-{n}": fake_compiled(tmp_path, f"app-{n}", f"{n}.r2r.dll", []) for n in ("hello", "web", "broad", "service")},
+        **{f"app-trimmed-{n}": fake_compiled(tmp_path, f"app-trimmed-{n}", f"{n}.r2r.dll", []) for n in ("hello", "web", "broad", "service")},
     }
-    apps = {n: (Sample(n, tmp_path / f"{n}-fd", "d1"), Sample(n, tmp_path / f"{n}-sc", "d2")) for n in (s.name for s in CATALOG.samples)}
+    apps = {n: {k: Sample(n, tmp_path / f"{n}-{k}", f"d-{k}", kind=k) for k in ("fd", "sc", "trimmed", "aot", "sdk-composite")}
+            for n in (s.name for s in CATALOG.samples)}
     return s, {v.number: [spec_for(s, acquired, CATALOG, i, compiled, apps) for i in CATALOG.images_of(v)] for v in CATALOG.variants}
 
 
@@ -198,6 +200,9 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
     ]
     assert got[4][0] == got[2][0]  # the composed variant reuses variant 2's runtime image
     assert got[5] == [(f"{p}sample-{n}:{t}-composite", deps) for n in ("hello", "web", "broad", "service")]
+    # the other app approaches: one image per sample each, on runtime-deps too
+    for number, suffix in ((6, "trimmed-composite"), (7, "aot"), (8, "sdk-composite")):
+        assert got[number] == [(f"{p}sample-{n}:{t}-{suffix}", deps) for n in ("hello", "web", "broad", "service")]
     for sps in specs.values():
         for sp in sps:
             assert sp.base == _dockerfile_from(sp.dockerfile)
@@ -213,6 +218,8 @@ def test_dockerfiles_set_the_official_environment(all_specs):
     assert f"DOTNET_VERSION={V}" in full and f"ASPNET_VERSION={V}" in full and "COPY usr/ /usr/" in full
     hello_sc = specs[5][0].dockerfile
     assert 'ENTRYPOINT ["/app/hello"]' in hello_sc and "USER $APP_UID" in hello_sc
+    for number in (6, 7, 8):  # trimmed, Native AOT (the native executable, no dotnet host), the SDK's composite
+        assert 'ENTRYPOINT ["/app/hello"]' in specs[number][0].dockerfile
     assert 'ENTRYPOINT ["dotnet", "/app/hello.dll"]' in hello_fd.dockerfile
     # no RUN anywhere: every framework and app image builds on an OS base without a shell
     for sps in specs.values():
@@ -246,6 +253,29 @@ def test_labels_name_variant_bubble_and_crossgen(all_specs):
     assert dockerio.label("bubble") not in specs[1][0].labels
 
 
+def test_app_images_say_how_their_app_was_published(all_specs):
+    """Each app image names its approach; a trimmed one holds the composite our Crossgen2 made from what
+    trimming kept (its own bubble), AOT and the SDK's composite hold none of ours."""
+    _, specs = all_specs
+    by_variant = {n: next(sp for sp in sps if sp.key == f"sample-hello-{CATALOG.variant(n).apps[0].suffix}")
+                  for n, sps in specs.items() if n in (1, 5, 6, 7, 8)}
+    assert {n: sp.labels[dockerio.label("publish")] for n, sp in by_variant.items()} == {
+        1: "fd", 5: "sc", 6: "trimmed", 7: "aot", 8: "sdk-composite"}
+    assert by_variant[5].labels[dockerio.label("bubble")] == "app-hello"
+    assert by_variant[6].labels[dockerio.label("bubble")] == "app-trimmed-hello"
+    assert dockerio.label("bubble") not in by_variant[7].labels and dockerio.label("bubble") not in by_variant[8].labels
+    assert by_variant[7].inputs["sample_dir"] == "hello-aot" and by_variant[6].inputs["sample_dir"] == "hello-trimmed"
+    assert dockerio.label("analysis-warnings") in by_variant[7].labels
+
+
+def test_an_app_that_could_not_be_published_has_no_spec(tmp_path):
+    s = e2e_settings()
+    apps = {"hello": {"aot": Sample("hello", tmp_path, "", kind="aot", failed="Native AOT: dotnet publish (aot) failed: error X")}}
+    img = CATALOG.images["sample-hello-aot"]
+    with pytest.raises(DciError, match="error X"):
+        spec_for(s, fake_acquired(fake_root(tmp_path)), CATALOG, img, {}, apps)
+
+
 def test_input_digest_changes_with_inputs(all_specs):
     from crossgen.dockerio.imagebuild import input_digest
 
@@ -261,8 +291,9 @@ def test_input_digest_changes_with_inputs(all_specs):
 def test_variants_are_found_by_number_or_name():
     assert CATALOG.variant("3").name == "aspnet-composite"
     assert CATALOG.variant("aspnet-composed-composite").number == 4
+    assert CATALOG.variant("aot").number == 7
     with pytest.raises(DciError) as exc:
-        CATALOG.variant("7")
+        CATALOG.variant("17")
     assert "no-composite" in str(exc.value)
 
 

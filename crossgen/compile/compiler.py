@@ -309,16 +309,18 @@ def plan_bubble(
     app_name: str | None = None,
     mibc: Path | None = None,
     hot: frozenset[str] | None = None,
+    result_name: str | None = None,
 ) -> BubblePlan:
     """The inputs, Crossgen2 arguments and content key of ``bubble`` (frameworks of ``root``, or
     the self-contained app in ``app_dir``) in its configured mode; where its cached result lives.
-    ``hot``: the hot assemblies, for the hot-only modes."""
+    ``hot``: the hot assemblies, for the hot-only modes. ``result_name`` names an app bubble's result
+    (default ``<bubble>-<app>``; ``app-trimmed-<app>`` for the same app published another way)."""
     mode = bubble_mode(settings, bubble.name)
     always: set[str] = set()
     if app_dir is not None:
         assert app_name
         files, refs, composite_rel = app_inputs(app_dir, app_name)
-        name = f"{bubble.name}-{app_name}"
+        name = result_name or f"{bubble.name}-{app_name}"
         composite_name = composite_rel
         always = app_own_assemblies(app_dir, app_name)
     else:
@@ -358,13 +360,14 @@ def compile_bubble(
     mibc: Path | None = None,
     hot: frozenset[str] | None = None,
     timeout: float = TIMEOUT_S,
+    result_name: str | None = None,
 ) -> CompileResult:
     """Compile ``bubble`` (see :func:`plan_bubble`); reuse a cached identical result. The result
     folder is an overlay for the dotnet root (or for the app folder). Crossgen2 gets ``timeout``
     seconds (:class:`dockerio.ContainerTimeout`). A hot-only mode without ``hot`` makes the list first."""
     if hot is None and bubble_mode(settings, bubble.name).hot_only:
         hot = training.hot_assemblies(settings).names
-    plan = plan_bubble(settings, bubble, root, cg, app_dir=app_dir, app_name=app_name, mibc=mibc, hot=hot)
+    plan = plan_bubble(settings, bubble, root, cg, app_dir=app_dir, app_name=app_name, mibc=mibc, hot=hot, result_name=result_name)
     name, key, final, files, refs = plan.name, plan.key, plan.final, plan.files, plan.refs
     composite_rel, composite_name, args, described = plan.composite_rel, plan.composite_name, plan.args, plan.described
     if not force and plan.cached:

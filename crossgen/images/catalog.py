@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from crossgen.compile.samples import FRAMEWORK_DEPENDENT, SELF_CONTAINED, Publish
 from crossgen.core.errors import DciError
 
 RUNTIME_DEPS = "runtime-deps"  # the image every variant stands on (built by images.baseimage)
@@ -49,6 +50,14 @@ class OsBase:
     icu: bool
     tzdata: bool
     title: str = ""
+
+    @property
+    def gives_up(self) -> str:
+        """What an app on this base does without (the report's approaches table), from what it holds."""
+        lost = ([] if self.shell else ["no shell or package manager in the image"]) \
+            + ([] if self.icu else ["no ICU: globalization-invariant, cultures such as de-DE refused"]) \
+            + ([] if self.tzdata else ["no time zone database"])
+        return "; ".join(lost)
 
     def tag(self, suite: str, configured: str = "") -> str:
         """The tag part after the channel: ``<suite>-<name>`` (``dci.os_tag`` for the default base when set)."""
@@ -102,25 +111,42 @@ class Image:
     base: str                 # key of the image it is built FROM (RUNTIME_DEPS or another image)
     bubbles: tuple[str, ...] = ()   # bubbles whose composites the image holds (inherited ones too)
     app: str | None = None          # app images: the sample
-    self_contained: bool = False    # app images: published self-contained (no framework below)
+    publish: str = "fd"             # app images: how the sample is published (a PUBLISH_KINDS name)
+
+    @property
+    def approach(self) -> Publish:
+        return publish_kind(self.publish)
+
+    @property
+    def self_contained(self) -> bool:
+        """Published self-contained (no framework below): the app carries its runtime."""
+        return self.approach.self_contained
 
 
 @dataclass(frozen=True)
 class AppImage:
     """One app image per sample: ``sample-<name>-<suffix>``. ``base`` names the image each sample
-    kind stands on ({"console": key, "web": key}); ``bubble`` is ``app`` for an app composite."""
+    kind stands on ({"console": key, "web": key}); ``publish`` how the sample is published (a
+    ``PUBLISH_KINDS`` name); ``bubble`` is ``app`` for an app composite compiled by our Crossgen2 over
+    that publish (its result: :func:`app_bubble`)."""
 
     suffix: str
     base: dict[str, str]
-    self_contained: bool = False
+    publish: str = "fd"
     bubble: str | None = None
 
     def expand(self, sample: Sample) -> Image:
         return Image(
             key=f"{sample.repo}-{self.suffix}", repo=sample.repo, suffix=self.suffix, role="app",
-            base=self.base[sample.kind], bubbles=(f"{self.bubble}-{sample.name}",) if self.bubble else (),
-            app=sample.name, self_contained=self.self_contained,
+            base=self.base[sample.kind], bubbles=(app_bubble(self.bubble, self.publish, sample.name),) if self.bubble else (),
+            app=sample.name, publish=self.publish,
         )
+
+
+def app_bubble(bubble: str, publish: str, sample: str) -> str:
+    """The compiled bubble of one (sample, publish kind): ``app-<sample>`` over the self-contained publish
+    (the name variant 5 always had), ``app-<kind>-<sample>`` over another one (``app-trimmed-web``)."""
+    return f"{bubble}-{sample}" if publish == SELF_CONTAINED.name else f"{bubble}-{publish}-{sample}"
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,7 @@ class Variant:
     runs: dict[str, str] = field(default_factory=dict)    # sample kind -> image that runs it ("app": its own app image)
     built_with: tuple[int, ...] = ()            # variants built along with it: what its images are compared with
     gives_up: str = ""                          # what an app shipped this way gives up (the report's approaches table)
+    in_build_all: bool = True                   # built by `build-all` (and CI's one build); else only by name (build --variant N)
 
     @property
     def baseline(self) -> bool:
@@ -172,6 +199,31 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("broad", "console"),     # many framework areas; never used for training
     Sample("service", "web"),       # a service-shaped web API; never used for training
 )
+
+# How an app is published, one entry per approach: the output folder, the digest, the Dockerfile's entry
+# point, verify's checks and the build record follow the entry (crossgen.compile.samples.Publish).
+PUBLISH_KINDS: tuple[Publish, ...] = (
+    FRAMEWORK_DEPENDENT,
+    SELF_CONTAINED,
+    Publish("trimmed", "self-contained, trimmed (ILLink)", self_contained=True, properties=(("PublishTrimmed", "true"),),
+            may_break=True),
+    # Native AOT links with gcc (the machine's C toolchain; clang is the SDK's default) and keeps the
+    # SDK's own ILCompiler and runtime packs (the NativeAOT runtime pack must match the ILCompiler pack;
+    # the versions it took are in the publish record); the .dbg symbol file stays out of the image.
+    Publish("aot", "Native AOT", self_contained=True, native=True, pin_runtime=False, may_break=True,
+            properties=(("PublishAot", "true"), ("CppCompilerAndLinker", "gcc"), ("CopyOutputSymbolsToPublishDirectory", "false"))),
+    # the SDK's own composite, with our Crossgen2's version: what `dotnet publish` makes of the same app
+    Publish("sdk-composite", "self-contained, the SDK's ReadyToRun composite", self_contained=True, pin_crossgen2=True,
+            sdk_composite=True, properties=(("PublishReadyToRun", "true"), ("PublishReadyToRunComposite", "true"))),
+)
+
+
+def publish_kind(name: str) -> Publish:
+    for p in PUBLISH_KINDS:
+        if p.name == name:
+            return p
+    raise DciError(f"publish kind {name!r}", "not declared", "choose one of: " + ", ".join(p.name for p in PUBLISH_KINDS))
+
 
 IMAGES: tuple[Image, ...] = (
     Image("runtime-no-composite", "runtime", "no-composite", "runtime", RUNTIME_DEPS),
@@ -224,10 +276,33 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         5, "app-composite", "self-contained composite apps", "5 app-composite", "#d62728",
-        apps=(AppImage("composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, self_contained=True, bubble="app"),),
+        apps=(AppImage("composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="sc", bubble="app"),),
         runs={"console": "app", "web": "app"},
         built_with=(1,),  # its apps are compared with the same apps, framework-dependent, on the baseline
         gives_up="self-contained: every app carries its own framework (no framework layer shared between apps)",
+    ),
+    # More app approaches beside variant 5 (each compared, like it, with the baseline's framework-dependent
+    # apps). Left out of build-all: each publishes every sample again (the SDK composite compiles the whole
+    # framework once per sample); `build --variant 6,7,8` builds them.
+    Variant(
+        6, "trimmed-composite", "trimmed self-contained composite apps", "6 trimmed-composite", "#8c564b",
+        apps=(AppImage("trimmed-composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="trimmed", bubble="app"),),
+        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=False,
+        gives_up="as variant 5; trimming removes what only reflection reaches (IL2xxx warnings say where): "
+                 "JSON serialized by reflection is off",
+    ),
+    Variant(
+        7, "aot", "Native AOT apps", "7 aot", "#e377c2",
+        apps=(AppImage("aot", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="aot"),),
+        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=False,
+        gives_up="no JIT: no code generated at run time, reflection only over what the compiler saw (IL2xxx/IL3xxx "
+                 "warnings), JSON by reflection off; the SDK's own runtime version; one build per RID",
+    ),
+    Variant(
+        8, "sdk-composite", "self-contained apps with the SDK's own composite", "8 sdk-composite", "#bcbd22",
+        apps=(AppImage("sdk-composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="sdk-composite"),),
+        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=False,
+        gives_up="as variant 5; compiled by `dotnet publish` on the build machine, with the SDK's composite options",
     ),
 )
 
@@ -274,6 +349,11 @@ class Catalog:
                     raise DciError(f"catalog variant {v.number}", f"names the undeclared image {key!r}", "declare it in IMAGES")
             if "app" in v.runs.values() and not v.apps:
                 raise DciError(f"catalog variant {v.number}", "runs samples on its app images but builds none", "add an AppImage")
+            for a in v.apps:
+                publish_kind(a.publish)
+                if a.bubble and not publish_kind(a.publish).self_contained:
+                    raise DciError(f"catalog variant {v.number}", f"compiles an app composite over a {a.publish} publish",
+                                   "an app composite is made from a self-contained publish: give the AppImage a self-contained kind")
         numbers = [v.number for v in self.variants]
         if len(set(numbers)) != len(numbers) or numbers[0] != 1:
             raise DciError("catalog variants", "numbers must be unique and the baseline must be variant 1", "fix VARIANTS")
@@ -291,8 +371,9 @@ class Catalog:
         return self.variants[0]
 
     def selection(self, selected: list[Variant] | None) -> list[Variant]:
-        """The variants to build for a selection (all when None): each with those it is built with."""
-        chosen = list(selected or self.variants)
+        """The variants to build for a selection (when None: build-all's, those ``in_build_all``): each with
+        those it is built with."""
+        chosen = list(selected or [v for v in self.variants if v.in_build_all])
         extra = [self.variant(n) for v in chosen for n in v.built_with]
         return [v for v in self.variants if v in chosen or v in extra]
 
@@ -317,6 +398,15 @@ class Catalog:
     def build_order(self, variants: list[Variant]) -> list[Image]:
         """Every image building ``variants`` builds, each once, bases first."""
         return list({i.key: i for v in variants for i in self.images_of(v)}.values())
+
+    def publish_kinds(self, images: list[Image]) -> dict[str, tuple[str, ...]]:
+        """Sample -> the publish kinds the app images among ``images`` need (framework-dependent always:
+        verify and the report run it on the framework images)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for s in self.samples:
+            kinds = [FRAMEWORK_DEPENDENT.name, *(i.publish for i in images if i.role == "app" and i.app == s.name)]
+            out[s.name] = tuple(k.name for k in PUBLISH_KINDS if k.name in kinds)
+        return out
 
     def bubbles_of(self, variants: list[Variant]) -> tuple[str, ...]:
         """Bubble names to compile (``app`` once for all samples)."""
@@ -419,8 +509,14 @@ class Catalog:
 CATALOG = Catalog()
 
 
+USER_APP_KINDS = (FRAMEWORK_DEPENDENT.name, SELF_CONTAINED.name)  # how a user's app is published (samples.publish_source)
+
+
 def for_app(app: Sample, *, self_contained: bool = True) -> Catalog:
-    """The catalog with a user's app as its only sample, on every variant; without a self-contained
-    publish (``self_contained`` False) the variants whose app images are self-contained are left out."""
-    variants = [v for v in VARIANTS if self_contained or not any(a.self_contained for a in v.apps)]
+    """The catalog with a user's app as its only sample, on every variant whose app images publish it
+    framework-dependent or self-contained (trimming and Native AOT change what a program does: they
+    are for the samples); without a self-contained publish (``self_contained`` False) the variants
+    whose app images are self-contained are left out."""
+    variants = [v for v in VARIANTS if all(a.publish in USER_APP_KINDS for a in v.apps)
+                and (self_contained or not any(publish_kind(a.publish).self_contained for a in v.apps))]
     return Catalog(variants=variants, samples=(app,))

@@ -150,10 +150,10 @@ def spec_for(
     catalog: Catalog,
     image: Image,
     compiled: dict[str, CompileResult],
-    apps: dict[str, tuple[Sample, Sample | None]] | None = None,
+    apps: dict[str, dict[str, Sample]] | None = None,
 ) -> ImageSpec:
-    """The spec of one catalog image. ``compiled`` holds the bubbles by name (``app-<sample>`` for the
-    app bubbles); ``apps`` maps a sample to its (framework-dependent, self-contained) publish."""
+    """The spec of one catalog image. ``compiled`` holds the bubbles by name (``app-<sample>``,
+    ``app-<kind>-<sample>`` for the app bubbles); ``apps`` maps a sample to its publishes by kind."""
     base_ref = image_ref(settings, catalog, image.base)
     inherited = catalog.images[image.base].bubbles if image.base != RUNTIME_DEPS else ()
     try:
@@ -201,16 +201,24 @@ def spec_for(
             epoch=source_date_epoch(settings, acquired),
         )
     if image.role == "app":
-        if not apps or image.app not in apps:
-            raise DciError(f"image {image.key}", f"sample {image.app} was not published", "publish every sample the catalog names")
-        sample = apps[image.app][1 if image.self_contained else 0]
+        sample = (apps or {}).get(image.app or "", {}).get(image.publish)
         if sample is None:
-            raise DciError(f"image {image.key}", f"{image.app} was not published self-contained", "publish it self-contained first")
+            raise DciError(f"image {image.key}", f"sample {image.app} was not published {image.publish}", "publish every sample the catalog names")
+        if sample.failed:
+            raise DciError(f"image {image.key}", sample.failed, "see the publish log under build/logs/")
+        kind = image.approach
         dockerfile = _render(settings, "app", base_image=base_ref, app_name=sample.name, variant_title=title,
-                             self_contained=image.self_contained)
+                             self_contained=kind.self_contained, native=kind.native)
         labels[dockerio.label("app")] = sample.name
         labels[dockerio.label("app-kind")] = catalog.sample(sample.name).kind
-        labels[dockerio.label("self-contained")] = str(image.self_contained).lower()
+        labels[dockerio.label("self-contained")] = str(kind.self_contained).lower()
+        labels[dockerio.label("publish")] = kind.name
+        record = sample.record
+        if kind.name != "fd" or record.get("warnings"):
+            # what the approach gives up: trimming/AOT analysis warnings (code -> count); the packs it took
+            labels[dockerio.label("analysis-warnings")] = json.dumps(record.get("warnings", {}), sort_keys=True)
+            if record.get("packs"):
+                labels[dockerio.label("publish-packs")] = json.dumps(record["packs"], sort_keys=True)
         if sample.note:  # built another way than for the channel (rolled forward): verify says so
             labels[dockerio.label("built-as")] = sample.note
         return ImageSpec(

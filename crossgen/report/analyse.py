@@ -70,6 +70,8 @@ def layer_category(index: int, created_by: str, owner: str) -> str:
     if img is None:
         return "other"
     if img.role == "app":
+        if img.approach.native:
+            return "native app (Native AOT)"
         return "self-contained app" if img.self_contained else "app (framework-dependent)"
     if img.role == "sdk":
         return "SDK"

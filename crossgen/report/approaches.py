@@ -10,7 +10,7 @@ baseline's app image of the same sample, and says so (``app_layer_from``).
 
 from __future__ import annotations
 
-from crossgen.images.catalog import CATALOG, Catalog
+from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, os_base
 
 
 def _layers_of(image: dict, owner: str) -> tuple[int, int | None]:
@@ -29,7 +29,9 @@ def rows_for(catalog: Catalog, images: list[dict], summaries: list[dict], record
     by_key = {i["key"]: i for i in images}
     not_built = {n["key"]: n.get("why", "") for n in record.get("not_built", [])}
     built = {i["key"]: i for i in record.get("images", [])}
+    publishes = record.get("publishes") or {}   # app image key -> its publish (warnings: code -> count)
     baseline_apps = {i.app: i.key for i in catalog.app_images(catalog.baseline)}
+    base_lost = os_base(record.get("os") or DEFAULT_OS).gives_up
     out = []
     for sample in catalog.samples:
         for v in catalog.variants:
@@ -38,10 +40,10 @@ def rows_for(catalog: Catalog, images: list[dict], summaries: list[dict], record
                 continue
             image = catalog.images.get(key)
             row = {"os": os_name, "sample": sample.name, "kind": sample.kind, "variant": v.number, "approach": v.title,
-                   "gives_up": v.gives_up, "image_key": key, "ref": (by_key.get(key) or built.get(key) or {}).get("ref"),
+                   "gives_up": "; ".join(x for x in (v.gives_up, base_lost) if x), "image_key": key, "ref": (by_key.get(key) or built.get(key) or {}).get("ref"),
                    "uncompressed_bytes": None, "compressed_bytes": None, "app_layer_from": None,
                    "startup_ms": None, "jit_methods": None, "runs": 0,
-                   "warnings": (built.get(key) or {}).get("publish_warnings") or {}, "not_built": not_built.get(key)}
+                   "warnings": (publishes.get(key) or {}).get("warnings") or {}, "not_built": not_built.get(key)}
             measured = by_key.get(key)
             if measured is not None:
                 size, packed = measured["uncompressed_bytes"], measured.get("compressed_bytes")

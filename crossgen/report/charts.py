@@ -30,6 +30,7 @@ CATEGORY_COLORS = {
     "SDK": "#2ca02c",
     "app (framework-dependent)": "#e377c2",
     "self-contained app": "#d62728",
+    "native app (Native AOT)": "#bcbd22",
     "other": "#17becf",
 }
 def layer_rows(catalog: Catalog = CATALOG) -> list[tuple[int, str, str]]:

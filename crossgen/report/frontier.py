@@ -73,10 +73,12 @@ class Point:
 
 def plan_points(settings: Settings, modes: tuple[str, ...], catalog: Catalog = CATALOG) -> list[Point]:
     """Every point of the frontier (nothing measured yet): the baseline, what build-all makes (the
-    configured modes), and each composite variant in each of ``modes``."""
+    configured modes), and each composite variant in each of ``modes`` (a variant that compiles no
+    bubble, Native AOT or the SDK's own composite, has no compile mode: its configured point only)."""
     points: list[Point] = []
     for v in catalog.variants:
-        for mode in (BASELINE,) if v.baseline else (CONFIGURED, *modes):
+        compiled = bool(catalog.bubbles_of([v]))
+        for mode in (BASELINE,) if v.baseline else (CONFIGURED, *modes) if compiled else (CONFIGURED,):
             s_mode = settings if mode in (BASELINE, CONFIGURED) else apply_mode(settings, mode)
             for s in catalog.samples:
                 key = catalog.runner(v, s)

@@ -98,6 +98,13 @@ def require_charts() -> None:
 def _frontier_points(api: docker.APIClient, settings: Settings, opts: ReportOptions) -> list[frontier.Point]:
     """The frontier's points, checked before anything is measured: every image they run on exists."""
     points = frontier.plan_points(settings, opts.modes)
+    # an app that an approach could not make (Native AOT, trimming: the build record says why) has no point;
+    # nor has a variant build-all leaves out when it was not built (build --variant N makes it)
+    record = load_build_record(settings) if settings.workspace.build_record.is_file() else {}
+    not_built = {i["key"] for i in record.get("not_built", [])}
+    optional = {v.number for v in CATALOG.variants if not v.in_build_all}
+    points = [p for p in points if p.image_key not in not_built
+              and not (p.variant in optional and not dockerio.image_info(api, p.ref))]
     missing = [r for r in dict.fromkeys(p.ref for p in points) if not dockerio.image_info(api, r)]
     if missing:
         raise DciError(", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), "not present locally (frontier images)",

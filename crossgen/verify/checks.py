@@ -26,7 +26,8 @@ from crossgen.compile import r2r
 from crossgen.compile.bubbles import BUBBLES
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
-from crossgen.compile.samples import Sample
+from crossgen.compile.samples import Publish, Sample
+from crossgen.images.catalog import PUBLISH_KINDS
 from crossgen.verify.shell import has_shell, shell_for
 
 DOTNET = "/usr/share/dotnet"
@@ -64,6 +65,22 @@ class Claim:
     image_id: str = ""              # the image verified (a result holds for this ID only)
     os: str = ""                    # the OS base of its runtime-deps (label; "" for images from elsewhere)
     shell: bool = True              # has /bin/sh (a distroless base has none)
+    publish: str = ""               # app images: how the app was published (a PUBLISH_KINDS name; "" on older images)
+
+    @property
+    def approach(self) -> Publish | None:
+        """The app's publish kind as declared in the catalog (None: not an app, or a kind it does not know)."""
+        name = self.publish or ("" if self.role != "app" else "sc" if self.self_contained else "fd")
+        return next((p for p in PUBLISH_KINDS if p.name == name), None)
+
+    @property
+    def native(self) -> bool:
+        return bool(self.approach and self.approach.native)
+
+    @property
+    def has_composite(self) -> bool:
+        """Holds a composite: one of ours (a bubble), or the one the SDK compiled (sdk-composite apps)."""
+        return bool(self.composites) or bool(self.approach and self.approach.sdk_composite)
 
     @property
     def frameworks(self) -> tuple[str, ...]:
@@ -94,7 +111,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
         app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
         excluded=excluded, key=lab("image-key") or None, built_as=lab("built-as"), image_id=str(info.get("Id") or ""),
-        os=lab("os"), shell=has_shell(info),
+        os=lab("os"), shell=has_shell(info), publish=lab("publish"),
     )
 
 
@@ -192,9 +209,33 @@ def check_structure(
     return Check(ref, "structure", not problems, detail, {"summary": summary, "expected": expect})
 
 
+def native_app_structure(infos: list[r2r.PeInfo], folder: Path, ref: str, app: str) -> Check:
+    """A Native AOT app: /app/<app> is a native (ELF) executable and no managed assembly is beside it."""
+    problems = []
+    exe = folder / app
+    if not exe.is_file():
+        problems.append(f"no /app/{app}")
+    elif exe.read_bytes()[:4] != b"\x7fELF":
+        problems.append(f"/app/{app} is not an ELF executable")
+    elif not exe.stat().st_mode & 0o111:
+        problems.append(f"/app/{app} is not executable")
+    managed = [i.path for i in infos if i.kind in (r2r.Kind.IL_ONLY, r2r.Kind.R2R, r2r.Kind.COMPONENT, r2r.Kind.COMPOSITE)]
+    if managed:
+        problems.append(f"{len(managed)} managed assemblies beside the native executable (e.g. {managed[0]})")
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    detail = "; ".join(problems) or f"native executable /app/{app} ({exe.stat().st_size} bytes), no managed assemblies; files: {', '.join(files[:6])}"
+    return Check(ref, "structure", not problems, detail, {"files": files, "native": True})
+
+
 def verify_structure(api: docker.APIClient, claim: Claim) -> Check:
+    if claim.role == "app" and claim.native:
+        folder = copy_tree_out(api, claim.ref, "/app")
+        try:
+            return native_app_structure(r2r.classify_tree(folder), folder, claim.ref, claim.app or "")
+        finally:
+            shutil.rmtree(folder.parent, ignore_errors=True)
     if claim.role == "app":
-        path, expect = "/app", {".": (f"{claim.app}.r2r.dll" if claim.composites else None)}
+        path, expect = "/app", {".": (f"{claim.app}.r2r.dll" if claim.has_composite else None)}
     else:
         path, expect = DOTNET, claim.expected_owners()
     folder = copy_tree_out(api, claim.ref, path)
@@ -327,26 +368,44 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
     return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:]})
 
 
-def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool) -> tuple[int | None, int | None]:
+def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool,
+               reasons: list[str] | None = None) -> tuple[int | None, int | None]:
     """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0); None for a run
-    that did not report one (or did not end in time)."""
+    that did not report one (or did not end in time). ``reasons`` gets, per run, why it reported none
+    (the runtime's words; "" for a run that reported)."""
     counts = []
     for env in ({}, {"DOTNET_ReadyToRun": "0"}):
+        why = ""
         if web:
-            counts.append(parse_jit(serve_web(api, ref, sample, env=env).body))
+            res = serve_web(api, ref, sample, env=env)
+            counts.append(parse_jit(res.body))
+            if counts[-1] is None:
+                why = failure_reason(Check(ref, "web", False, "no HTTP answer", {"logs": res.logs}))
         else:
             try:
-                counts.append(parse_jit(run_console(api, ref, sample, env=env).output))
+                run = run_console(api, ref, sample, env=env)
+                counts.append(parse_jit(run.output))
+                if counts[-1] is None:
+                    why = failure_reason(Check(ref, "console", False, f"exit {run.exit_code}", {"output": run.output}))
             except dockerio.ContainerTimeout:
                 counts.append(None)
+                why = "no exit in time"
+        if reasons is not None:
+            reasons.append(why)
     return counts[0], counts[1]
 
 
-def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool) -> Check:
+def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool,
+                   reasons: tuple[str, ...] = ()) -> Check:
     """R2R code must be used (far fewer JIT-compiled methods than with R2R disabled), and a
-    composite image must not JIT more than the baseline image for the same sample."""
+    composite image must not JIT more than the baseline image for the same sample. ``reasons``: why
+    the run with R2R on, and off, reported no count (from :func:`jit_counts`)."""
     problems = []
-    if on is None or off is None:
+    if on is not None and off is None and len(reasons) > 1 and reasons[1]:
+        # e.g. a trimmed app: its composite's code runs, its IL alone does not (type validation, skipped
+        # for ReadyToRun code, finds what trimming removed)
+        problems.append(f"it runs only with its ReadyToRun code: with DOTNET_ReadyToRun=0 it fails: {reasons[1]}")
+    elif on is None or off is None:
         problems.append("the sample did not report its JIT count")
     else:
         if not on * 2 < off:
@@ -355,6 +414,22 @@ def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | No
             problems.append(f"composite JIT-compiles {on} methods, more than the baseline's {baseline}")
     detail = f"jit {on} with R2R, {off} with DOTNET_ReadyToRun=0" + (f", baseline {baseline}" if baseline is not None else "")
     return Check(ref, "r2r-used", not problems, "; ".join(problems) or detail, {"jit_r2r": on, "jit_no_r2r": off, "jit_baseline": baseline})
+
+
+def failure_reason(check: Check) -> str:
+    """Why a run failed, in the runtime's words: the unhandled exception it printed, else the check's detail."""
+    text = str(check.data.get("output") or check.data.get("logs") or "")
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("Unhandled exception.") or re.match(r"^[\w.]+(Exception|Error): ", line):
+            return line[:300]
+    return check.detail[:300]
+
+
+def not_applicable_r2r(ref: str, jit: int | None, why: str) -> Check:
+    """The r2r-used check for an app with no JIT (Native AOT): passes, JIT count as the app reported it
+    (0 for a native program), and says why it does not apply."""
+    return Check(ref, "r2r-used", True, f"not applicable: {why} (the app reports jit {jit})",
+                 {"jit_r2r": jit, "jit_no_r2r": None, "jit_baseline": None, "not_applicable": why})
 
 
 def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tuple[str, ...], out: Path,

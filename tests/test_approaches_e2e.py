@@ -1,0 +1,112 @@
+"""The app approaches (variants 6-8: trimmed composite, Native AOT, the SDK's own composite) built,
+verified and recorded for real: real `dotnet publish` (ILLink, ILCompiler with gcc, the SDK's
+Crossgen2), our Crossgen2 over the trimmed output, Docker builds, containers.
+
+On a catalog of one console and one web sample (``hello``, ``web``): build-all leaves these variants
+out (each publishes every sample again), so the suite's one build does not make them. The build
+record goes to a file of this test (the suite's build-all.json stays as it is); images, build folder
+and prefix are the suite's (DCI_TEST_PREFIX, DCI_TEST_BUILD_DIR), so the baseline's images are shared.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crossgen import dockerio, pipeline
+from crossgen.acquire.cache import Cache
+from crossgen.acquire.http import new_session
+from crossgen.images.catalog import CATALOG, Catalog
+from tests.pipeline_support import e2e_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+SMALL = Catalog(samples=(CATALOG.sample("hello"), CATALOG.sample("web")))
+APPROACHES = (6, 7, 8)
+
+
+@pytest.fixture(scope="module")
+def approaches(tmp_path_factory):
+    settings = e2e_settings()
+    api = dockerio.connect()
+    record_path = tmp_path_factory.mktemp("approaches") / "build.json"
+    outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir), catalog=SMALL,
+                                       selected=[SMALL.variant(n) for n in APPROACHES], record_path=record_path)
+    return settings, api, {o.key: o for o in outcomes}, json.loads(record_path.read_text())
+
+
+def test_every_approach_makes_an_image_or_says_why_not(approaches):
+    _, api, built, record = approaches
+    keys = {i.key for n in APPROACHES for i in SMALL.app_images(SMALL.variant(n))}
+    assert keys <= set(built)
+    not_built = {o["key"]: o["why"] for o in record["not_built"]}
+    assert set(not_built) | {i["key"] for i in record["images"]} >= keys
+    # the SDK's own composite changes nothing the program does: always built
+    assert {"sample-hello-sdk-composite", "sample-web-sdk-composite"} <= {i["key"] for i in record["images"]}
+    # the web sample (minimal API, slim builder) is trimmed and compiled ahead of time, and runs
+    assert {"sample-web-trimmed-composite", "sample-web-aot"} <= {i["key"] for i in record["images"]}
+    # hello serializes with reflection: trimmed or AOT-compiled it publishes, with warnings, and then the
+    # runtime refuses (reflection-based serialization is off); the reason is the runtime's own words
+    for key in ("sample-hello-aot", "sample-hello-trimmed-composite"):
+        assert "fails at run time" in not_built[key] and "Reflection-based serialization has been disabled" in not_built[key], not_built
+        assert dockerio.image_info(api, built[key].ref) is None  # nothing left under its tag
+
+
+def test_the_publish_record_says_what_each_approach_gives_up(approaches):
+    _, _, _, record = approaches
+    pubs = record["publishes"]
+    assert pubs["sample-hello-aot"]["warnings"].get("IL3050", 0) >= 1 and pubs["sample-hello-aot"]["warnings"].get("IL2026", 0) >= 1
+    assert pubs["sample-hello-trimmed-composite"]["warnings"].get("IL2026", 0) >= 1
+    assert "IL3050" not in pubs["sample-hello-trimmed-composite"]["warnings"]  # AOT analysis is AOT's only
+    assert pubs["sample-web-aot"]["warnings"] == {} and pubs["sample-web-sdk-composite"]["warnings"] == {}
+    assert all(p["seconds"] and p["seconds"] > 0 for p in pubs.values())
+    # Native AOT takes the SDK's own ILCompiler and NativeAOT runtime packs (the same version), recorded
+    packs = pubs["sample-web-aot"]["packs"]
+    ilc = next(v for k, v in packs.items() if k.lower() == "runtime.linux-x64.microsoft.dotnet.ilcompiler")
+    assert packs["Microsoft.NETCore.App.Runtime.NativeAOT.linux-x64"] == ilc
+    # the SDK's composite: the acquired runtime packs and our Crossgen2's version
+    sdk = pubs["sample-web-sdk-composite"]["packs"]
+    assert sdk["Microsoft.NETCore.App.Runtime.linux-x64"] == record["dotnet_version"]
+    assert sdk["Microsoft.NETCore.App.Crossgen2.linux-x64"] == record["dotnet_version"]
+    # our Crossgen2 compiled what trimming kept, as its own bubble
+    assert "app-trimmed-web" in record["bubbles"] and "app-web" not in record["bubbles"]
+
+
+def test_app_images_are_labelled_with_their_approach(approaches):
+    _, api, built, _ = approaches
+    labels = dockerio.image_labels(dockerio.image_info(api, built["sample-web-aot"].ref))
+    assert labels[dockerio.label("publish")] == "aot" and json.loads(labels[dockerio.label("analysis-warnings")]) == {}
+    info = dockerio.image_info(api, built["sample-web-aot"].ref)
+    assert info["Config"]["Entrypoint"] == ["/app/web"]
+    trimmed = dockerio.image_labels(dockerio.image_info(api, built["sample-web-trimmed-composite"].ref))
+    assert trimmed[dockerio.label("bubble")] == "app-trimmed-web" and trimmed[dockerio.label("publish")] == "trimmed"
+    # smallest first: the native program, then what trimming kept, then the whole framework in the SDK's composite
+    size = {k: built[k].size for k in ("sample-web-aot", "sample-web-trimmed-composite", "sample-web-sdk-composite")}
+    assert size["sample-web-aot"] < size["sample-web-trimmed-composite"] < size["sample-web-sdk-composite"], size
+
+
+def test_the_built_approaches_pass_verify(approaches):
+    settings, api, built, record = approaches
+    refs = [i["ref"] for i in record["images"] if i["key"].startswith("sample-") and any(
+        i["key"] in {a.key for a in SMALL.app_images(SMALL.variant(n))} for n in APPROACHES)]
+    assert len(refs) >= 4
+    checks = pipeline.verify_images(api, settings, refs, catalog=SMALL)
+    by = {(c.image, c.name): c for c in checks}
+    # Trimmed, the web sample runs on its composite's code only: its trimmed IL alone (JIT, DOTNET_ReadyToRun=0)
+    # stops at a type trimming left incomplete (type validation is skipped for ReadyToRun code). The plain
+    # trimmed publish (no composite) stops the same way. verify says so, in the runtime's words.
+    trimmed = by[(built["sample-web-trimmed-composite"].ref, "r2r-used")]
+    assert not trimmed.passed and "runs only with its ReadyToRun code" in trimmed.detail and "TypeLoadException" in trimmed.detail
+    assert by[(built["sample-web-trimmed-composite"].ref, "web-answers")].passed
+    failed = [f"{c.image} {c.name}: {c.detail}" for c in checks if not c.passed and c is not trimmed]
+    assert not failed, failed
+    aot = built["sample-web-aot"].ref
+    assert by[(aot, "structure")].data["native"] and by[(aot, "web-answers")].data["jit_methods"] == 0
+    assert "not applicable" in by[(aot, "r2r-used")].detail
+    assert by[(built["sample-web-trimmed-composite"].ref, "structure")].passed
+    for key in ("sample-web-sdk-composite", "sample-hello-sdk-composite"):
+        ref = built[key].ref
+        r2r = by[(ref, "r2r-used")]
+        assert r2r.data["jit_r2r"] is not None and r2r.data["jit_r2r"] * 2 < r2r.data["jit_no_r2r"], r2r.detail
+        assert by[(ref, "structure")].data["expected"] == {".": f"{key.split('-')[1]}.r2r.dll"}
