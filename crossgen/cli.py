@@ -179,7 +179,7 @@ def os_flag(name) -> str | None:
 def os_list(flag: str, text: str | None, configured: str) -> tuple[str, ...]:
     """``--bases a,b``: OS bases of the catalog besides ``configured`` (the one the main build is on),
     in the catalog's order; None = every other one, "none" = none."""
-    from crossgen.images.catalog import OS_BASES, os_base
+    from crossgen.images.catalog import OS_BASES
 
     if text is None:
         return tuple(b.name for b in OS_BASES if b.name != configured)
@@ -188,7 +188,12 @@ def os_list(flag: str, text: str | None, configured: str) -> tuple[str, ...]:
         return ()
     if not names:
         raise DciError(f"{flag} {text!r}", "names no OS base", "give some of " + ", ".join(b.name for b in OS_BASES) + " (comma-separated), or none")
-    chosen = {os_base(n).name for n in names} - {configured}
+    known = {b.name for b in OS_BASES}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise DciError(f"{flag} {text!r}", f"no OS base named {', '.join(unknown)}",
+                       "give some of " + ", ".join(b.name for b in OS_BASES) + " (comma-separated), or none")
+    chosen = set(names) - {configured}
     return tuple(b.name for b in OS_BASES if b.name in chosen)
 
 

@@ -620,10 +620,12 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
         channel_builds = build_channels(api, settings, opts.channels)
         timings["channel_builds"] = round(time.monotonic() - start, 1)
     os_builds = None
-    if opts.os_bases:
+    if opts.os_bases and opts.warm_build:
         start = time.monotonic()
         os_builds = build_os_bases(api, settings, opts.os_bases)
         timings["os_builds"] = round(time.monotonic() - start, 1)
+    elif opts.os_bases:  # --no-warm-build: what earlier reports built on those bases, where it is still there
+        os_builds = os_base_records(settings, opts.os_bases)
     rebuilt = None
     if opts.rebuild_check:
         start = time.monotonic()
@@ -690,9 +692,25 @@ def build_os_bases(api: docker.APIClient, settings: Settings, wanted: tuple[str,
     for name in wanted:
         ui.step(f"build-all --os {name} (report --bases)")
         on = settings.with_overrides(os=name)
-        path = settings.workspace.report / "os" / f"build-{name}.json"
+        path = _os_record_path(settings, name)
         build_variants(api, on, new_session(), Cache(settings.cache_dir), selected=list(CATALOG.variants), record_path=path)
         out.append((on, json.loads(path.read_text())))
+    return out
+
+
+def _os_record_path(settings: Settings, name: str) -> Path:
+    return settings.workspace.report / "os" / f"build-{name}.json"
+
+
+def os_base_records(settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
+    """The builds an earlier ``report`` made on the OS bases of ``wanted`` (those it made)."""
+    out = []
+    for name in wanted:
+        path = _os_record_path(settings, name)
+        if path.is_file():
+            out.append((settings.with_overrides(os=name), json.loads(path.read_text())))
+        else:
+            ui.detail(f"--bases {name}: no build on that base yet ({path}); run the report with its warm build to make one")
     return out
 
 
