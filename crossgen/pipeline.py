@@ -285,13 +285,20 @@ def publish_records(images, apps: dict[str, dict[str, Sample]]) -> dict[str, dic
 
 def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> str:
     """An approach that may change what the program does (trimming, Native AOT): its image run once as
-    verify runs it (a console sample prints and exits 0, a web sample answers). "" when it works, else
-    why not, in the runtime's words."""
+    verify runs it (a console sample prints and exits 0, a web sample answers), and an image holding a
+    composite once more with its ReadyToRun code off: that code is rejected where the CPU lacks the
+    instruction set it was compiled for, and the app must then still run from its IL (a trimmed app
+    whose IL trimming left incomplete does not). "" when it works, else why not, in the runtime's words."""
     web = catalog.sample(img.app).kind == "web"
     check = verify.check_web(api, ref, None) if web else verify.check_console(api, ref, None)
-    if check.passed:
-        return ""
-    return f"{img.approach.title}: published, but fails at run time: {verify.failure_reason(check)}"
+    if not check.passed:
+        return f"{img.approach.title}: published, but fails at run time: {verify.failure_reason(check)}"
+    if img.bubbles:
+        count, why = verify.jit_count(api, ref, None, web, verify.R2R_OFF)
+        if count is None:
+            return (f"{img.approach.title}: runs only with its ReadyToRun code (rejected on a CPU without the instruction set "
+                    f"it was compiled for); with DOTNET_ReadyToRun=0 it fails: {why}")
+    return ""
 
 
 # --- plan: what build-all would do, and why (nothing compiled or built) ----------------------------

@@ -368,28 +368,33 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
     return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:]})
 
 
+def jit_count(api: docker.APIClient, ref: str, sample: Sample | None, web: bool, env: dict[str, str] | None = None) -> tuple[int | None, str]:
+    """One run (``env`` added): the JIT-compiled method count it reported, and why none ("" when it
+    reported; else the runtime's words, or that it did not end in time)."""
+    if web:
+        res = serve_web(api, ref, sample, env=env)
+        count = parse_jit(res.body)
+        return count, "" if count is not None else failure_reason(Check(ref, "web", False, "no HTTP answer", {"logs": res.logs}))
+    try:
+        run = run_console(api, ref, sample, env=env)
+    except dockerio.ContainerTimeout:
+        return None, "no exit in time"
+    count = parse_jit(run.output)
+    return count, "" if count is not None else failure_reason(Check(ref, "console", False, f"exit {run.exit_code}", {"output": run.output}))
+
+
+R2R_OFF = {"DOTNET_ReadyToRun": "0"}
+
+
 def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool,
                reasons: list[str] | None = None) -> tuple[int | None, int | None]:
     """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0); None for a run
     that did not report one (or did not end in time). ``reasons`` gets, per run, why it reported none
     (the runtime's words; "" for a run that reported)."""
     counts = []
-    for env in ({}, {"DOTNET_ReadyToRun": "0"}):
-        why = ""
-        if web:
-            res = serve_web(api, ref, sample, env=env)
-            counts.append(parse_jit(res.body))
-            if counts[-1] is None:
-                why = failure_reason(Check(ref, "web", False, "no HTTP answer", {"logs": res.logs}))
-        else:
-            try:
-                run = run_console(api, ref, sample, env=env)
-                counts.append(parse_jit(run.output))
-                if counts[-1] is None:
-                    why = failure_reason(Check(ref, "console", False, f"exit {run.exit_code}", {"output": run.output}))
-            except dockerio.ContainerTimeout:
-                counts.append(None)
-                why = "no exit in time"
+    for env in ({}, R2R_OFF):
+        count, why = jit_count(api, ref, sample, web, env)
+        counts.append(count)
         if reasons is not None:
             reasons.append(why)
     return counts[0], counts[1]
