@@ -239,6 +239,17 @@ IMAGES: tuple[Image, ...] = (
           ("runtime", "aspnet-composed")),
 )
 
+def _apps_alone(number: int, name: str, title: str, color: str, publish: str, suffix: str, *, bubble: str | None = None,
+                in_build_all: bool = True, gives_up: str = "") -> Variant:
+    """A variant whose app images stand on runtime-deps alone (the app carries its runtime): every sample
+    runs in its own app image, published the ``publish`` way, compared with the baseline's apps."""
+    return Variant(
+        number, name, title, f"{number} {name}", color,
+        apps=(AppImage(suffix, {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish=publish, bubble=bubble),),
+        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=in_build_all, gives_up=gives_up,
+    )
+
+
 VARIANTS: tuple[Variant, ...] = (
     Variant(
         1, "no-composite", "baseline: no composite", "1 baseline", "#7f7f7f",
@@ -274,36 +285,21 @@ VARIANTS: tuple[Variant, ...] = (
         runs={"console": "runtime-composite", "web": "aspnet-composed-composite"},
         gives_up="as variant 2",
     ),
-    Variant(
-        5, "app-composite", "self-contained composite apps", "5 app-composite", "#d62728",
-        apps=(AppImage("composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="sc", bubble="app"),),
-        runs={"console": "app", "web": "app"},
-        built_with=(1,),  # its apps are compared with the same apps, framework-dependent, on the baseline
-        gives_up="self-contained: every app carries its own framework (no framework layer shared between apps)",
-    ),
-    # More app approaches beside variant 5 (each compared, like it, with the baseline's framework-dependent
-    # apps). Left out of build-all: each publishes every sample again (the SDK composite compiles the whole
-    # framework once per sample); `build --variant 6,7,8` builds them.
-    Variant(
-        6, "trimmed-composite", "trimmed self-contained composite apps", "6 trimmed-composite", "#8c564b",
-        apps=(AppImage("trimmed-composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="trimmed", bubble="app"),),
-        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=False,
-        gives_up="as variant 5; trimming removes what only reflection reaches (IL2xxx warnings say where): "
-                 "JSON serialized by reflection is off",
-    ),
-    Variant(
-        7, "aot", "Native AOT apps", "7 aot", "#e377c2",
-        apps=(AppImage("aot", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="aot"),),
-        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=False,
-        gives_up="no JIT: no code generated at run time, reflection only over what the compiler saw (IL2xxx/IL3xxx "
-                 "warnings), JSON by reflection off; the SDK's own runtime version; one build per RID",
-    ),
-    Variant(
-        8, "sdk-composite", "self-contained apps with the SDK's own composite", "8 sdk-composite", "#bcbd22",
-        apps=(AppImage("sdk-composite", {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish="sdk-composite"),),
-        runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=False,
-        gives_up="as variant 5; compiled by `dotnet publish` on the build machine, with the SDK's composite options",
-    ),
+    # Apps that carry their own runtime, on runtime-deps, each compared with the same apps,
+    # framework-dependent, on the baseline. 6-8 are left out of build-all: each publishes every sample
+    # again (the SDK composite compiles the whole framework once per sample); `build --variant 6,7,8`.
+    _apps_alone(5, "app-composite", "self-contained composite apps", "#d62728", "sc", "composite", bubble="app",
+                gives_up="self-contained: every app carries its own framework (no framework layer shared between apps)"),
+    _apps_alone(6, "trimmed-composite", "trimmed self-contained composite apps", "#8c564b", "trimmed", "trimmed-composite",
+                bubble="app", in_build_all=False,
+                gives_up="as variant 5; trimming removes what only reflection reaches (IL2xxx warnings say where): "
+                         "JSON serialized by reflection is off"),
+    _apps_alone(7, "aot", "Native AOT apps", "#e377c2", "aot", "aot", in_build_all=False,
+                gives_up="no JIT: no code generated at run time, reflection only over what the compiler saw (IL2xxx/IL3xxx "
+                         "warnings), JSON by reflection off; the SDK's own runtime version; one build per RID"),
+    _apps_alone(8, "sdk-composite", "self-contained apps with the SDK's own composite", "#bcbd22", "sdk-composite", "sdk-composite",
+                in_build_all=False,
+                gives_up="as variant 5; compiled by `dotnet publish` on the build machine, with the SDK's composite options"),
 )
 
 SCENARIOS: tuple[Scenario, ...] = (
