@@ -1,8 +1,9 @@
 """An added catalog entry is built, verified and reported for real, with no other edit.
 
 Variant 9 (declared only in this test) is the runtime composite once more under another tag. It is
-built into a build folder of its own (so the suite's build record stays as it is), on the suite's
-runtime-deps image, then verified and measured by the same code paths as the five real variants.
+built on the suite's runtime-deps image, from the suite's compiled bubbles (the build folder is shared;
+its build record goes to a folder of this test, so the suite's stays as it is), then verified and
+measured by the same code paths as the real variants.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ def catalog_with_variant_9(monkeypatch):
 
 
 def test_an_added_variant_is_built_verified_and_reported(built_images, catalog_with_variant_9, tmp_path):
-    settings, api, _ = built_images
-    settings = settings.with_overrides(build_dir=tmp_path / "build")
+    suite, api, _ = built_images
+    settings = suite.with_overrides(build_dir=tmp_path / "build")  # where the report reads the record and writes
     v9 = CATALOG.variant("9")
 
-    outcomes = pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir), selected=[v9])
+    outcomes = pipeline.build_variants(api, suite, new_session(), Cache(suite.cache_dir), selected=[v9],
+                                       record_path=settings.workspace.build_record)
+    assert all(b["reused"] for b in json.loads(settings.workspace.build_record.read_text())["bubbles"].values())  # the suite's
     built = {o.key: o for o in outcomes}
     assert EXTRA_IMAGE.key in built
     ref = built[EXTRA_IMAGE.key].ref
