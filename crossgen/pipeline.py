@@ -750,8 +750,8 @@ def rebuild_check(api: docker.APIClient, settings: Settings, patterns: tuple[str
     ids = {i["key"]: i["image_id"] for i in record["images"] if i["key"] != "os"}
     wanted = {k for k in ids if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)}
     # for each image, the first variant that builds it (runtime-deps and the Crossgen2 image come with any)
-    owners = {CATALOG.owner(k) for k in wanted}
-    variants = [v for v in CATALOG.variants if v in owners] or CATALOG.variants[:1]
+    owners = {o.number for o in map(CATALOG.owner, wanted) if o is not None}
+    variants = [v for v in CATALOG.variants if v.number in owners] or list(CATALOG.variants[:1])
     scratch = settings.with_overrides(image_prefix=REBUILD_PREFIX)
     ui.step(f"Reproducible? Building {len(wanted)} images again from the same inputs, without cache, under {REBUILD_PREFIX}")
     with scratch_prefix(api, REBUILD_PREFIX):
