@@ -72,3 +72,16 @@ def test_a_row_on_a_distroless_base_says_what_the_base_gives_up():
     rows = approaches.rows_for(CAT, IMAGES, SUMMARIES, {"os": "distroless"}, "trixie-distroless")
     assert all("no shell" in r["gives_up"] and "globalization-invariant" in r["gives_up"] for r in rows)
     assert not any("no shell" in r["gives_up"] for r in approaches.rows_for(CAT, IMAGES, SUMMARIES, {"os": "slim"}, "trixie-slim"))
+
+
+def test_an_image_the_sample_does_not_start_in_wins_nothing():
+    """hello formats for de-DE: on a base without ICU every startup run fails; that image is the smallest,
+    and must not be named the smallest image for hello."""
+    failed = {"sample": "web", "image_key": "sample-web-composite", "mode": "default", "median_ms": None, "jit_median": None,
+              "runs": 5, "failed": 5}
+    small = [_image("sample-web-composite", [("runtime-deps", 10, 4), ("sample-web-composite", 95, 37)]), *IMAGES[:3]]
+    section = approaches.section([("trixie-distroless", small, [SUMMARIES[0], SUMMARIES[2], failed], {"os": "distroless"})], CAT)
+    row = next(r for r in section["rows"] if r["variant"] == 5)
+    assert row["fails"] and row["uncompressed_bytes"] == 105
+    assert section["winners"]["web"]["smallest"]["variant"] == 3
+    assert "does not start" in "\n".join(render.md_approaches({"approaches": section}))

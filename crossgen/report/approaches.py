@@ -42,7 +42,7 @@ def rows_for(catalog: Catalog, images: list[dict], summaries: list[dict], record
             row = {"os": os_name, "sample": sample.name, "kind": sample.kind, "variant": v.number, "approach": v.title,
                    "gives_up": "; ".join(x for x in (v.gives_up, base_lost) if x), "image_key": key, "ref": (by_key.get(key) or built.get(key) or {}).get("ref"),
                    "uncompressed_bytes": None, "compressed_bytes": None, "app_layer_from": None,
-                   "startup_ms": None, "jit_methods": None, "runs": 0,
+                   "startup_ms": None, "jit_methods": None, "runs": 0, "fails": False,
                    "warnings": (publishes.get(key) or {}).get("warnings") or {}, "not_built": not_built.get(key)}
             measured = by_key.get(key)
             if measured is not None:
@@ -55,16 +55,19 @@ def rows_for(catalog: Catalog, images: list[dict], summaries: list[dict], record
                 row["uncompressed_bytes"], row["compressed_bytes"] = size, packed
             s = next((x for x in summaries if x["sample"] == sample.name and x["image_key"] == key and x["mode"] == "default"), None)
             if s is not None:
-                row.update(startup_ms=s["median_ms"], jit_methods=s["jit_median"], runs=s["runs"] - s.get("failed", 0))
+                row.update(startup_ms=s["median_ms"], jit_methods=s["jit_median"], runs=s["runs"] - s.get("failed", 0),
+                           fails=s["median_ms"] is None and s["runs"] > 0)
             out.append(row)
     return out
 
 
 def winners(rows: list[dict]) -> dict[str, dict]:
-    """Per sample: the smallest row (uncompressed bytes) and the fastest (startup median), among those measured."""
+    """Per sample: the smallest row (uncompressed bytes) and the fastest (startup median), among those
+    measured that the sample starts in."""
     out: dict[str, dict] = {}
     for sample in dict.fromkeys(r["sample"] for r in rows):
-        mine = [r for r in rows if r["sample"] == sample]
+        # an image the sample does not start in (every startup run failed) wins nothing
+        mine = [r for r in rows if r["sample"] == sample and not r["fails"]]
         sized = [r for r in mine if r["uncompressed_bytes"] is not None]
         timed = [r for r in mine if r["startup_ms"] is not None]
         out[sample] = {

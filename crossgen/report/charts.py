@@ -84,7 +84,8 @@ def approaches_chart(report: dict, path: Path, catalog: Catalog = CATALOG) -> Pa
         ax.barh(ys, [r["uncompressed_bytes"] / 1e6 for r in mine], color=[colors.get(r["variant"], "#17becf") for r in mine], alpha=0.45)
         ax.barh(ys, [(r["compressed_bytes"] or 0) / 1e6 for r in mine], height=0.45, color=[colors.get(r["variant"], "#17becf") for r in mine])
         for y, r in zip(ys, mine):
-            startup = "" if r["startup_ms"] is None else f"  {r['startup_ms']:.0f} ms, JIT {r['jit_methods'] if r['jit_methods'] is not None else 'n/a'}"
+            startup = ("  does not start" if r.get("fails") else "" if r["startup_ms"] is None
+                       else f"  {r['startup_ms']:.0f} ms, JIT {r['jit_methods'] if r['jit_methods'] is not None else 'n/a'}")
             ax.text(r["uncompressed_bytes"] / 1e6, y, f" {r['uncompressed_bytes'] / 1e6:.0f} MB{startup}", va="center", fontsize=7)
         ax.set_yticks(list(ys))
         ax.set_yticklabels([f"v{r['variant']} {r['os']}" for r in mine], fontsize=8)

@@ -426,7 +426,8 @@ def md_approaches(r: dict) -> list[str]:
             if x["not_built"]:
                 out.append(f"| {x['os']} | {x['variant']} {x['approach']} | not built | | | | | {x['not_built']} |")
                 continue
-            startup = "n/a" if x["startup_ms"] is None else f"{x['startup_ms']:.0f}"
+            startup = ("does not start (every run failed; see the startup runs)" if x.get("fails")
+                       else "n/a" if x["startup_ms"] is None else f"{x['startup_ms']:.0f}")
             out.append(f"| {x['os']} | {x['variant']} {x['approach']} | {image} | {mb(x['uncompressed_bytes'])} | "
                        f"{mb(x['compressed_bytes'])} | {startup} | {_count(x['jit_methods'])} | {gives} |")
         w = (a.get("winners") or {}).get(sample) or {}

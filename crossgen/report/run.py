@@ -186,10 +186,11 @@ def os_bases_section(api: docker.APIClient, os_builds: list[tuple[Settings, dict
         measured = measure_sizes(api, images)
         registry = measure_compressed(api, s, images, measured) if opts.registry and images else None
         section = images_section(measured, images, {p["key"]: p for p in (registry or {}).get("pushes", [])})
-        summaries = []
+        timed: dict = {}
         if opts.startup and images:
-            summaries = run_startup(api, s, images, opts.runs, opts.seed, version=record.get("dotnet_version")).get("summaries") or []
-        out.append({"os": s.os, "os_tag": record.get("os_tag") or s.os, "record": record, "images": section, "summaries": summaries})
+            timed = run_startup(api, s, images, opts.runs, opts.seed, version=record.get("dotnet_version"))
+        out.append({"os": s.os, "os_tag": record.get("os_tag") or s.os, "record": record, "images": section,
+                    "summaries": timed.get("summaries") or [], "load": [timed.get("load_before"), timed.get("load_after")]})
     timer.add("os_bases", start)
     return out
 
@@ -294,7 +295,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     report["approaches"] = approaches.section(
         [(record.get("os_tag") or settings.os, report["images"], startup_section.get("summaries") or [], record)]
         + [(b["os_tag"], b["images"], b["summaries"], b["record"]) for b in other_bases])
-    report["os_bases"] = [{"os": b["os"], "os_tag": b["os_tag"], "dotnet_version": b["record"].get("dotnet_version"),
+    report["os_bases"] = [{"os": b["os"], "os_tag": b["os_tag"], "dotnet_version": b["record"].get("dotnet_version"), "load": b["load"],
                            "images": [{k: i[k] for k in ("key", "ref", "image_id", "uncompressed_bytes", "compressed_bytes")}
                                       for i in b["images"]]} for b in other_bases]
     report["verdicts"] = verdicts(report)
