@@ -179,3 +179,16 @@ def test_an_app_that_runs_only_with_its_readytorun_code_fails_the_r2r_check_with
     check = check_r2r_used("img", None, None, None, composite=True, reasons=("", ""))
     assert not check.passed and "did not report its JIT count" in check.detail
     assert check_r2r_used("img", 24, 6700, None, composite=True, reasons=("", "")).passed
+
+
+def test_a_web_failure_names_the_exception_the_server_logged_even_far_before_the_end_of_its_logs():
+    from crossgen.verify.checks import first_exception
+
+    logs = ("info: Microsoft.Hosting.Lifetime[14]\n      Now listening on: http://127.0.0.1:5000\n"
+            "fail: Microsoft.AspNetCore.Server.Kestrel[13]\n      An unhandled exception was thrown by the application.\n"
+            "      System.NotSupportedException: JsonTypeInfo metadata for type 'OrderRequest' was not provided.\n"
+            + "         at Microsoft.AspNetCore.Routing.EndpointRoutingMiddleware.Invoke(HttpContext httpContext)\n" * 40)
+    check = Check("x/web:1", "web-answers", False, "no HTTP 200 within the time limit (40 s); logs: " + logs[-300:],
+                  {"logs": logs[-1500:], "exception": first_exception(logs)})
+    assert "OrderRequest" not in check.data["logs"]   # what is kept of the logs no longer shows it
+    assert failure_reason(check).startswith("System.NotSupportedException: JsonTypeInfo metadata for type 'OrderRequest'")

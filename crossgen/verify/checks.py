@@ -365,7 +365,9 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
         detail = f"no HTTP 200: the server exited with code {res.exit_code} after {res.seconds:.1f} s; logs: {res.logs.strip()[-300:]}"
     else:
         detail = f"no HTTP 200 within the time limit ({timeout:g} s); logs: {res.logs.strip()[-300:]}"
-    return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:]})
+    # the logs kept are their end; the exception a server logged is looked for in all of them
+    return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:],
+                                         "exception": "" if ok else first_exception(res.logs)})
 
 
 def jit_count(api: docker.APIClient, ref: str, sample: Sample | None, web: bool, env: dict[str, str] | None = None) -> tuple[int | None, str]:
@@ -421,13 +423,18 @@ def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | No
     return Check(ref, "r2r-used", not problems, "; ".join(problems) or detail, {"jit_r2r": on, "jit_no_r2r": off, "jit_baseline": baseline})
 
 
-def failure_reason(check: Check) -> str:
-    """Why a run failed, in the runtime's words: the unhandled exception it printed, else the check's detail."""
-    text = str(check.data.get("output") or check.data.get("logs") or "")
+def first_exception(text: str) -> str:
+    """The first exception a run printed (the runtime's unhandled one, or one a server logged), or ""."""
     for line in (raw.strip() for raw in text.splitlines()):
         if line.startswith("Unhandled exception.") or re.match(r"^[\w.]+(Exception|Error): ", line):
             return line[:300]
-    return check.detail[:300]
+    return ""
+
+
+def failure_reason(check: Check) -> str:
+    """Why a run failed, in the runtime's words: the exception it printed, else the check's detail."""
+    return (check.data.get("exception") or first_exception(str(check.data.get("output") or check.data.get("logs") or ""))
+            or check.detail[:300])
 
 
 def not_applicable_r2r(ref: str, jit: int | None, why: str) -> Check:
