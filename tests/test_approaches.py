@@ -192,3 +192,14 @@ def test_a_web_failure_names_the_exception_the_server_logged_even_far_before_the
                   {"logs": logs[-1500:], "exception": first_exception(logs)})
     assert "OrderRequest" not in check.data["logs"]   # what is kept of the logs no longer shows it
     assert failure_reason(check).startswith("System.NotSupportedException: JsonTypeInfo metadata for type 'OrderRequest'")
+
+
+def test_an_exception_a_single_line_logger_wrote_after_its_message_is_found():
+    from crossgen.verify.checks import first_exception
+
+    line = ('19:10:24.668 fail: Microsoft.AspNetCore.Server.Kestrel[13] Connection id "0HN", Request id "0HN:01": An unhandled '
+            "exception was thrown by the application. System.NotSupportedException: JsonTypeInfo metadata for type 'OrderRequest' "
+            "was not provided by TypeInfoResolver")
+    assert first_exception("info: started\n" + line) == ("System.NotSupportedException: JsonTypeInfo metadata for type 'OrderRequest' "
+                                                          "was not provided by TypeInfoResolver")
+    assert first_exception("info: Microsoft.Hosting.Lifetime[14] Now listening on: http://127.0.0.1:5000") == ""

@@ -428,6 +428,10 @@ def first_exception(text: str) -> str:
     for line in (raw.strip() for raw in text.splitlines()):
         if line.startswith("Unhandled exception.") or re.match(r"^[\w.]+(Exception|Error): ", line):
             return line[:300]
+        # a single-line logger puts it after the message: "... thrown by the application. System.X: ..."
+        m = re.search(r"\s((?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*(?:Exception|Error): .*)", line)
+        if m:
+            return m.group(1)[:300]
     return ""
 
 
