@@ -153,19 +153,29 @@ def publish_samples(settings: Settings, acquired: Acquired, catalog: Catalog, im
     return out
 
 
+def _publish_args(settings: Settings, acquired: Acquired, kind: Publish) -> dict:
+    """What publishing a sample the ``kind`` way takes besides the sample: the RID and runtime version
+    when self-contained, our Crossgen2's version when the kind pins it (as published and as planned)."""
+    crossgen2 = acquired.components.get("crossgen2")
+    return {"kind": kind, "rid": settings.rid if kind.self_contained else None,
+            "runtime_version": acquired.version if kind.self_contained else None,
+            "crossgen2_version": crossgen2.version if crossgen2 and kind.pin_crossgen2 else None}
+
+
 def publish_one(settings: Settings, acquired: Acquired, s: CatalogSample, kind: Publish) -> Sample:
     """One sample published one way (see :func:`publish_samples`)."""
-    crossgen2 = acquired.components.get("crossgen2")
     try:
-        return publish_source(settings, s.name, s.source, kind=kind, rid=settings.rid if kind.self_contained else None,
-                              runtime_version=acquired.version if kind.self_contained else None,
-                              crossgen2_version=crossgen2.version if crossgen2 and kind.pin_crossgen2 else None, channel=acquired.version)
+        return publish_source(settings, s.name, s.source, channel=acquired.version, **_publish_args(settings, acquired, kind))
     except DciError as exc:
         if not kind.may_break:
             raise
         ui.info(f"{s.name} ({kind.name}): {exc.cause}", label="not published", style="yellow")
-        planned_sample = Sample(s.name, Path(), "", kind=kind.name)
-        return replace(planned_sample, failed=f"{kind.title}: {exc.cause}")
+        return Sample(s.name, Path(), "", kind=kind.name, failed=f"{kind.title}: {exc.cause}")
+
+
+def _published(apps: dict[str, dict[str, Sample]], img) -> Sample | None:
+    """The publish an app image is made from (None: not an app image, or not published that way)."""
+    return apps.get(img.app or "", {}).get(img.publish) if img.role == "app" else None
 
 
 def app_bubbles(catalog: Catalog, apps: dict[str, dict[str, Sample]]) -> dict[str, tuple[Sample, str]]:
@@ -226,7 +236,7 @@ def build_variants(
     not_built: dict[str, str] = {}
     for img in images:
         ref = specs.image_ref(settings, catalog, img.key)
-        app = apps.get(img.app or "", {}).get(img.publish) if img.role == "app" else None
+        app = _published(apps, img)
         why = (specs.os_refusal(settings, img) or (sdk.why if img.role == "sdk" and sdk and sdk.version is None else "")
                or (f"its base {img.base} was not built" if img.base in not_built else "")
                or (app.failed if app is not None and app.failed else ""))
@@ -274,7 +284,7 @@ def publish_records(images, apps: dict[str, dict[str, Sample]]) -> dict[str, dic
     or why it could not be published."""
     out: dict[str, dict] = {}
     for img in images:
-        app = apps.get(img.app or "", {}).get(img.publish) if img.role == "app" else None
+        app = _published(apps, img)
         if app is None:
             continue
         record = app.record if not app.failed else {}
@@ -348,15 +358,11 @@ def plan_build(
 
     apps: dict[str, dict[str, Sample]] = {}
     target = target_for(settings, acquired.version)
-    crossgen2 = acquired.components.get("crossgen2")
     kinds = catalog.publish_kinds(images)  # as publish_samples does
     for s in catalog.samples if any(img.role == "app" for img in images) else ():
         apps[s.name] = {}
         for name in kinds[s.name]:
-            kind = publish_kind(name)
-            sample, done = planned(settings, s.name, kind=kind, rid=settings.rid if kind.self_contained else None,
-                                   runtime_version=acquired.version if kind.self_contained else None,
-                                   crossgen2_version=crossgen2.version if crossgen2 and kind.pin_crossgen2 else None, target=target)
+            sample, done = planned(settings, s.name, target=target, **_publish_args(settings, acquired, publish_kind(name)))
             apps[s.name][name] = sample
             add("sample", _sample_step(s.name, name), not done, "published" if done else "sources changed or never published")
 
