@@ -43,6 +43,14 @@ def build_everything(settings: Settings):
     return api, outcomes
 
 
+def suite_containers(api, *labels: str) -> list[dict]:
+    """The project's containers (running or not) made from this suite's images, optionally only those
+    carrying every ``key=value`` in ``labels``: a container another run left (its process killed, say)
+    is not this suite's to account for."""
+    flt = {"label": [f"{dockerio.LABEL_PROJECT}={dockerio.PROJECT}", *labels]}
+    return [c for c in api.containers(all=True, filters=flt) if c["Image"].startswith(TEST_PREFIX)]
+
+
 def task_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment for running `invoke <task>` in a subprocess on these settings' images, build
     folder and source (the end-to-end ones, or a build folder of a test's own)."""

@@ -29,7 +29,7 @@ from crossgen import dockerio
 from crossgen.compile import compiler
 from crossgen.compile.bubbles import get_bubble
 from tests import tiny_images as ti
-from tests.pipeline_support import TEST_PREFIX, e2e_settings, task_env
+from tests.pipeline_support import TEST_PREFIX, e2e_settings, suite_containers, task_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,8 +158,7 @@ def _task_env(build_dir: Path) -> dict[str, str]:
 
 
 def _crossgen_containers(api) -> list[dict]:
-    flt = {"label": [f"{dockerio.label('role')}=crossgen2-run", f"{dockerio.label('bubble')}=runtime"]}
-    return [c for c in api.containers(all=True, filters=flt) if c["Image"].startswith(TEST_PREFIX)]
+    return suite_containers(api, f"{dockerio.label('role')}=crossgen2-run", f"{dockerio.label('bubble')}=runtime")
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from crossgen import dockerio
 from crossgen import pipeline
 from crossgen.verify import checks as verify
 from crossgen.compile.samples import publish
-from tests.pipeline_support import TEST_PREFIX
+from tests.pipeline_support import TEST_PREFIX, suite_containers
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
@@ -108,7 +108,7 @@ def test_web_app_that_never_answers_fails(built_images):
     check = verify.check_web(api, ASPNET_COMPOSITE, hello, timeout=8)
     assert not check.passed and check.image == ASPNET_COMPOSITE and check.name == "web-answers"
     assert "no HTTP 200" in check.detail
-    assert not dockerio.containers_with_label(api, dockerio.label("role"), "verify")
+    assert not suite_containers(api, f"{dockerio.label('role')}=verify")
 
 
 def test_r2r_disabled_in_the_image_fails_r2r_used(built_images, tmp_path):

@@ -16,15 +16,11 @@ from pathlib import Path
 import pytest
 
 from crossgen import dockerio
-from tests.pipeline_support import task_env
+from tests.pipeline_support import suite_containers, task_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _project_containers(api) -> list[dict]:
-    return api.containers(all=True, filters={"label": f"{dockerio.LABEL_PROJECT}={dockerio.PROJECT}"})
 
 
 def _interrupt(args: list[str], env: dict, out_path: Path, when) -> tuple[int, str]:
@@ -62,7 +58,7 @@ def test_ctrl_c_during_build_all_then_the_rerun_finishes(built_images, tmp_path)
     api.remove_image(leaf, force=True)
     code, text = _interrupt(["build-all"], env, tmp_path / "build-all.txt", lambda t: f"==> Building {leaf}" in t)
     _assert_interrupted(code, text, "build-all")
-    assert not _project_containers(api), "a container was left behind"
+    assert not suite_containers(api), "a container was left behind"
     assert record.read_text() == before, "the build record was rewritten by an interrupted build"
     assert not list(settings.workspace.contexts.glob("*")), "a half-staged context was left behind"
     again = subprocess.run([sys.executable, "-m", "invoke", "build-all"], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -70,7 +66,7 @@ def test_ctrl_c_during_build_all_then_the_rerun_finishes(built_images, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(record.read_text())["finished_at"] != json.loads(before)["finished_at"]
     assert dockerio.image_info(api, leaf), "the rerun did not build the missing image"
-    assert not _project_containers(api)
+    assert not suite_containers(api)
 
 
 def test_ctrl_c_during_report_leaves_no_container_and_the_old_report(built_images, tmp_path):
@@ -82,7 +78,7 @@ def test_ctrl_c_during_report_leaves_no_container_and_the_old_report(built_image
             "--images", "runtime-no-composite,runtime-composite"]
     code, text = _interrupt(args, env, tmp_path / "report.txt", lambda t: "startup: round warm-up done" in t)
     _assert_interrupted(code, text, "report")
-    assert not _project_containers(api), "a startup container was left behind"
+    assert not suite_containers(api), "a startup container was left behind"
     assert (report_json.read_text() if report_json.is_file() else None) == before, "report.json was half-written"
     again = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                            timeout=1800, stdin=subprocess.DEVNULL)
