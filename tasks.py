@@ -43,12 +43,13 @@ def download(c, channel=None, source=None, base_url=None, local_path=None, locke
     cli.download(cli.settings(c, flags))
 
 
-@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "path": "where to write the lock file (default dci.lock_file)"})
+@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "path": "where to write the lock file (default dci.lock_file)",
+            "os": OS_HELP + " (its runtime-deps packages are added to those of other bases the lock already records)"})
 @friendly
-def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None):
+def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None, os=None):
     """Resolve and download, build the base images, then write the lock file (.NET components: version, source, URL,
     SHA-512; the Debian package versions of the OS base and runtime-deps) for --locked builds."""
-    flags = cli.source_overrides(channel, source, base_url, local_path)
+    flags = dict(cli.source_overrides(channel, source, base_url, local_path), os=cli.os_flag(os))
     if path is not None:
         flags["lock_file"] = inputs.file_to_write("--path", path)
     cli.lock(cli.settings(c, flags))

@@ -310,10 +310,18 @@ def lock(s: Settings) -> None:
     api = dockerio.connect()
     pipeline.base_images(api, s.with_overrides(locked=False), a)
     debian = baseimage.debian_packages(api, s)
+    try:
+        previous = lockfile.read(s.lock_file) if s.lock_file.is_file() else None
+    except DciError:
+        previous = None  # unreadable: written anew
+    debian = lockfile.merged_debian(previous, debian)
     lockfile.write(s.lock_file, a, s, debian)
     for comp in a.components.values():
         ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
-    ui.info(f"Debian {debian['suite']}: {len(debian['os'])} packages in the OS base, {len(debian['runtime-deps'])} added by runtime-deps")
+    deps = baseimage.runtime_deps_key(s)
+    others = sorted(k for k in debian if k.startswith("runtime-deps") and k != deps)
+    ui.info(f"Debian {debian['suite']}: {len(debian['os'])} packages in the OS base, {len(debian[deps])} added by {deps}"
+            + (f" (kept: {', '.join(others)})" if others else ""))
     ui.info(f"{s.lock_file}; build with `invoke build-all --locked`", label="wrote")
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from crossgen import dockerio, pipeline
 from crossgen.acquire.acquisition import acquire
+from crossgen.acquire import lock as lockfile
 from crossgen.acquire.cache import Cache
 from crossgen.acquire.http import new_session
 from crossgen.images import baseimage, specs
@@ -69,6 +70,26 @@ def test_the_distroless_build_is_reproducible(bases):
     again = pipeline.base_images(api, s, acquired, force=True)
     deps = next(o for o in again if o.key == "runtime-deps")
     assert not deps.skipped and deps.image_id == outcomes["runtime-deps"].image_id
+
+
+def test_the_lock_reads_a_distroless_base_from_its_package_records(bases):
+    """No dpkg to ask in a distroless image: `invoke lock --os distroless` reads the status.d records."""
+    api, _, built = bases
+    s, outcomes = built["distroless"]
+    recorded = baseimage.recorded_packages(api, outcomes["runtime-deps"].ref)
+    base = baseimage.installed_packages(api, s.base_image)
+    assert {"libc6", "libstdc++6", "ca-certificates"} <= set(recorded)
+    assert not [p for p in recorded if p.startswith("libicu") or p == "tzdata"]  # globalization-invariant, no zoneinfo
+    assert recorded["libc6"] == base["libc6"]  # fetched from the archive state the OS base was made from
+    debian = baseimage.debian_packages(api, s)
+    assert set(debian) == {"suite", "os", "runtime-deps-distroless"} and "ca-certificates" in debian["runtime-deps-distroless"]
+    assert lockfile.debian_differences({"debian": debian}, s.debian_suite, debian) == []
+    # a lock written for slim alone says that this base is not in it, and keeps slim's entry when distroless is added
+    slim_lock = {"suite": debian["suite"], "os": debian["os"], "runtime-deps": {"libicu76": "76.1-4"}}
+    diffs = lockfile.debian_differences({"debian": slim_lock}, s.debian_suite, debian)
+    assert diffs == ["runtime-deps-distroless: not in the lock (it was written for another OS base; "
+                     "`invoke lock --os` with this base adds it)"]
+    assert set(lockfile.merged_debian({"debian": slim_lock}, debian)) == {"suite", "os", "runtime-deps", "runtime-deps-distroless"}
 
 
 @pytest.fixture(scope="module")

@@ -234,3 +234,13 @@ def test_build_all_locked_fails_on_a_difference_before_building(locked, tmp_path
 
 def doc_version(api, s, package: str) -> str:
     return baseimage.installed_packages(api, baseimage.runtime_deps_name(s))[package]
+
+
+def test_a_new_lock_keeps_other_bases_packages_only_from_the_same_archive_state():
+    slim = {"suite": "trixie", "os": {"libc6": "2.41-12"}, "runtime-deps": {"libicu76": "76.1-4"}}
+    distroless = {"suite": "trixie", "os": {"libc6": "2.41-12"}, "runtime-deps-distroless": {"ca-certificates": "20250419"}}
+    assert lockfile.merged_debian({"debian": slim}, distroless) == {**slim, **distroless}
+    newer = {**distroless, "os": {"libc6": "2.41-13"}}  # the archive moved on: slim's entry no longer describes it
+    assert lockfile.merged_debian({"debian": slim}, newer) == newer
+    assert lockfile.merged_debian({"debian": {**slim, "suite": "forky"}}, distroless) == distroless
+    assert lockfile.merged_debian(None, distroless) == distroless

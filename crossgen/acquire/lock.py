@@ -11,11 +11,14 @@
         "aspnetcore": {...}, "crossgen2": {...}
       },
       "host": {"path": "/usr/share/dotnet", "dotnet_sha512": "..."},  # when `dotnet` came from a local layout
-      "debian": {"suite": "trixie", "os": {package: version}, "runtime-deps": {package: version}}
+      "debian": {"suite": "trixie", "os": {package: version}, "runtime-deps": {package: version},
+                 "runtime-deps-distroless": {...}}
     }
 
 ``debian`` lists the Debian packages that went into the OS base (all of them) and into runtime-deps
-(the ones it adds); ``invoke lock`` builds both images to read them. A ``--locked`` build whose base
+(the ones it adds), one entry per OS base locked (``runtime-deps-<os>`` beside the default's);
+``invoke lock [--os X]`` builds the images to read them and keeps the other bases' entries while the
+suite and the OS base's packages are the same. A ``--locked`` build whose base
 images hold other versions fails and names them (:func:`debian_differences`).
 
 ``--locked`` (``dci.locked``) makes acquisition take exactly these files: the same URLs (or
@@ -159,8 +162,17 @@ def plan_from_lock(doc: dict, settings: Settings, components: tuple[str, ...], h
     return plan, cg, (host or {}).get("dotnet_sha512")
 
 
+def merged_debian(previous: dict | None, debian: dict) -> dict:
+    """``debian`` plus the runtime-deps entries of other OS bases an earlier lock recorded, while they
+    were read off the same suite and OS base packages (else they describe another archive state)."""
+    old = (previous or {}).get("debian") or {}
+    if old.get("suite") != debian["suite"] or old.get("os") != debian["os"]:
+        return debian
+    return {**{k: v for k, v in old.items() if k.startswith("runtime-deps")}, **debian}
+
+
 def debian_differences(doc: dict, suite: str, found: dict[str, dict[str, str]]) -> list[str]:
-    """How the Debian packages ``found`` in the base images ({"os": {...}, "runtime-deps": {...}})
+    """How the Debian packages ``found`` in the base images ({"suite", "os": {...}, "runtime-deps…": {...}})
     differ from the lock's (empty when they agree, or when the lock has no Debian section)."""
     locked = doc.get("debian")
     if not locked:
@@ -168,7 +180,10 @@ def debian_differences(doc: dict, suite: str, found: dict[str, dict[str, str]]) 
     if locked.get("suite") != suite:
         return [f"the lock is for Debian {locked.get('suite')}, this build uses {suite}"]
     diffs = []
-    for image in ("os", "runtime-deps"):
+    for image in (k for k in found if k != "suite"):
+        if image not in locked:
+            diffs.append(f"{image}: not in the lock (it was written for another OS base; `invoke lock --os` with this base adds it)")
+            continue
         want, got = locked.get(image) or {}, found.get(image) or {}
         for name in sorted(set(want) | set(got)):
             if want.get(name) != got.get(name):

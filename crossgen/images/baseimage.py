@@ -22,6 +22,7 @@ from crossgen.core.settings import Settings
 from crossgen.images.catalog import DEFAULT_OS, OsBase, os_base
 
 APP_UID = 1654
+STATUS_D = "/var/lib/dpkg/status.d"  # a distroless image's package records (docker/distroless-rootfs.sh writes them)
 TOOL_BASE = "runtime-deps-slim"  # build-record key of the slim runtime-deps built for the Crossgen2 image on a base without a shell
 
 
@@ -214,10 +215,32 @@ def installed_packages(api: docker.APIClient, ref: str) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in result.output.splitlines() if "\t" in line)
 
 
+def recorded_packages(api: docker.APIClient, ref: str) -> dict[str, str]:
+    """The Debian packages a distroless image (no dpkg to ask) records in /var/lib/dpkg/status.d, one
+    control stanza per package, as distroless images do: {package: version}."""
+    with tempfile.TemporaryDirectory(prefix="dci-status-") as tmp:
+        dockerio.copy_out(api, ref, STATUS_D, Path(tmp))
+        found = {}
+        for entry in sorted((Path(tmp) / Path(STATUS_D).name).iterdir()):
+            fields = dict(line.split(": ", 1) for line in entry.read_text().splitlines() if ": " in line)
+            if "Package" in fields and "Version" in fields:
+                found[fields["Package"]] = fields["Version"]
+    if not found:
+        raise DciError(f"image {ref}", f"{STATUS_D} records no package", "rebuild it with invoke base-image --force")
+    return found
+
+
+def runtime_deps_key(settings: Settings) -> str:
+    """The lock file's key for the packages of runtime-deps on this OS base (``runtime-deps`` on the default)."""
+    name = os_of(settings).name
+    return "runtime-deps" if name == DEFAULT_OS else f"runtime-deps-{name}"
+
+
 def debian_packages(api: docker.APIClient, settings: Settings) -> dict:
     """What the lock file records about Debian: the suite, every package of the OS base, and the
-    packages runtime-deps adds or changes."""
+    packages runtime-deps on this OS base adds or changes (under :func:`runtime_deps_key`)."""
     base = installed_packages(api, settings.base_image)
-    deps = installed_packages(api, runtime_deps_name(settings))
+    ref = runtime_deps_name(settings)
+    deps = installed_packages(api, ref) if os_of(settings).shell else recorded_packages(api, ref)
     return {"suite": settings.debian_suite, "os": base,
-            "runtime-deps": {k: v for k, v in deps.items() if base.get(k) != v}}
+            runtime_deps_key(settings): {k: v for k, v in deps.items() if base.get(k) != v}}
