@@ -245,8 +245,18 @@ def build_variants(
             outcomes.append(_not_built(img, ref, why))
             continue
         spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
+        trials = Trials(settings.workspace.trials) if img.role == "app" and img.approach.may_break else None
+        digest = image_status(api, spec).digest if trials else None
+        known = None if force or trials is None else trials.get(digest)
+        if known:  # this very input failed its trial run before: not built again to fail again
+            not_built[img.key] = f"{known} (its trial run on these same inputs, {settings.workspace.trials.name}; --force tries again)"
+            outcomes.append(_not_built(img, ref, not_built[img.key]))
+            continue
         outcome = build_image(api, spec, settings.workspace.contexts, force=force)
-        why = trial_run(api, catalog, img, outcome.ref) if img.role == "app" and img.approach.may_break else ""
+        why = ""
+        if trials is not None and not (outcome.skipped and known == ""):
+            why = trial_run(api, catalog, img, outcome.ref)
+            trials.put(digest, why)
         if why:  # trimmed or compiled ahead of time, the program no longer does what it did: no image of it
             dockerio.remove_image(api, outcome.ref)
             not_built[img.key] = why
@@ -291,6 +301,29 @@ def publish_records(images, apps: dict[str, dict[str, Sample]]) -> dict[str, dic
         out[img.key] = {"sample": img.app, "publish": img.publish, "failed": app.failed or None,
                         "seconds": record.get("seconds"), "warnings": record.get("warnings", {}), "packs": record.get("packs", {})}
     return out
+
+
+class Trials:
+    """What the trial runs found, by image input digest (build/trials.json): "" it ran, else why not.
+    A failed input is not built again (the build would only fail the same way); an image that is up to
+    date and ran is not tried again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        try:
+            doc = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}  # none yet, or unreadable: every image is tried
+        return {k: v for k, v in doc.items() if isinstance(v, str)} if isinstance(doc, dict) else {}
+
+    def get(self, digest: str | None) -> str | None:
+        return None if digest is None else self._read().get(digest)
+
+    def put(self, digest: str | None, why: str) -> None:
+        if digest is not None:
+            atomic_write_text(self.path, json.dumps({**self._read(), digest: why}, indent=1, sort_keys=True))
 
 
 def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> str:
@@ -407,7 +440,13 @@ def plan_build(
         if anew or sample in changed:
             add("image", ref, True, f"bubble {', '.join(anew)} is compiled anew" if anew else f"sample {sample} is published anew")
             continue
-        _plan_image(api, "image", specs.spec_for(settings, acquired, catalog, img, compiled, apps), force, changed, add)
+        spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
+        failed = None if force or img.role != "app" or not img.approach.may_break else \
+            Trials(settings.workspace.trials).get(image_status(api, spec).digest)
+        if failed:
+            add("image", ref, False, f"not built: its trial run on these inputs failed ({failed[:160]})")
+            continue
+        _plan_image(api, "image", spec, force, changed, add)
     return steps
 
 

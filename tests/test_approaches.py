@@ -4,12 +4,14 @@ publishes, builds and runs are in ``test_approaches_e2e.py``."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from crossgen import pipeline
 from crossgen.compile import r2r
 from crossgen.compile.samples import (
     FRAMEWORK_DEPENDENT, SELF_CONTAINED, _mode, analysis_warnings, pin_targets, planned, publish_errors, record_path, source_digest,
@@ -203,3 +205,17 @@ def test_an_exception_a_single_line_logger_wrote_after_its_message_is_found():
     assert first_exception("info: started\n" + line) == ("System.NotSupportedException: JsonTypeInfo metadata for type 'OrderRequest' "
                                                           "was not provided by TypeInfoResolver")
     assert first_exception("info: Microsoft.Hosting.Lifetime[14] Now listening on: http://127.0.0.1:5000") == ""
+
+
+def test_trial_runs_are_remembered_by_the_images_input_digest(tmp_path):
+    path = tmp_path / "build" / "trials.json"
+    trials = pipeline.Trials(path)
+    assert trials.get("d1") is None and trials.get(None) is None  # nothing tried yet: every image is tried
+    trials.put("d1", "")
+    trials.put("d2", "Native AOT apps: published, but fails at run time: NotSupportedException")
+    again = pipeline.Trials(path)  # what a later build reads
+    assert again.get("d1") == "" and again.get("d2").endswith("NotSupportedException") and again.get("d3") is None
+    trials.put(None, "no digest: nothing to remember it by")
+    assert set(json.loads(path.read_text())) == {"d1", "d2"}
+    path.write_text("{half a file")
+    assert again.get("d1") is None  # unreadable: tried again, as if never tried

@@ -125,3 +125,18 @@ def test_the_built_approaches_pass_verify(approaches):
     r2r = by[(ref, "r2r-used")]
     assert r2r.data["jit_r2r"] is not None and r2r.data["jit_r2r"] * 2 < r2r.data["jit_no_r2r"], r2r.detail
     assert by[(ref, "structure")].data["expected"] == {".": "web.r2r.dll"}
+
+
+def test_a_second_build_neither_builds_what_failed_its_trial_nor_tries_what_ran(approaches, tmp_path, monkeypatch):
+    """build/trials.json: the same inputs are not built again to fail again, and an up-to-date image
+    that ran is not run again (a trial now would fail this test)."""
+    settings, api, built, _ = approaches
+    catalog, numbers = BUILDS[0]
+    monkeypatch.setattr(pipeline, "trial_run", lambda *a: pytest.fail(f"tried again: {a[3]}"))
+    again = {o.key: o for o in pipeline.build_variants(api, settings, new_session(), Cache(settings.cache_dir), catalog=catalog,
+                                                       selected=[catalog.variant(v) for v in numbers],
+                                                       record_path=tmp_path / "again.json")}
+    for key in ("sample-hello-aot", "sample-hello-trimmed-composite", "sample-web-trimmed-composite"):
+        assert again[key].not_built.startswith(built[key].not_built) and "trials.json" in again[key].not_built, again[key]
+        assert dockerio.image_info(api, again[key].ref) is None
+    assert again["sample-web-aot"].skipped and again["sample-web-aot"].image_id == built["sample-web-aot"].image_id

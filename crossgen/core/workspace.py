@@ -14,6 +14,7 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     tmp/                                  scratch space (the OS base's root file system)
     build-all.json                        what the last build-all built or found up to date
     build-all-<mode>.json                 the same for the last build-all --mode <mode>
+    trials.json                           the trial runs of trimmed / AOT app images, by input digest
     verify/                               verify.json, app-compat.json, samples built by SDK images
     publish/push.json                     what the last push sent where (digests), and what it refused
     report/                               report.json, report.md, charts, build history
@@ -66,6 +67,10 @@ class Workspace:
     @property
     def build_record(self) -> Path:
         return self.root / (f"build-all-{self.mode_tag}.json" if self.mode_tag else "build-all.json")
+
+    @property
+    def trials(self) -> Path:
+        return self.root / "trials.json"
 
     @property
     def verify(self) -> Path:
