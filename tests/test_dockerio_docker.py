@@ -6,6 +6,8 @@ Every container must be gone afterwards (checked by the project label and the im
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import replace
@@ -89,6 +91,31 @@ def _tar(files: dict[str, str]) -> bytes:
             ti_.size = len(text.encode())
             tf.addfile(ti_, io.BytesIO(text.encode()))
     return buf.getvalue()
+
+
+def test_a_killed_process_s_containers_are_removed_by_the_next_connect(api, images):
+    """SIGKILL leaves no chance to remove a container: the next connect() on this host removes it,
+    and leaves alone the containers of processes that still run (this one's)."""
+    tag = uuid.uuid4().hex
+    script = (f"from crossgen import dockerio\n"
+              f"api = dockerio.connect()\n"
+              f"with dockerio.Container(api, {images['plain']!r}, ['sleep', '600'], labels={{dockerio.label('test'): {tag!r}}}) as box:\n"
+              f"    box.start()\n"
+              f"    print('running', flush=True)\n"
+              f"    box.wait(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "running"
+    finally:
+        proc.kill()
+        proc.wait()
+    left = dockerio.containers_with_label(api, dockerio.label("test"), tag)
+    assert len(left) == 1 and left[0]["Labels"][dockerio.LABEL_OWNER].split(":")[-2] == str(proc.pid)  # host:boot:pid:start
+    with dockerio.Container(api, images["plain"], ["sleep", "600"], labels={dockerio.label("test"): tag + "-alive"}) as alive:
+        alive.start()
+        dockerio.connect()
+        assert not dockerio.containers_with_label(api, dockerio.label("test"), tag)
+        assert [c["Id"] for c in dockerio.containers_with_label(api, dockerio.label("test"), tag + "-alive")] == [alive.id]
 
 
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])

@@ -33,7 +33,7 @@ import docker.utils
 import requests.exceptions
 import urllib3.exceptions
 
-from crossgen.core import archives
+from crossgen.core import archives, ui
 from crossgen.core.errors import DciError, Unreachable
 
 LABEL_PROJECT = "io.github.dotnet-composite-images.project"
@@ -43,6 +43,60 @@ PROJECT = "dotnet-composite-images"
 
 def label(name: str) -> str:
     return LABEL_PREFIX + name
+
+
+# Who made a container: "<host>:<boot id>:<pid>:<process start>". A process killed outright (SIGKILL,
+# a CI job's timeout) cannot remove its containers; the next connect() from the same host removes
+# those whose process is gone (another boot, or the pid no longer that process).
+LABEL_OWNER = LABEL_PREFIX + "owner"
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot: tells a reused pid apart), None when
+    there is no such process or no /proc to ask."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def _owner() -> str | None:
+    """This process as a container's owner label (None where /proc cannot tell: no label, no sweep)."""
+    start, boot = _process_start(os.getpid()), _boot_id()
+    return f"{socket.gethostname()}:{boot}:{os.getpid()}:{start}" if start and boot else None
+
+
+def _orphaned(owner: str) -> bool:
+    """Is the process named by an owner label gone? Only said of this host's containers."""
+    try:
+        host, boot, pid, start = owner.rsplit(":", 3)
+        pid_n = int(pid)
+    except ValueError:
+        return False
+    if _owner() is None or host != socket.gethostname():
+        return False
+    return boot != _boot_id() or _process_start(pid_n) != start
+
+
+def remove_orphans(api: docker.APIClient) -> int:
+    """Remove the project's containers left by processes of this host that ended without removing them;
+    returns how many (best effort: an error here never stops the task that connects)."""
+    removed = 0
+    try:
+        for ct in api.containers(all=True, filters={"label": [f"{LABEL_PROJECT}={PROJECT}", LABEL_OWNER]}):
+            if _orphaned((ct.get("Labels") or {}).get(LABEL_OWNER, "")):
+                api.remove_container(ct["Id"], force=True)
+                removed += 1
+    except (docker.errors.APIError, *_CONNECTION_ERRORS):
+        pass
+    return removed
 
 
 def daemon_address() -> str:
@@ -64,6 +118,9 @@ def connect(timeout: int = 1800) -> docker.APIClient:
     except Exception as exc:  # the SDK raises many kinds here
         raise DaemonUnreachable(*_unreachable(address, _reason(exc))) from None
     api.timeout = timeout
+    orphans = remove_orphans(api)
+    if orphans:
+        ui.detail(f"removed {orphans} container(s) of this project left by processes that were killed before they could")
     return api
 
 
@@ -493,7 +550,8 @@ class Container:
         self.what = f"{step} (image {image})" if step else f"container of {image}"
         self._create = dict(
             command=command, environment=environment, user=user, working_dir=working_dir, entrypoint=entrypoint,
-            labels={LABEL_PROJECT: PROJECT, **(labels or {})}, network_disabled=network_mode == "none",
+            labels={LABEL_PROJECT: PROJECT, **({LABEL_OWNER: owner} if (owner := _owner()) else {}), **(labels or {})},
+            network_disabled=network_mode == "none",
         )
         self._host = dict(network_mode=network_mode, mem_limit=mem_limit)
         self.id: str | None = None
