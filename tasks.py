@@ -16,6 +16,8 @@ CHANNEL_HELP = (".NET channel (8.0, 9.0, 10.0, 11.0 are built and verified; 10 m
 OS_HELP = ("OS base of runtime-deps and every image on it: slim (Debian slim, shell and apt) | distroless (only what .NET needs "
            "from Debian's packages, no shell, no package manager, globalization-invariant) | distroless-extra (with ICU and tzdata); "
            "no SDK images without a shell; default from invoke.yaml (dci.os)")
+RID_HELP = ("target RID: linux-x64 or linux-arm64 (Crossgen2 runs here and targets it; arm64 images get an arm64 Debian base, "
+            "tags ending -arm64v8, and are built and run under emulation: scripts/bootstrap.sh sets it up); default from invoke.yaml (dci.rid)")
 LOCKED_HELP = "use exactly what the lock file says (dci.lock_file); fail on any difference"
 DRY_RUN_HELP = "say what would be published, compiled and built, and why; build nothing"
 APP_HELP = "your app: its project folder (published here) or the folder `dotnet publish` wrote (framework-dependent)"
@@ -28,18 +30,18 @@ SOURCE_HELPS = {
 }
 
 
-@task(help={"force": "rebuild runtime-deps even when up to date", "os": OS_HELP})
+@task(help={"force": "rebuild runtime-deps even when up to date", "os": OS_HELP, "rid": RID_HELP})
 @friendly
-def base_image(c, force=False, os=None):
-    """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image (on --os)."""
-    cli.base_image(cli.settings(c, {"os": cli.os_flag(os)}), force=force)
+def base_image(c, force=False, os=None, rid=None):
+    """Make the OS base image (mmdebstrap when it cannot be pulled) and the runtime-deps image (on --os, for --rid)."""
+    cli.base_image(cli.settings(c, {"os": cli.os_flag(os), "rid": cli.rid_flag(rid)}), force=force)
 
 
-@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "locked": "use exactly what the lock file says (dci.lock_file)"})
+@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "locked": "use exactly what the lock file says (dci.lock_file)", "rid": RID_HELP})
 @friendly
-def download(c, channel=None, source=None, base_url=None, local_path=None, locked=False):
+def download(c, channel=None, source=None, base_url=None, local_path=None, locked=False, rid=None):
     """Download (cached, SHA-512 verified) the runtime, ASP.NET Core and Crossgen2 and lay out a dotnet root."""
-    flags = cli.source_overrides(channel, source, base_url, local_path, locked)
+    flags = cli.source_overrides(channel, source, base_url, local_path, locked) | {"rid": cli.rid_flag(rid)}
     cli.download(cli.settings(c, flags))
 
 
@@ -67,12 +69,13 @@ def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None
         "app": APP_HELP + "; with --bubble app: compile it into a self-contained composite and build its app images",
         "probe": PROBE_HELP,
         "os": OS_HELP + " (the app images of --app; Crossgen2 itself always runs on slim)",
+        "rid": RID_HELP,
     },
     iterable=["extra"],
 )
 @friendly
 def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, parallelism=None, force=False, mode=None,
-             app=None, probe=None, os=None):
+             app=None, probe=None, os=None, rid=None):
     """Compile a version bubble with Crossgen2 inside a container (cached by content)."""
     from crossgen.compile.bubbles import get_bubble
 
@@ -82,7 +85,7 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
     extra_args = inputs.crossgen_arguments("--extra", extra or ())
     threads = None if parallelism is None else inputs.count("--parallelism", parallelism, minimum=0,
                                                              example="--parallelism=4 (0 = Crossgen2's default)")
-    s = cli.settings(c, {"channel": cli.channel_flag(channel), "os": cli.os_flag(os)})
+    s = cli.settings(c, {"channel": cli.channel_flag(channel), "os": cli.os_flag(os), "rid": cli.rid_flag(rid)})
     s = replace(s, crossgen=replace(
         s.crossgen,
         inputbubble=s.crossgen.inputbubble if inputbubble_on is None else inputbubble_on,
@@ -99,25 +102,28 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
 
 
 @task(help={"variant": "variant number or name (e.g. 2 or runtime-composite), or several, comma-separated (1,2)", "channel": CHANNEL_HELP,
-            "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP})
+            "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP,
+            "rid": RID_HELP})
 @friendly
-def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None):
+def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None, rid=None):
     """Build the images of one variant, or of several (and what they stand on); one build record for them all."""
     from crossgen.images.catalog import CATALOG
 
     chosen = [inputs.choice("--variant", part, CATALOG.variant) for part in inputs.comma_list("--variant", variant, example="1,2")]
-    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os)})
+    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os),
+                         "rid": cli.rid_flag(rid)})
     unique = [v for i, v in enumerate(chosen) if v.number not in {u.number for u in chosen[:i]}]
     cli.build(cli.with_mode(s, mode), unique, force=force, dry_run=dry_run)
 
 
 @task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date", "locked": LOCKED_HELP,
-            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP})
+            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP, "rid": RID_HELP})
 @friendly
-def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None):
+def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None, rid=None):
     """Build every image of every variant in dependency order (but the app approaches left out of build-all,
     variants 6-8: `build --variant 6,7,8`); print sizes and build times."""
-    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os)})
+    s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os),
+                         "rid": cli.rid_flag(rid)})
     cli.build(cli.with_mode(s, mode), None, force=force, dry_run=dry_run)
 
 
@@ -125,11 +131,12 @@ def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=No
     help={
         "image": "image to verify (repeatable); default: every image from the last build-all",
         "app": "a published app folder: report which of its assemblies collide with the composite of --image",
+        "rid": RID_HELP + "; verify takes the last build for it (build/build-all-arm64.json)",
     },
     iterable=["image"],
 )
 @friendly
-def verify(c, image=None, app=None):
+def verify(c, image=None, app=None, rid=None):
     """Prove each image works and is what it claims: structure, runs, R2R used, conventions; or --app compatibility."""
     images = [inputs.image_reference("--image", ref) for ref in (image or [])]
     app_dir = None
@@ -138,7 +145,7 @@ def verify(c, image=None, app=None):
         if len(images) != 1:
             raise DciError(f"--app {app}", "needs exactly one --image to compare with",
                            f"e.g. invoke verify --app bin/publish --image {inputs.EXAMPLE_IMAGE}")
-    cli.verify(cli.settings(c, check=False), images, app_dir)
+    cli.verify(cli.settings(c, {"rid": cli.rid_flag(rid)}, check=False), images, app_dir)
 
 
 @task(help={

@@ -197,6 +197,19 @@ def os_list(flag: str, text: str | None, configured: str) -> tuple[str, ...]:
     return tuple(b.name for b in OS_BASES if b.name in chosen)
 
 
+def rid_flag(rid) -> str | None:
+    """``--rid``: a Linux RID of an architecture the catalog declares (None = from the configuration)."""
+    if rid is None:
+        return None
+    from crossgen.images.catalog import arch_of
+
+    text = str(rid).strip()
+    if not text.startswith("linux-") or "-" not in text:
+        raise DciError(f"--rid {rid}", "not a Linux runtime identifier", "use linux-x64 or linux-arm64")
+    arch_of(text)
+    return text
+
+
 def channel_flag(channel) -> str | None:
     return None if channel is None else inputs.channel("--channel", channel)
 
@@ -217,6 +230,8 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
     """Check what the configuration (not a flag) decided: the version request, the source order,
     the metadata URL and, for --locked, the lock file. Nothing here touches Docker or the network."""
     given = {k for k, v in (flags or {}).items() if v is not None}
+    if "rid" not in given and s.rid != "linux-x64":
+        rid_flag(s.rid)  # dci.rid: an architecture the catalog declares
     if "channel" not in given:
         inputs.channel("dci.channel", s.channel)
     if "source" not in given:

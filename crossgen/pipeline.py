@@ -19,7 +19,7 @@ from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
 from crossgen.images import specs
-from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, Variant, for_app, os_base, publish_kind
+from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, Variant, arch_of, for_app, os_base, publish_kind
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
 from crossgen.publish import push as publish
@@ -47,15 +47,20 @@ from crossgen.core.settings import Settings
 def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> list[BuildOutcome]:
     """The OS base (made when missing, never rebuilt) and runtime-deps (rebuilt with ``force``)."""
     start = time.monotonic()
-    present = dockerio.image_info(api, settings.base_image) is not None
+    os_ref = baseimage.os_image(settings)
+    present = dockerio.image_info(api, os_ref) is not None
     os_id = baseimage.ensure_os_image(api, settings)
     os_info = dockerio.image_info(api, os_id) or {}
     seconds = time.monotonic() - start
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
-    outcomes = [BuildOutcome("os", settings.base_image, os_id, int(os_info.get("Size", 0)), seconds, present)]
+    outcomes = [BuildOutcome("os", os_ref, os_id, int(os_info.get("Size", 0)), seconds, present)]
     outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
     shell = baseimage.with_shell(settings)
-    if shell is not settings:  # the Crossgen2 tool image needs a shell: it stands on the slim runtime-deps whatever --os is
+    if shell is not settings:
+        # the Crossgen2 tool image needs a shell and this machine's architecture: it stands on the slim
+        # runtime-deps of this machine whatever --os and --rid are
+        if baseimage.os_image(shell) != os_ref:
+            baseimage.ensure_os_image(api, shell)
         slim = build_image(api, specs.runtime_deps_spec(shell, acquired), settings.workspace.contexts, force=force)
         outcomes.append(replace(slim, key=baseimage.TOOL_BASE))
     if settings.locked:
@@ -380,9 +385,10 @@ def plan_build(
         if todo:
             changed.add(name)
 
-    os_present = dockerio.image_info(api, settings.base_image) is not None
+    os_ref = baseimage.os_image(settings)
+    os_present = dockerio.image_info(api, os_ref) is not None
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
-    add("base", settings.base_image, not os_present, "present" if os_present else f"missing: {made}")
+    add("base", os_ref, not os_present, "present" if os_present else f"missing: {made}")
     _plan_image(api, "base", specs.runtime_deps_spec(settings, acquired), force, changed, add)
     if baseimage.with_shell(settings) is not settings:  # the Crossgen2 image's base
         _plan_image(api, "base", specs.runtime_deps_spec(baseimage.with_shell(settings), acquired), force, changed, add)
@@ -503,57 +509,66 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         checks.append(check)
         ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
+    native = arch_of(host_rid()).platform.split("/")[1]
     for claim in claims:
-        ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant})")
-        if not claim.shell:
-            add(verify.check_no_shell(api, claim))
-        if claim.role == "runtime-deps":
-            add(verify.check_conventions(api, claim))
-            add(_os_probe(settings, api, claim))
-            continue
-        add(verify.verify_structure(api, claim) if claim.role != "sdk" else _sdk_structure(api, claim))
-        add(verify.check_conventions(api, claim))
-        runs: list[tuple[Sample | None, bool, tuple[str, str]]] = []  # (sample, web?, baseline key)
-        if claim.role == "app":
-            runs.append((None, claim.app_kind == "web", (f"app-{claim.app}", claim.app or "")))
-        else:
-            add(verify.check_list_runtimes(api, claim))
-            if claim.role == "sdk":
-                check, built = verify.sdk_build_samples(api, claim.ref, settings.project_root / "samples",
-                                                        tuple(s.name for s in catalog.samples),
-                                                        work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"),
-                                                        tfm=channel_info(claim.dotnet_version).tfm if claim.dotnet_version else None)
-                add(check)
-                sdk_samples[(claim.variant, claim.dotnet_version)] = built
-            # what the catalog runs on this image, or on the nearest image below it that runs some (an
-            # SDK image: what its ASP.NET base runs); an image from elsewhere by its role
-            kinds = catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"}
-            group = "sdk" if claim.role == "sdk" else "run"  # JIT counts compare with the baseline's of the same group
-            for s in catalog.samples:
-                if s.kind in kinds:
-                    built = sdk_samples.get((claim.variant, claim.dotnet_version), {}).get(s.name) or host_sample(s, claim.dotnet_version)
-                    runs.append((built, s.kind == "web", (group, s.name)))
-        for sample, web, key in runs:
-            run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
-            if sample is not None:
-                run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
-            note = sample.note if sample is not None else claim.built_as
-            if note:  # e.g. rolled forward: no SDK here targets the image's channel
-                run.data["built_as"] = note
-                run.detail += f" ({note})"
-            add(_about(run, key[1]))
-            if claim.native:  # compiled ahead of time: nothing to JIT, no ReadyToRun code to use
-                add(_about(verify.not_applicable_r2r(claim.ref, run.data.get("jit_methods"), "Native AOT: no JIT, no ReadyToRun code"), key[1]))
-                continue
-            reasons: list[str] = []
-            on, off = verify.jit_counts(api, claim.ref, sample, web, reasons)
-            composite = claim.has_composite
-            if not composite:
-                baseline_jit.setdefault(key, on)
-            add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite,
-                                             reasons=tuple(reasons)), key[1]))
+        emulated = bool(claim.architecture) and claim.architecture != native
+        ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant}"
+                + (f"; {claim.architecture} under emulation, time limits x{settings.emulation_timeout_factor:g})" if emulated else ")"))
+        with verify.time_scale(settings.emulation_timeout_factor if emulated else 1.0):
+            _verify_claim(api, settings, catalog, claim, add, host_sample, sdk_samples, baseline_jit, work)
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
+
+
+def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sample, sdk_samples, baseline_jit, work) -> None:
+    """Every check of one image (see :func:`verify_images`)."""
+    if not claim.shell:
+        add(verify.check_no_shell(api, claim))
+    if claim.role == "runtime-deps":
+        add(verify.check_conventions(api, claim))
+        add(_os_probe(settings, api, claim))
+        return
+    add(verify.verify_structure(api, claim) if claim.role != "sdk" else _sdk_structure(api, claim))
+    add(verify.check_conventions(api, claim))
+    runs: list[tuple[Sample | None, bool, tuple[str, str]]] = []  # (sample, web?, baseline key)
+    if claim.role == "app":
+        runs.append((None, claim.app_kind == "web", (f"app-{claim.app}", claim.app or "")))
+    else:
+        add(verify.check_list_runtimes(api, claim))
+        if claim.role == "sdk":
+            check, built = verify.sdk_build_samples(api, claim.ref, settings.project_root / "samples",
+                                                    tuple(s.name for s in catalog.samples),
+                                                    work / "sdk-built" / claim.ref.replace("/", "_").replace(":", "_"),
+                                                    tfm=channel_info(claim.dotnet_version).tfm if claim.dotnet_version else None)
+            add(check)
+            sdk_samples[(claim.variant, claim.dotnet_version)] = built
+        # what the catalog runs on this image, or on the nearest image below it that runs some (an
+        # SDK image: what its ASP.NET base runs); an image from elsewhere by its role
+        kinds = catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"}
+        group = "sdk" if claim.role == "sdk" else "run"  # JIT counts compare with the baseline's of the same group
+        for s in catalog.samples:
+            if s.kind in kinds:
+                built = sdk_samples.get((claim.variant, claim.dotnet_version), {}).get(s.name) or host_sample(s, claim.dotnet_version)
+                runs.append((built, s.kind == "web", (group, s.name)))
+    for sample, web, key in runs:
+        run = verify.check_web(api, claim.ref, sample) if web else verify.check_console(api, claim.ref, sample)
+        if sample is not None:
+            run.data["app_built_by"] = sample.digest if sample.digest.startswith("sdk:") else "host SDK"
+        note = sample.note if sample is not None else claim.built_as
+        if note:  # e.g. rolled forward: no SDK here targets the image's channel
+            run.data["built_as"] = note
+            run.detail += f" ({note})"
+        add(_about(run, key[1]))
+        if claim.native:  # compiled ahead of time: nothing to JIT, no ReadyToRun code to use
+            add(_about(verify.not_applicable_r2r(claim.ref, run.data.get("jit_methods"), "Native AOT: no JIT, no ReadyToRun code"), key[1]))
+            continue
+        reasons: list[str] = []
+        on, off = verify.jit_counts(api, claim.ref, sample, web, reasons)
+        composite = claim.has_composite
+        if not composite:
+            baseline_jit.setdefault(key, on)
+        add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite,
+                                         reasons=tuple(reasons)), key[1]))
 
 
 PROBE_DIR = Path(verify.__file__).parent / "probe"

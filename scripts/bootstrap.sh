@@ -3,7 +3,9 @@
 #   1. Debian packages: Docker Engine (docker.io), mmdebstrap, Python and its libraries;
 #   2. a Docker daemon: when none answers (and DOCKER_HOST is not set), start dockerd with the
 #      network rule's flags, wait for it, log to build/logs/dockerd.log;
-#   3. a virtual environment .venv (Debian's python3 + its packages; pip where PyPI answers)
+#   3. emulation of linux-arm64 (--rid linux-arm64): qemu-user-static registered with binfmt_misc,
+#      binfmt_misc mounted when it is not;
+#   4. a virtual environment .venv (Debian's python3 + its packages; pip where PyPI answers)
 #      in which this project is importable.
 # Every failure stops the script with a message that says what to do.
 set -euo pipefail
@@ -24,7 +26,10 @@ fi
 # --- 1. Debian packages ---------------------------------------------------------------
 SYSTEM_PACKAGES=(docker.io mmdebstrap curl ca-certificates python3 python3-venv python3-pip
                  gcc zlib1g-dev  # the C toolchain Native AOT links with (variant 7: CppCompilerAndLinker=gcc)
-                 docker-registry busybox-static)
+                 docker-registry busybox-static
+                 # linux-arm64 (--rid linux-arm64): qemu runs arm64 programs (mmdebstrap's maintainer scripts: arch-test checks it, RUN
+                 # steps, the images under verify); the cross-compiler builds the arm64 `dotnet` host (NuGet has none)
+                 qemu-user-static binfmt-support arch-test gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 PYTHON_PACKAGES=(python3-invoke python3-docker python3-packaging python3-requests python3-pytest
                  python3-pefile python3-rich python3-jinja2 python3-matplotlib python3-pytest-xdist python3-scipy)
 
@@ -84,7 +89,35 @@ if ! docker_answers; then
   say "dockerd is up"
 fi
 
-# --- 3. Python environment --------------------------------------------------------------
+# --- 3. emulation of linux-arm64 ----------------------------------------------------------
+# The kernel runs arm64 executables through qemu when binfmt_misc has an enabled qemu-aarch64 entry with
+# the F flag (the interpreter opened once, so it works inside containers). Mounting binfmt_misc and
+# registering entries needs root; a machine without them still builds and verifies x64 images.
+BINFMT=/proc/sys/fs/binfmt_misc
+arm64_emulation() { [ -f "$BINFMT/qemu-aarch64" ] && head -n 1 "$BINFMT/qemu-aarch64" | grep -qx enabled; }
+if ! arm64_emulation; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "WARNING: no arm64 emulation (binfmt_misc qemu-aarch64) and not root: --rid linux-arm64 will not work; run this script as root."
+  else
+    if [ ! -f "$BINFMT/status" ]; then
+      say "mounting binfmt_misc on $BINFMT"
+      mount -t binfmt_misc binfmt_misc "$BINFMT" >>"$LOG_DIR/binfmt.log" 2>&1 || \
+        die "could not mount binfmt_misc on $BINFMT (see build/logs/binfmt.log): a container without that right cannot emulate arm64; run on the machine itself."
+    fi
+    say "registering qemu-user-static with binfmt_misc (update-binfmts --enable; log: build/logs/binfmt.log)"
+    update-binfmts --enable >>"$LOG_DIR/binfmt.log" 2>&1 || true
+    if ! arm64_emulation && [ -f /usr/share/binfmts/qemu-aarch64 ]; then
+      update-binfmts --import qemu-aarch64 >>"$LOG_DIR/binfmt.log" 2>&1 || true
+      update-binfmts --enable qemu-aarch64 >>"$LOG_DIR/binfmt.log" 2>&1 || true
+    fi
+    arm64_emulation || die "qemu-aarch64 is not registered with binfmt_misc after update-binfmts (see build/logs/binfmt.log); reinstall qemu-user-static binfmt-support."
+    grep -q '^flags:.*F' "$BINFMT/qemu-aarch64" || \
+      die "the qemu-aarch64 binfmt entry lacks the F flag: containers cannot find qemu. Remove it (echo -1 > $BINFMT/qemu-aarch64) and run this script again."
+    say "arm64 emulation ready (qemu-aarch64 registered)"
+  fi
+fi
+
+# --- 4. Python environment --------------------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating .venv (Debian's /usr/bin/python3 with its system packages)"
   /usr/bin/python3 -m venv --system-site-packages "$VENV" || die "could not create .venv (package python3-venv)."

@@ -35,7 +35,7 @@ from packaging.version import InvalidVersion, Version
 
 from crossgen.core import archives
 from crossgen.acquire import lock as lockfile
-from crossgen.acquire import releases
+from crossgen.acquire import muxer, releases
 from crossgen.core import ui
 from crossgen.acquire.cache import Cache, sha512_file
 from crossgen.core.files import atomic_dir, atomic_write_text
@@ -423,6 +423,9 @@ def acquire(
 
     if "runtime" in fetched:
         host_dir = plan.host_dir
+        if host_dir is not None and arts["runtime"].kind == "nupkg":
+            # a local layout's `dotnet` is for this machine: another target architecture gets the muxer built for it
+            host_dir = muxer.host_for(settings.target_arch, cache.root, local_host_dir=Path(host_dir))
         if host_dir is not None and arts["runtime"].kind != "tarball":
             exe = Path(host_dir) / "dotnet"
             if not exe.is_file():

@@ -128,8 +128,8 @@ def crossgen_arguments(
             # Keep the bubble to the inputs: references are compiled against, not joined.
             args += [f"--inputbubbleref:{p}" for p in [*inputs, *unrooted]]
     args += ["-O", f"--targetos:{settings.target_os}", f"--targetarch:{settings.target_arch}"]
-    if settings.crossgen.instruction_set:  # spelled as this Crossgen2 version spells it
-        args.append(f"--instruction-set:{channels.instruction_set(settings.crossgen.instruction_set, crossgen2_version)}")
+    if settings.instruction_set:  # the target architecture's, spelled as this Crossgen2 version spells it
+        args.append(f"--instruction-set:{channels.instruction_set(settings.instruction_set, crossgen2_version)}")
     if mibc:
         args.append(f"--mibc:{MIBC}")
     if mode.partial:

@@ -65,8 +65,9 @@ class CrossgenOptions:
     inputbubble: bool = True
     parallelism: int = 0
     extra_args: tuple[str, ...] = ()
-    # --instruction-set for x64/arm64 targets ("" = Crossgen2's default)
-    instruction_set: str = ""
+    # --instruction-set: one for every target, or one per target architecture ({"x64": "x86-64-v3", "arm64": ""});
+    # "" = Crossgen2's default
+    instruction_set: str | dict[str, str] = ""
     # compile with the runtime pack's StandardOptimizationData.mibc profile (-m)
     mibc: bool = False
     # bubble name -> compile mode (declared in crossgen/compile/modes.py); unnamed bubbles: its default
@@ -105,11 +106,14 @@ class Settings:
     # file and image times at source_date_epoch (None: derived from the inputs, see images/epoch.py).
     reproducible: bool = True
     source_date_epoch: int | None = None
+    # Images of another architecture than this machine's run under emulation (qemu-user): every time
+    # limit of the checks that run them is multiplied by this.
+    emulation_timeout_factor: float = 10.0
 
     @property
     def workspace(self) -> Workspace:
         """Every path under the build folder."""
-        return Workspace(self.build_dir, self.crossgen.mode_tag)
+        return Workspace(self.build_dir, self.crossgen.mode_tag, "" if self.target_arch == "x64" else self.target_arch)
 
     @property
     def target_os(self) -> str:
@@ -118,6 +122,13 @@ class Settings:
     @property
     def target_arch(self) -> str:
         return self.rid.rsplit("-", 1)[1]
+
+    @property
+    def instruction_set(self) -> str:
+        """The Crossgen2 instruction set for the target architecture (``dci.crossgen.instruction_set``: one for
+        every architecture, or one per architecture)."""
+        chosen = self.crossgen.instruction_set
+        return chosen.get(self.target_arch, "") if isinstance(chosen, dict) else chosen
 
     def with_overrides(self, **changes: Any) -> "Settings":
         """Return a copy with the non-None keyword arguments applied."""
@@ -183,7 +194,7 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
             inputbubble=bool(cg.get("inputbubble", True)),
             parallelism=int(cg.get("parallelism", 0) or 0),
             extra_args=tuple(str(a) for a in (cg.get("extra_args") or ())),
-            instruction_set=str(cg.get("instruction_set") or ""),
+            instruction_set=_instruction_set(cg.get("instruction_set")),
             mibc=bool(cg.get("mibc", False)),
             mode=_bubble_modes(cg.get("mode") or {}),
             exclude={str(k): tuple(str(p) for p in (v or ())) for k, v in dict(cg.get("exclude") or {}).items()},
@@ -195,7 +206,31 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
         locked=bool(dci.get("locked", False)),
         reproducible=bool(dci.get("reproducible", True)),
         source_date_epoch=_epoch(dci.get("source_date_epoch")),
+        emulation_timeout_factor=_factor(dci.get("emulation_timeout_factor", 10)),
     )
+
+
+def _instruction_set(value: Any) -> str | dict[str, str]:
+    """crossgen.instruction_set: one instruction set for every target, or a mapping architecture -> set
+    (``{x64: x86-64-v3, arm64: ""}``)."""
+    if isinstance(value, Mapping):
+        unknown = [str(k) for k in value if str(k) not in ("x64", "arm64", "x86", "arm")]
+        if unknown:
+            raise DciError(f"crossgen.instruction_set.{unknown[0]}", "is not an architecture Crossgen2 targets",
+                           "key the mapping by x64, arm64 (the RID's last part), e.g. `instruction_set: {x64: x86-64-v3, arm64: \"\"}`")
+        return {str(k): str(v or "") for k, v in value.items()}
+    return str(value or "")
+
+
+def _factor(value: Any) -> float:
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        factor = 0.0
+    if not factor >= 1:
+        raise DciError(f"dci.emulation_timeout_factor {value!r}", "is not a number of at least 1",
+                       "give how many times longer checks may take under emulation, e.g. 10")
+    return factor
 
 
 def _epoch(value: Any) -> int | None:

@@ -6,7 +6,7 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     layout/<version>-<rid>-<key>/dotnet   laid-out dotnet roots (acquire)
     layout/sdk-<version>-<sha>/dotnet     an acquired SDK tarball, laid out for the SDK images
     acquire.json                          what the last acquisition resolved
-    profile/<version>/                    the runtime pack's MIBC profile (compile)
+    profile/<version>[-<arch>]/           the runtime pack's MIBC profile (compile)
     profile/hot-assemblies-<digest>.json  what the training programs load (compile, mode hot)
     crossgen/<bubble>/<key>/              Crossgen2 results with their record.json (compile)
     samples/                              published sample apps, and their source copies (compile)
@@ -14,8 +14,10 @@ named in one place. Nothing under it is an input; deleting it only costs time.
     tmp/                                  scratch space (the OS base's root file system)
     build-all.json                        what the last build-all built or found up to date
     build-all-<mode>.json                 the same for the last build-all --mode <mode>
+    build-all[-<mode>]-<arch>.json        the same for another architecture than x64 (--rid linux-arm64)
     trials.json                           the trial runs of trimmed / AOT app images, by input digest
     verify/                               verify.json, app-compat.json, samples built by SDK images
+    verify-<arch>/                        the same for another architecture than x64
     publish/push.json                     what the last push sent where (digests), and what it refused
     report/                               report.json, report.md, charts, build history
     report/app-<name>/                    a user's app: its build records and frontier (report --app)
@@ -34,6 +36,7 @@ from pathlib import Path
 class Workspace:
     root: Path
     mode_tag: str = ""     # builds with --mode X keep their own record (build-all-X.json)
+    arch: str = ""         # another architecture than x64 keeps its own records (build-all-arm64.json, verify-arm64/)
 
     @property
     def layouts(self) -> Path:
@@ -44,7 +47,8 @@ class Workspace:
         return self.root / "acquire.json"
 
     def profile(self, version: str) -> Path:
-        return self.root / "profile" / version
+        # each architecture's runtime pack has its own profile (9.0.23 is served for x64 and arm64)
+        return self.root / "profile" / (f"{version}-{self.arch}" if self.arch else version)
 
     def hot_assemblies(self, digest: str) -> Path:
         return self.root / "profile" / f"hot-assemblies-{digest}.json"
@@ -66,7 +70,8 @@ class Workspace:
 
     @property
     def build_record(self) -> Path:
-        return self.root / (f"build-all-{self.mode_tag}.json" if self.mode_tag else "build-all.json")
+        parts = ["build-all", *([self.mode_tag] if self.mode_tag else []), *([self.arch] if self.arch else [])]
+        return self.root / ("-".join(parts) + ".json")
 
     @property
     def trials(self) -> Path:
@@ -74,7 +79,7 @@ class Workspace:
 
     @property
     def verify(self) -> Path:
-        return self.root / "verify"
+        return self.root / (f"verify-{self.arch}" if self.arch else "verify")
 
     @property
     def publish(self) -> Path:

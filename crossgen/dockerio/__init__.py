@@ -242,15 +242,17 @@ def daemon_version(api: docker.APIClient) -> str:
         return str(api.version().get("Version", ""))
 
 
-def pull(api: docker.APIClient, ref: str) -> None:
-    """Pull ``ref`` (only where the configuration asks for it: base_pull)."""
+def pull(api: docker.APIClient, ref: str, *, platform: str | None = None) -> None:
+    """Pull ``ref`` (only where the configuration asks for it: base_pull), for ``platform`` when given."""
     repo, _, tag = ref.rpartition(":")
     with _talking(f"image {ref}", "pulling it", "check the registry is reachable, or let the tool build the OS base"):
-        api.pull(repo or ref, tag=tag or "latest")
+        api.pull(repo or ref, tag=tag or "latest", platform=platform)
 
 
 def import_rootfs(api: docker.APIClient, tar: Path, ref: str, changes: list[str]) -> None:
-    """Import a root file system tarball as image ``ref`` (``docker import``)."""
+    """Import a root file system tarball as image ``ref`` (``docker import``). Its config records the
+    daemon's architecture whatever the files are (Docker 20.10): :func:`reproducible.normalize` with a
+    ``platform`` sets it."""
     repo, _, tag = ref.rpartition(":")
     with _talking(f"image {ref}", "importing its root file system"), open(tar, "rb") as f:
         api.import_image_from_data(f.read(), repository=repo or ref, tag=tag or "latest", changes=changes)
@@ -362,6 +364,11 @@ def build(
     epoch: int | None = None,
 ) -> str:
     """Build ``context`` with the classic builder, streaming; returns the image ID.
+
+    An image of another architecture is built without naming it: the classic builder takes the FROM
+    image as it is and runs its RUN steps through binfmt_misc (given a platform, Docker 20.10's classic
+    builder refuses its own intermediate images at the next COPY), and records the daemon's architecture
+    in the config; :func:`reproducible.normalize` with a ``platform`` writes the right one.
 
     With ``epoch`` the context goes to the daemon as a reproducible tar (:func:`context_tar`), so that
     what ``COPY`` writes and the history's ``dir:<hash>`` do not depend on who staged it, or when.

@@ -38,6 +38,7 @@ class ImageSpec:
     # a multi-stage build whose first stage is ``base`` and whose image is FROM scratch: none of base's
     # layers lie below it (every layer is its own)
     scratch: bool = False
+    platform: str | None = None    # the image's architecture (linux/arm64) when it is not the daemon's
 
 
 @dataclass
@@ -55,6 +56,8 @@ def input_digest(spec: ImageSpec, base_id: str) -> str:
     # the base by ID, not by name: images built under another prefix from the same inputs are the same
     dockerfile = spec.dockerfile.replace(f"FROM {spec.base}", "FROM <base>")
     doc = {"dockerfile": dockerfile, "base_id": base_id, "inputs": spec.inputs, "labels": spec.labels}
+    if spec.platform:
+        doc["platform"] = spec.platform
     if spec.epoch is not None:
         doc["source_date_epoch"] = spec.epoch
         doc["rewrite_version"] = reproducible.REWRITE_VERSION
@@ -98,6 +101,10 @@ def build_image(
     if not force and status.up_to_date and status.existing:
         return BuildOutcome(spec.key, spec.ref, status.existing["Id"], int(status.existing["Size"]), 0.0, True)
     digest = status.digest
+    if spec.platform and spec.epoch is None:
+        raise DciError(f"image {spec.ref}", f"an image for {spec.platform} is built here under emulation and only the reproducible "
+                       "rewrite records its architecture (the classic builder writes this machine's)",
+                       "set dci.reproducible: true (the default) for another --rid than this machine's")
 
     context = contexts_dir / spec.key
     if context.exists():
@@ -116,7 +123,7 @@ def build_image(
             log(f"rewriting the new layers reproducibly (SOURCE_DATE_EPOCH={spec.epoch})")
             try:
                 image_id = reproducible.normalize(api, image_id, spec.ref, base_id=None if spec.scratch else _base_id(api, spec),
-                                                  epoch=spec.epoch, tmp=contexts_dir)
+                                                  epoch=spec.epoch, tmp=contexts_dir, platform=spec.platform)
             except BaseException:
                 # not half-written: the classic image must not pass for the reproducible one next time
                 if (dockerio.image_info(api, spec.ref) or {}).get("Id") == image_id:

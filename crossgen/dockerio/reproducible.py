@@ -131,9 +131,12 @@ def _saved_parts(api: docker.APIClient, image_id: str, wanted: Iterable[str], fo
     return config, layers
 
 
-def normalize(api: docker.APIClient, image_id: str, ref: str, *, base_id: str | None, epoch: int, tmp: Path) -> str:
+def normalize(api: docker.APIClient, image_id: str, ref: str, *, base_id: str | None, epoch: int, tmp: Path,
+              platform: str | None = None) -> str:
     """Rewrite the layers ``image_id`` adds to ``base_id`` and its config deterministically, load the
-    result as ``ref`` and remove the image it replaces; returns the new image ID."""
+    result as ``ref`` and remove the image it replaces; returns the new image ID. ``platform``
+    (``linux/arm64``): the os and architecture the config records (built under emulation, the image
+    says the daemon's)."""
     info = dockerio.image_info(api, image_id)
     base = dockerio.image_info(api, base_id) if base_id else None
     if not info or (base_id and not base):
@@ -155,7 +158,7 @@ def normalize(api: docker.APIClient, image_id: str, ref: str, *, base_id: str | 
             diff_ids.append(diff_id)
             files.append((diff_id, out))
         inherited = len(dockerio.image_history(api, base_id)) if base_id else 0
-        config = rewrite_config(config, diff_ids, epoch, keep=inherited)
+        config = rewrite_config(config, diff_ids, epoch, keep=inherited, platform=platform)
         raw = json.dumps(config, separators=(",", ":")).encode()
         new_id = "sha256:" + hashlib.sha256(raw).hexdigest()
         if new_id != image_id:
@@ -168,10 +171,17 @@ def normalize(api: docker.APIClient, image_id: str, ref: str, *, base_id: str | 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def rewrite_config(config: dict, diff_ids: list[str], epoch: int, *, keep: int = 0) -> dict:
+def rewrite_config(config: dict, diff_ids: list[str], epoch: int, *, keep: int = 0, platform: str | None = None) -> dict:
     """The image config with fixed times, the rewritten DiffIDs and no build container; the first
-    ``keep`` history entries (the base's, already fixed when it was built) stay as they are."""
+    ``keep`` history entries (the base's, already fixed when it was built) stay as they are;
+    ``platform`` (``os/arch[/variant]``): the os, architecture and variant it records."""
     out = {k: v for k, v in config.items() if k not in ("container", "container_config")}
+    if platform:
+        parts = platform.split("/")
+        out["os"], out["architecture"] = parts[0], parts[1]
+        out.pop("variant", None)
+        if len(parts) > 2:
+            out["variant"] = parts[2]
     out["created"] = iso(epoch)
     history = list(config.get("history") or [])
     out["history"] = history[:keep] + [dict(h, created=iso(epoch)) for h in history[keep:]]

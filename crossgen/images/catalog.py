@@ -23,8 +23,14 @@ Vocabulary:
   manager (``-extra``: with ICU and time zones). Every variant builds on any of them (``--os``); its
   tags say which (``<channel>-<suite>-<os>``), and a base without a shell gets no SDK images.
 
-Axes still to come (architecture, app approach) are fields of these records with today's single
-value as the default, so that a new value is one more entry.
+* an **architecture** is what the images run on (``Arch``, from ``dci.rid`` / ``--rid``): its Docker
+  platform, its Debian architecture (the OS base is made from that architecture's packages) and the
+  suffix every tag of its images ends with, as dotnet-docker names its arch-specific tags
+  (``runtime:10.0-trixie-slim-composite-arm64v8``); x64, the first, has none. Images of an architecture
+  other than the machine's are built and run under emulation (qemu-user through binfmt_misc).
+
+Axes still to come (app approach) are fields of these records with today's single value as the
+default, so that a new value is one more entry.
 """
 
 from __future__ import annotations
@@ -84,6 +90,44 @@ def os_base(name: str) -> OsBase:
         if b.name == name:
             return b
     raise DciError(f"os {name!r}", "no such OS base", "choose one of: " + ", ".join(b.name for b in OS_BASES))
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A target architecture: ``name`` is the RID's last part (linux-<name>)."""
+
+    name: str                 # x64 | arm64
+    platform: str             # Docker platform (the image config's os/architecture)
+    debian: str               # Debian architecture of the OS base's packages (mmdebstrap --architectures)
+    tag_suffix: str           # appended to every tag of its images ("" = none)
+    qemu: str                 # the binfmt_misc entry that runs its executables on another machine
+
+    def tag(self, tag: str) -> str:
+        """``tag`` for this architecture: ``<tag>-<suffix>`` (unchanged without a suffix)."""
+        return f"{tag}-{self.tag_suffix}" if self.tag_suffix else tag
+
+    def ref(self, ref: str) -> str:
+        """An image reference (``repo:tag``, or ``repo`` = ``repo:latest``) for this architecture."""
+        repo, sep, tag = ref.rpartition(":")
+        if not sep or "/" in tag:  # no tag (a registry port is not one)
+            repo, tag = ref, "latest"
+        return f"{repo}:{self.tag(tag)}"
+
+
+ARCHES: tuple[Arch, ...] = (
+    Arch("x64", "linux/amd64", "amd64", "", "qemu-x86_64"),
+    Arch("arm64", "linux/arm64", "arm64", "arm64v8", "qemu-aarch64"),
+)
+
+
+def arch_of(rid: str) -> Arch:
+    """The architecture of a RID (``linux-arm64`` -> arm64); a Linux RID of an undeclared one is refused."""
+    name = rid.rsplit("-", 1)[-1]
+    for a in ARCHES:
+        if a.name == name:
+            return a
+    raise DciError(f"RID {rid!r}", f"no images for the architecture {name!r}",
+                   "use a RID of one of: " + ", ".join(f"linux-{a.name}" for a in ARCHES))
 
 
 @dataclass(frozen=True)

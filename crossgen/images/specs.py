@@ -14,8 +14,8 @@ from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
 from crossgen.acquire.epoch import source_date_epoch
-from crossgen.images.baseimage import (DISTROLESS_SCRIPT, image_name, os_of, os_packages, runtime_deps_dockerfile, runtime_deps_name,
-                                       stage_runtime_deps)
+from crossgen.images.baseimage import (DISTROLESS_SCRIPT, arch, emulated, image_name, os_image, os_of, os_packages,
+                                       runtime_deps_dockerfile, runtime_deps_name, stage_runtime_deps)
 from crossgen.compile.compiler import CompileResult
 from crossgen.dockerio.imagebuild import ImageSpec
 from crossgen.images.catalog import RUNTIME_DEPS, Catalog, Image, Variant
@@ -63,12 +63,23 @@ def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
         inputs["script"] = hashlib.sha256((settings.project_root / "docker" / DISTROLESS_SCRIPT).read_bytes()).hexdigest()
     return ImageSpec(
         key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
-        base=settings.base_image, inputs=inputs,
+        base=os_image(settings), inputs=inputs, platform=platform(settings),
         labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version,
                 dockerio.label("os"): base.name, dockerio.label("shell"): str(base.shell).lower()},
         network_mode="host", epoch=source_date_epoch(settings, acquired),
         stage=None if base.shell else partial(stage_runtime_deps, settings=settings), scratch=not base.shell,
     )
+
+
+def arch_of_host() -> str:
+    from crossgen.acquire.acquisition import host_rid
+
+    return host_rid()
+
+
+def platform(settings: Settings) -> str | None:
+    """The Docker platform an image build names: the target architecture's when it is not this machine's."""
+    return arch(settings).platform if emulated(settings) else None
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,9 @@ def os_refusal(settings: Settings, image: Image) -> str:
     base = os_of(settings)
     if image.role == "sdk" and not base.shell:
         return f"no SDK image on the {base.name} OS base: it has no shell (official .NET images have no distroless SDK either)"
+    if image.role == "sdk" and emulated(settings):
+        return (f"no SDK image for {settings.rid}: an SDK image holds a working SDK, and the only SDK here is this machine's "
+                f"{arch_of_host()} one (no {arch(settings).name} SDK is served by NuGet or found in a configured layout)")
     return ""
 
 
@@ -173,7 +187,7 @@ def spec_for(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds]},
             stage=partial(_stage_dotnet_and_link, root=root, frameworks=(NETCORE,), host=True, overlays=own), labels=labels,
-            epoch=source_date_epoch(settings, acquired),
+            epoch=source_date_epoch(settings, acquired), platform=platform(settings),
         )
     if image.role == "aspnet":
         full_root = image.base == RUNTIME_DEPS  # the whole dotnet root in one layer (one composite for both frameworks)
@@ -185,7 +199,7 @@ def spec_for(
             inputs={"layout": root.path.parent.name, "crossgen": [c.record["key"] for c in holds], "frameworks": list(frameworks)},
             stage=partial(_stage_dotnet_and_link if full_root else stage_dotnet, root=root, frameworks=frameworks, host=full_root,
                           overlays=own), labels=labels,
-            epoch=source_date_epoch(settings, acquired),
+            epoch=source_date_epoch(settings, acquired), platform=platform(settings),
         )
     if image.role == "sdk":
         sdk = sdk_for(settings, acquired)
@@ -198,7 +212,7 @@ def spec_for(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"sdk_root": sdk_root.name, "sdk_version": sdk_version, "parts": list(SDK_PARTS)},
             stage=partial(_stage_sdk, root=sdk_root, sdk_version=sdk_version), labels=labels,
-            epoch=source_date_epoch(settings, acquired),
+            epoch=source_date_epoch(settings, acquired), platform=platform(settings),
         )
     if image.role == "app":
         sample = (apps or {}).get(image.app or "", {}).get(image.publish)
@@ -225,7 +239,7 @@ def spec_for(
             key=image.key, ref=ref, dockerfile=dockerfile, base=base_ref,
             inputs={"sample": sample.digest, "sample_dir": sample.path.name, "crossgen": [c.record["key"] for c in holds]},
             stage=partial(_stage_app, app=sample.path, overlays=own), labels=labels,
-            epoch=source_date_epoch(settings, acquired),
+            epoch=source_date_epoch(settings, acquired), platform=platform(settings),
         )
     raise DciError(f"image {image.key}", f"unknown role {image.role!r}", "use runtime, aspnet, sdk or app in the catalog")
 

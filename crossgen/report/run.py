@@ -27,6 +27,7 @@ from crossgen.core import ui
 from crossgen.core.errors import DciError
 from crossgen.core.files import atomic_write_text
 from crossgen.core.settings import Settings
+from crossgen.images import baseimage
 from crossgen.images.catalog import CATALOG
 from crossgen.report import approaches, frontier, pulls, sizes
 from crossgen.report.analyse import (
@@ -255,7 +256,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         pulls_section = pulls.measure(api, settings, *pull_sets)
         timer.add("pulls", start)
 
-    deps_ref = next((i["ref"] for i in record["images"] if i["key"] == "runtime-deps"), settings.base_image)
+    deps_ref = next((i["ref"] for i in record["images"] if i["key"] == "runtime-deps"), baseimage.os_image(settings))
     scen, across = scenarios_section(measured)
     ident = layer_identity(measured)
     difference = None

@@ -8,6 +8,8 @@ for a failing image (a run that does not end in time is a failing check). Contai
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import posixpath
 import re
@@ -17,7 +19,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import docker
 
@@ -27,7 +29,7 @@ from crossgen.compile.bubbles import BUBBLES
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
 from crossgen.compile.samples import Publish, Sample
-from crossgen.images.catalog import PUBLISH_KINDS
+from crossgen.images.catalog import PUBLISH_KINDS, arch_of
 from crossgen.verify.shell import has_shell, shell_for
 
 DOTNET = "/usr/share/dotnet"
@@ -66,6 +68,8 @@ class Claim:
     os: str = ""                    # the OS base of its runtime-deps (label; "" for images from elsewhere)
     shell: bool = True              # has /bin/sh (a distroless base has none)
     publish: str = ""               # app images: how the app was published (a PUBLISH_KINDS name; "" on older images)
+    rid: str = ""                   # the RID it was built for (label; "" for images from elsewhere)
+    architecture: str = ""          # its config's architecture (amd64, arm64)
 
     @property
     def approach(self) -> Publish | None:
@@ -111,7 +115,7 @@ def claim_of(api: docker.APIClient, ref: str) -> Claim:
         ref=ref, role=lab("role", "unknown"), variant=int(lab("variant", "0") or 0), composites=composites,
         app=lab("app") or None, app_kind=lab("app-kind") or None, self_contained=lab("self-contained") == "true", dotnet_version=lab("dotnet-version") or None,
         excluded=excluded, key=lab("image-key") or None, built_as=lab("built-as"), image_id=str(info.get("Id") or ""),
-        os=lab("os"), shell=has_shell(info), publish=lab("publish"),
+        os=lab("os"), shell=has_shell(info), publish=lab("publish"), rid=lab("rid"), architecture=str(info.get("Architecture") or ""),
     )
 
 
@@ -244,12 +248,33 @@ def verify_structure(api: docker.APIClient, claim: Claim) -> Check:
         check = check_structure(infos, claim.ref, expect, root=folder, excluded=claim.excluded)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
+    _check_architecture(check, claim, infos)
     if claim.role == "app" and not claim.self_contained:
         app_dll = next((i for i in infos if i.path == f"{claim.app}.dll"), None)
         if not app_dll or app_dll.kind != r2r.Kind.IL_ONLY:
             check.passed = False
             check.detail = f"{claim.app}.dll should be IL-only in a framework-dependent image; " + check.detail
     return check
+
+
+def _check_architecture(check: Check, claim: Claim, infos: list[r2r.PeInfo]) -> None:
+    """The image is for the RID it was built for: its config's architecture, and every file of native
+    code (composites, ReadyToRun assemblies) compiled for that RID."""
+    if not claim.rid:
+        return
+    problems = []
+    want = arch_of(claim.rid).platform.split("/")[1]
+    if claim.architecture and claim.architecture != want:
+        problems.append(f"the image config says architecture {claim.architecture}, built for {claim.rid} ({want})")
+    compiled = [i for i in infos if i.kind in (r2r.Kind.COMPOSITE, r2r.Kind.R2R) and i.target]
+    off = [i for i in compiled if i.target != claim.rid]
+    if off:
+        problems.append(f"{len(off)} of {len(compiled)} files of native code are not for {claim.rid} (e.g. {off[0].path}: {off[0].target})")
+    check.data["targets"] = sorted({str(i.target) for i in compiled})
+    check.data["architecture"] = claim.architecture
+    if problems:
+        check.passed = False
+        check.detail = "; ".join(problems) + ("; " + check.detail if check.detail else "")
 
 
 # -- 2. runs ---------------------------------------------------------------------------------
@@ -266,11 +291,31 @@ def _app_tar(sample_dir: Path, name: str) -> bytes:
 CONSOLE_TIMEOUT_S = 120.0
 WEB_TIMEOUT_S = 40.0
 
+# Every time limit of a check that runs an image is multiplied by this (images of another architecture
+# than this machine's run under emulation: dci.emulation_timeout_factor, set per image by verify).
+_TIME_SCALE: contextvars.ContextVar[float] = contextvars.ContextVar("time_scale", default=1.0)
+
+
+@contextlib.contextmanager
+def time_scale(factor: float) -> Iterator[None]:
+    """Within the block, every check's time limit is ``factor`` times its own."""
+    token = _TIME_SCALE.set(factor)
+    try:
+        yield
+    finally:
+        _TIME_SCALE.reset(token)
+
+
+def time_limit(seconds: float) -> float:
+    """A check's time limit as it applies now (scaled under :func:`time_scale`)."""
+    return seconds * _TIME_SCALE.get()
+
 
 def run_console(api: docker.APIClient, ref: str, sample: Sample | None, *, env: dict[str, str] | None = None,
                 timeout: float = CONSOLE_TIMEOUT_S) -> dockerio.RunResult:
     """Run the console sample: framework-dependent from /tmp/app, or the image's own entry point.
-    A run still going after ``timeout`` seconds: :class:`dockerio.ContainerTimeout`."""
+    A run still going after ``timeout`` seconds (scaled: :func:`time_limit`): :class:`dockerio.ContainerTimeout`."""
+    timeout = time_limit(timeout)
     if sample is None:
         return dockerio.run(api, ref, None, step="console run", environment=env, timeout=timeout,
                             labels={dockerio.label("role"): "verify"})
@@ -317,7 +362,8 @@ def serve_web(
     path: str = "/jit", timeout: float = WEB_TIMEOUT_S,
 ) -> WebResult:
     """Start the web sample (host network, 127.0.0.1:free port), GET ``path``; the container is
-    always removed. Gives up at ``timeout`` or as soon as the server has exited."""
+    always removed. Gives up at ``timeout`` (scaled: :func:`time_limit`) or as soon as the server has exited."""
+    timeout = time_limit(timeout)
     port = dockerio.free_port()
     environment = {"ASPNETCORE_HTTP_PORTS": "", "ASPNETCORE_URLS": f"http://127.0.0.1:{port}", **(env or {})}
     command = ["dotnet", f"/tmp/app/{sample.name}/{sample.dll}"] if sample else None
@@ -364,7 +410,7 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
     elif res.exit_code is not None:
         detail = f"no HTTP 200: the server exited with code {res.exit_code} after {res.seconds:.1f} s; logs: {res.logs.strip()[-300:]}"
     else:
-        detail = f"no HTTP 200 within the time limit ({timeout:g} s); logs: {res.logs.strip()[-300:]}"
+        detail = f"no HTTP 200 within the time limit ({time_limit(timeout):g} s); logs: {res.logs.strip()[-300:]}"
     # the logs kept are their end; the exception a server logged is looked for in all of them
     return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:],
                                          "exception": "" if ok else first_exception(res.logs)})
@@ -471,7 +517,7 @@ def sdk_build_samples(api: docker.APIClient, ref: str, sources: Path, names: tup
     try:
         res = dockerio.run(
             api, ref, ["sh", "-c", script], step="offline SDK build of the samples", network_mode="none",
-            put=[("/tmp", buf)], get=[("/tmp/out", out)], timeout=900, labels={dockerio.label("role"): "verify"},
+            put=[("/tmp", buf)], get=[("/tmp/out", out)], timeout=time_limit(900), labels={dockerio.label("role"): "verify"},
         )
     except dockerio.ContainerTimeout as exc:
         return _timed_out(ref, "sdk-builds", exc), {}
@@ -488,7 +534,7 @@ def check_list_runtimes(api: docker.APIClient, claim: Claim) -> Check:
     env = image_env(api, claim.ref)
     want = env.get("DOTNET_VERSION")
     try:
-        res = dockerio.run(api, claim.ref, ["dotnet", "--list-runtimes"], step="dotnet --list-runtimes", timeout=CONSOLE_TIMEOUT_S,
+        res = dockerio.run(api, claim.ref, ["dotnet", "--list-runtimes"], step="dotnet --list-runtimes", timeout=time_limit(CONSOLE_TIMEOUT_S),
                            labels={dockerio.label("role"): "verify"})
     except dockerio.ContainerTimeout as exc:
         return _timed_out(claim.ref, "list-runtimes", exc)
@@ -521,7 +567,7 @@ def check_conventions(api: docker.APIClient, claim: Claim) -> Check:
     )
     shell = shell_for(api, claim.ref)  # an image without a shell: a busybox put into the container
     try:
-        res = dockerio.run(api, claim.ref, shell.command(script), step="conventions check", entrypoint=[], timeout=CONSOLE_TIMEOUT_S,
+        res = dockerio.run(api, claim.ref, shell.command(script), step="conventions check", entrypoint=[], timeout=time_limit(CONSOLE_TIMEOUT_S),
                            put=list(shell.put), labels={dockerio.label("role"): "verify"})
     except dockerio.ContainerTimeout as exc:
         return _timed_out(claim.ref, "conventions", exc)
@@ -605,7 +651,7 @@ def check_os_probe(api: docker.APIClient, claim: Claim, probe: Sample, *, icu: b
     """Run the os probe (self-contained: it needs nothing of .NET in the image) as the image's own user:
     the .NET app runs; user, ICU, time zones and the CA bundle as the OS base promises."""
     try:
-        res = dockerio.run(api, claim.ref, [f"/tmp/probe/{probe.name}"], step="os probe", timeout=PROBE_TIMEOUT_S,
+        res = dockerio.run(api, claim.ref, [f"/tmp/probe/{probe.name}"], step="os probe", timeout=time_limit(PROBE_TIMEOUT_S),
                            put=[("/tmp", dockerio.tar_directory(probe.path, arcname="probe"))], labels={dockerio.label("role"): "verify"})
     except dockerio.ContainerTimeout as exc:
         return _timed_out(claim.ref, "os-probe", exc)
