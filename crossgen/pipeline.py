@@ -45,15 +45,20 @@ from crossgen.core.settings import Settings
 
 
 def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> list[BuildOutcome]:
-    """The OS base (made when missing, never rebuilt) and runtime-deps (rebuilt with ``force``)."""
+    """The OS base runtime-deps is built from (made when missing, never rebuilt; a distroless arm64
+    runtime-deps stands on this machine's, see :func:`baseimage.os_base_settings`) and runtime-deps
+    (rebuilt with ``force``)."""
     start = time.monotonic()
-    os_ref = baseimage.os_image(settings)
+    os_settings = baseimage.os_base_settings(settings)
+    os_ref = baseimage.os_image(os_settings)
     present = dockerio.image_info(api, os_ref) is not None
-    os_id = baseimage.ensure_os_image(api, settings)
+    os_id = baseimage.ensure_os_image(api, os_settings)
     os_info = dockerio.image_info(api, os_id) or {}
     seconds = time.monotonic() - start
     # "up to date" only when it was already there; pulled or made with mmdebstrap counts as built
     outcomes = [BuildOutcome("os", os_ref, os_id, int(os_info.get("Size", 0)), seconds, present)]
+    if baseimage.emulated(settings):
+        baseimage.require_emulation(settings)  # runtime-deps' build runs the target's code (apt, or the loader check)
     outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
     shell = baseimage.with_shell(settings)
     if shell is not settings:
@@ -385,7 +390,7 @@ def plan_build(
         if todo:
             changed.add(name)
 
-    os_ref = baseimage.os_image(settings)
+    os_ref = baseimage.os_image(baseimage.os_base_settings(settings))
     os_present = dockerio.image_info(api, os_ref) is not None
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
     add("base", os_ref, not os_present, "present" if os_present else f"missing: {made}")

@@ -257,3 +257,34 @@ def test_the_chrootless_hook_removes_what_the_path_filters_would_have_kept_out(t
     subprocess.run(["sh", "-c", baseimage.SLIM_CHROOTLESS, "sh", str(root)], check=True)
     left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert left == ["usr/bin/keep", "usr/share/doc/a/copyright"]
+
+
+def test_distroless_arm64_runtime_deps_needs_no_arm64_os_base(tmp_path):
+    """Distroless arm64: the installer stage is this machine's OS base fetching the arm64 packages; the image
+    (FROM scratch) records linux/arm64. Slim arm64 keeps its arm64 OS base, x64 is as it was."""
+    from tests.test_variants_stage import fake_acquired, fake_root
+
+    acquired = fake_acquired(fake_root(tmp_path))
+    s, x, slim = e2e_settings(rid="linux-arm64", os="distroless"), e2e_settings(os="distroless"), arm64()
+    assert baseimage.os_base_settings(x) is x and baseimage.os_base_settings(slim) is slim
+    installer = baseimage.os_base_settings(s)
+    assert installer.rid == "linux-x64" and installer.os == "distroless"
+    spec = specs.runtime_deps_spec(s, acquired)
+    assert spec.base == s.base_image != baseimage.os_image(s) and spec.scratch and spec.platform == "linux/arm64"
+    assert f"FROM {s.base_image} AS installer" in spec.dockerfile
+    assert "DEB_ARCH=arm64 MULTIARCH=aarch64-linux-gnu " in spec.dockerfile
+    assert spec.ref.endswith("runtime-deps:10.0-trixie-distroless-arm64v8")
+    native = specs.runtime_deps_spec(x, acquired)
+    assert native.base == x.base_image and native.platform is None and "DEB_ARCH=amd64 MULTIARCH=x86_64-linux-gnu " in native.dockerfile
+    assert specs.runtime_deps_spec(slim, acquired).base == baseimage.os_image(slim) == slim.base_image + "-arm64v8"
+    # one source of truth: the triple is the catalog's
+    assert [(a.debian, a.multiarch) for a in (arch_of("linux-x64"), arch_of("linux-arm64"))] == [
+        ("amd64", "x86_64-linux-gnu"), ("arm64", "aarch64-linux-gnu")]
+
+
+def test_the_rootfs_script_takes_the_target_architectures_packages_and_folder():
+    text = (ROOT / "docker" / baseimage.DISTROLESS_SCRIPT).read_text()
+    assert 'DEB_ARCH=${DEB_ARCH:?}' in text and 'T=${MULTIARCH:?}' in text and "ls -d *-linux-gnu" not in text
+    assert 'dpkg --add-architecture "$DEB_ARCH"' in text and 'libs="$libs $p$q"' in text
+    # the loader is found in the new root (x64: /usr/lib64, arm64: /usr/lib), and one that cannot run fails
+    assert "ld-linux-x86-64" not in text and "could not list" in text

@@ -69,6 +69,17 @@ def with_shell(settings: Settings) -> Settings:
     return settings.with_overrides(os=DEFAULT_OS, rid=host)
 
 
+def os_base_settings(settings: Settings) -> Settings:
+    """The settings whose OS base (:func:`os_image`) runtime-deps is built from. On a base with a shell,
+    the target architecture's own (apt runs in it: under emulation for another architecture). On a base
+    without one, this machine's: its installer stage fetches the target architecture's packages as apt's
+    foreign architecture and the image is FROM scratch, so no OS base of the target is needed or made."""
+    host = f"{settings.rid.rsplit('-', 1)[0]}-{arch_of(host_rid()).name}"
+    if os_of(settings).shell or host == settings.rid:
+        return settings
+    return settings.with_overrides(rid=host)
+
+
 def runtime_deps_name(settings: Settings) -> str:
     return image_name(settings, "runtime-deps")
 
@@ -266,8 +277,9 @@ def runtime_deps_dockerfile(settings: Settings) -> str:
     base = os_of(settings)
     return templates.render(
         settings.project_root / "docker", base.template,
-        base_image=os_image(settings), packages=list(os_packages(settings)), unreproducible=UNREPRODUCIBLE,
-        title=base.title, app_uid=APP_UID, invariant=not base.icu,
+        base_image=os_image(os_base_settings(settings)), packages=list(os_packages(settings)), unreproducible=UNREPRODUCIBLE,
+        title=base.title, app_uid=APP_UID, invariant=not base.icu, deb_arch=arch(settings).debian,
+        multiarch=arch(settings).multiarch,
     )
 
 
@@ -309,9 +321,10 @@ def runtime_deps_key(settings: Settings) -> str:
 
 
 def debian_packages(api: docker.APIClient, settings: Settings) -> dict:
-    """What the lock file records about Debian: the suite, every package of the OS base, and the
-    packages runtime-deps on this OS base adds or changes (under :func:`runtime_deps_key`)."""
-    base = installed_packages(api, os_image(settings))
+    """What the lock file records about Debian: the suite, every package of the OS base runtime-deps is
+    built from (:func:`os_base_settings`: a distroless installer's is this machine's), and the packages
+    runtime-deps on this OS base adds or changes (under :func:`runtime_deps_key`)."""
+    base = installed_packages(api, os_image(os_base_settings(settings)))
     ref = runtime_deps_name(settings)
     deps = installed_packages(api, ref) if os_of(settings).shell else recorded_packages(api, ref)
     return {"suite": settings.debian_suite, "os": base,

@@ -24,7 +24,8 @@ Vocabulary:
   tags say which (``<channel>-<suite>-<os>``), and a base without a shell gets no SDK images.
 
 * an **architecture** is what the images run on (``Arch``, from ``dci.rid`` / ``--rid``): its Docker
-  platform, its Debian architecture (the OS base is made from that architecture's packages) and the
+  platform, its Debian architecture (the OS base is made from that architecture's packages), its multiarch
+  triple (where a distroless rootfs takes the libraries from) and the
   suffix every tag of its images ends with, as dotnet-docker names its arch-specific tags
   (``runtime:10.0-trixie-slim-composite-arm64v8``); x64, the first, has none. Images of an architecture
   other than the machine's are built and run under emulation (qemu-user through binfmt_misc).
@@ -98,7 +99,8 @@ class Arch:
 
     name: str                 # x64 | arm64
     platform: str             # Docker platform (the image config's os/architecture)
-    debian: str               # Debian architecture of the OS base's packages (mmdebstrap --architectures)
+    debian: str               # Debian architecture of the OS base's packages (mmdebstrap --architectures, apt's :<arch>)
+    multiarch: str            # its multiarch triple: the folder under /usr/lib its libraries go to
     tag_suffix: str           # appended to every tag of its images ("" = none)
     qemu: str                 # the binfmt_misc entry that runs its executables on another machine
 
@@ -115,8 +117,8 @@ class Arch:
 
 
 ARCHES: tuple[Arch, ...] = (
-    Arch("x64", "linux/amd64", "amd64", "", "qemu-x86_64"),
-    Arch("arm64", "linux/arm64", "arm64", "arm64v8", "qemu-aarch64"),
+    Arch("x64", "linux/amd64", "amd64", "x86_64-linux-gnu", "", "qemu-x86_64"),
+    Arch("arm64", "linux/arm64", "arm64", "aarch64-linux-gnu", "arm64v8", "qemu-aarch64"),
 )
 
 

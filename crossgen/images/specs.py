@@ -14,7 +14,7 @@ from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
 from crossgen.acquire.epoch import source_date_epoch
-from crossgen.images.baseimage import (DISTROLESS_SCRIPT, arch, emulated, image_name, os_image, os_of, os_packages,
+from crossgen.images.baseimage import (DISTROLESS_SCRIPT, arch, emulated, image_name, os_base_settings, os_image, os_of, os_packages,
                                        runtime_deps_dockerfile, runtime_deps_name, stage_runtime_deps)
 from crossgen.compile.compiler import CompileResult
 from crossgen.dockerio.imagebuild import ImageSpec
@@ -63,7 +63,7 @@ def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
         inputs["script"] = hashlib.sha256((settings.project_root / "docker" / DISTROLESS_SCRIPT).read_bytes()).hexdigest()
     return ImageSpec(
         key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
-        base=os_image(settings), inputs=inputs, platform=platform(settings),
+        base=os_image(os_base_settings(settings)), inputs=inputs, platform=platform(settings),
         labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version,
                 dockerio.label("os"): base.name, dockerio.label("shell"): str(base.shell).lower()},
         network_mode="host", epoch=source_date_epoch(settings, acquired),
