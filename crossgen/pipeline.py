@@ -500,8 +500,10 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         return host_samples[(s.name, version)]
 
     for version in dict.fromkeys(c.dotnet_version for c in claims if c.role not in ("app", "runtime-deps")):
-        for s in catalog.samples:  # published first (one long step), then the checks
-            host_sample(s, version)
+        kinds = set().union(*(_kinds_run(catalog, c) for c in claims if c.dotnet_version == version and c.role not in ("app", "runtime-deps")))
+        for s in catalog.samples:  # published first (one long step), then the checks; only the kinds some image runs
+            if s.kind in kinds:
+                host_sample(s, version)
     sdk_samples: dict[tuple[int, str | None], dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
@@ -523,6 +525,13 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
             _verify_claim(api, settings, catalog, claim, add, host_sample, sdk_samples, baseline_jit, work)
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
+
+
+def _kinds_run(catalog: Catalog, claim) -> set[str]:
+    """The kinds of sample (console, web) verify runs on a framework image: what the catalog runs on it, or
+    on the nearest image below it that runs some (an SDK image: what its ASP.NET base runs); an image from
+    elsewhere by its role."""
+    return set(catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"})
 
 
 def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sample, sdk_samples, baseline_jit, work) -> None:
@@ -547,9 +556,7 @@ def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sa
                                                     tfm=channel_info(claim.dotnet_version).tfm if claim.dotnet_version else None)
             add(check)
             sdk_samples[(claim.variant, claim.dotnet_version)] = built
-        # what the catalog runs on this image, or on the nearest image below it that runs some (an
-        # SDK image: what its ASP.NET base runs); an image from elsewhere by its role
-        kinds = catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"}
+        kinds = _kinds_run(catalog, claim)
         group = "sdk" if claim.role == "sdk" else "run"  # JIT counts compare with the baseline's of the same group
         for s in catalog.samples:
             if s.kind in kinds:
