@@ -28,7 +28,8 @@ Vocabulary:
   triple (where a distroless rootfs takes the libraries from) and the
   suffix every tag of its images ends with, as dotnet-docker names its arch-specific tags
   (``runtime:10.0-trixie-slim-composite-arm64v8``); x64, the first, has none. Images of an architecture
-  other than the machine's are built and run under emulation (qemu-user through binfmt_misc).
+  other than the machine's are built and run under emulation (qemu-user through binfmt_misc), but a
+  distroless runtime-deps: this machine's OS base lays it out from the target's packages.
 
 Axes still to come (app approach) are fields of these records with today's single value as the
 default, so that a new value is one more entry.
