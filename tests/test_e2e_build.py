@@ -290,13 +290,14 @@ def test_images_carry_fixed_times_and_no_build_container(built):
 
 
 def test_rebuilt_without_cache_the_images_are_the_same(built):
-    """The report's "reproducible" column: variant 2 (the runtime composite and what stands on it) built
-    again from the same inputs under another prefix, with no build cache, gives the same image IDs
-    (runtime-deps and the Crossgen2 image included). Variant 1 is built twice on two daemons by
-    test_remote_daemon_e2e."""
+    """The report's "reproducible" column: variant 2's runtime composite and the ASP.NET image on it built
+    again from the same inputs under another prefix, with no build cache, give the same image IDs
+    (runtime-deps and the Crossgen2 image included). Variant 1, its SDK image too, is built twice on two
+    daemons by test_remote_daemon_e2e (an SDK image is a COPY like these, only larger: left out here for
+    CI's time)."""
     settings, api, outcomes = built
-    checked = pipeline.rebuild_check(api, settings, ("runtime-deps", "crossgen2", "*runtime-composite"))
-    assert {"runtime-deps", "crossgen2", "runtime-composite", "aspnet-runtime-composite", "sdk-runtime-composite"} <= set(checked)
+    checked = pipeline.rebuild_check(api, settings, ("runtime-deps", "crossgen2", "runtime-composite", "aspnet-runtime-composite"))
+    assert {"runtime-deps", "crossgen2", "runtime-composite", "aspnet-runtime-composite"} == set(checked)
     different = {k: v for k, v in checked.items() if not v["same"]}
     assert not different, different
     assert checked["runtime-composite"]["image_id"] == outcomes["runtime-composite"].image_id

@@ -391,6 +391,15 @@ class Catalog:
             add(key)
         return [self.images[k] for k in out]
 
+    def with_bases(self, keys: set[str]) -> set[str]:
+        """``keys`` and every image they stand on (runtime-deps and keys not in the catalog as given)."""
+        out = set(keys)
+        for key in keys:
+            while key in self.images:
+                key = self.images[key].base
+                out.add(key)
+        return out
+
     def build_order(self, variants: list[Variant]) -> list[Image]:
         """Every image building ``variants`` builds, each once, bases first."""
         return list({i.key: i for v in variants for i in self.images_of(v)}.values())
