@@ -230,13 +230,18 @@ def build_variants(
     catalog: Catalog = CATALOG,
     record_path: Path | None = None,
     recompile: bool = False,
+    only: set[str] | None = None,
 ) -> list[BuildOutcome]:
     """Build the selected variants (default all) in dependency order; writes ``record_path`` (default
     build/build-all.json, or build-all-<mode>.json). ``force`` rebuilds the images, ``recompile``
-    compiles the bubbles again even when cached."""
+    compiles the bubbles again even when cached; ``only``: of the variants' images, just these keys and
+    the images they stand on."""
     start = time.monotonic()
     chosen = catalog.selection(selected)
     images = catalog.build_order(chosen)
+    if only is not None:
+        needed = catalog.with_bases(only)
+        images = [i for i in images if i.key in needed]
     acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images, settings))
     settings = for_channel(settings, acquired)
     apps = publish_samples(settings, acquired, catalog, images) if any(img.role == "app" for img in images) else {}
@@ -255,18 +260,17 @@ def build_variants(
             outcomes.append(_not_built(img, ref, why))
             continue
         spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
-        trials = Trials(settings.workspace.trials) if img.role == "app" and img.approach.may_break else None
-        digest = image_status(api, spec).digest if trials else None
-        known = None if force or trials is None else trials.get(digest)
+        trial = _trial_of(api, settings, img, spec)
+        known = None if force or trial is None else trial.found
         if known:  # this very input failed its trial run before: not built again to fail again
             not_built[img.key] = f"{known} (its trial run on these same inputs, {settings.workspace.trials.name}; --force tries again)"
             outcomes.append(_not_built(img, ref, not_built[img.key]))
             continue
         outcome = build_image(api, spec, settings.workspace.contexts, force=force)
         why = ""
-        if trials is not None and not (outcome.skipped and known == ""):
+        if trial is not None and not (outcome.skipped and known == ""):
             why = trial_run(api, catalog, img, outcome.ref)
-            trials.put(digest, why)
+            trial.trials.put(trial.digest, why)
         if why:  # trimmed or compiled ahead of time, the program no longer does what it did: no image of it
             dockerio.remove_image(api, outcome.ref)
             not_built[img.key] = why
@@ -334,6 +338,23 @@ class Trials:
     def put(self, digest: str | None, why: str) -> None:
         if digest is not None:
             atomic_write_text(self.path, json.dumps({**self._read(), digest: why}, indent=1, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class _Trial:
+    trials: Trials
+    digest: str | None      # the image's input digest (None: its base is not built yet)
+    found: str | None       # what this input's last trial run found: "" it ran, else why not; None: never tried
+
+
+def _trial_of(api: docker.APIClient, settings: Settings, img, spec) -> _Trial | None:
+    """The trial record of an app image whose approach may change what the program does (None for any
+    other image): the build and its plan both read it."""
+    if img.role != "app" or not img.approach.may_break:
+        return None
+    trials = Trials(settings.workspace.trials)
+    digest = image_status(api, spec).digest
+    return _Trial(trials, digest, trials.get(digest))
 
 
 def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> str:
@@ -452,8 +473,8 @@ def plan_build(
             add("image", ref, True, f"bubble {', '.join(anew)} is compiled anew" if anew else f"sample {sample} is published anew")
             continue
         spec = specs.spec_for(settings, acquired, catalog, img, compiled, apps)
-        failed = None if force or img.role != "app" or not img.approach.may_break else \
-            Trials(settings.workspace.trials).get(image_status(api, spec).digest)
+        trial = None if force else _trial_of(api, settings, img, spec)
+        failed = trial.found if trial else None
         if failed:
             add("image", ref, False, f"not built: its trial run on these inputs failed ({failed[:160]})")
             continue
@@ -828,7 +849,7 @@ def rebuild_check(api: docker.APIClient, settings: Settings, patterns: tuple[str
     ui.step(f"Reproducible? Building {len(wanted)} images again from the same inputs, without cache, under {REBUILD_PREFIX}")
     with scratch_prefix(api, REBUILD_PREFIX):
         outcomes = build_variants(api, scratch, new_session(), Cache(settings.cache_dir), selected=variants, force=True,
-                                  record_path=settings.workspace.report / "rebuild.json")
+                                  record_path=settings.workspace.report / "rebuild.json", only=wanted)
     again = {o.key: o.image_id for o in outcomes if o.image_id}
     out = {k: {"image_id": ids[k], "rebuilt_id": again[k], "same": again[k] == ids[k]} for k in sorted(wanted) if k in again}
     same = sum(1 for v in out.values() if v["same"])

@@ -112,7 +112,8 @@ def test_the_catalog_compiles_an_app_bubble_per_sample_and_approach():
     assert CATALOG.bubbles_of([v6]) == ("app",) and CATALOG.bubbles_of([v7]) == () and CATALOG.bubbles_of([v8]) == ()
     images = CATALOG.build_order(CATALOG.selection([v6, v7]))
     assert CATALOG.publish_kinds(images)["hello"] == ("fd", "trimmed", "aot")
-    assert CATALOG.publish_kinds(CATALOG.build_order(CATALOG.selection(None)))["web"] == ("fd", "sc")
+    everything = CATALOG.publish_kinds(CATALOG.build_order(CATALOG.selection(None)))
+    assert everything["service"] == ("fd", "sc") and everything["web"] == ("fd",)  # variant 5: not the minimal samples
     for v in (v6, v7, v8):
         assert v.built_with == (1,) and v.runs == {"console": "app", "web": "app"} and not v.in_build_all
         assert CATALOG.runner(v, CATALOG.sample("web")) == f"sample-web-{v.apps[0].suffix}"

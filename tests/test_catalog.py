@@ -134,3 +134,12 @@ def test_an_image_two_variants_build_is_built_once():
     keys = [i.key for i in CATALOG.build_order([two, four])]
     assert keys.count("runtime-composite") == 1 and keys.index("runtime-composite") < keys.index("aspnet-composed-composite")
     assert len(CATALOG.build_order(list(CATALOG.variants))) == len(CATALOG.images)
+
+
+def test_some_images_come_with_the_images_they_stand_on():
+    """What `build_variants(only=...)` builds (the report's rebuild check on some images): the keys and
+    their bases down to runtime-deps, not their siblings (variant 2's SDK image stays out)."""
+    assert CATALOG.with_bases({"aspnet-runtime-composite"}) == {"aspnet-runtime-composite", "runtime-composite", RUNTIME_DEPS}
+    assert CATALOG.with_bases({"sdk-aspnet-composed-composite"}) == {
+        "sdk-aspnet-composed-composite", "aspnet-composed-composite", "runtime-composite", RUNTIME_DEPS}
+    assert CATALOG.with_bases({"crossgen2", RUNTIME_DEPS}) == {"crossgen2", RUNTIME_DEPS}

@@ -54,7 +54,7 @@ def test_ctrl_c_during_build_all_then_the_rerun_finishes(built_images, tmp_path)
     record = settings.workspace.build_record
     before = record.read_text()
     # one leaf image missing: build-all rebuilds it; interrupt while it is being built
-    leaf = outcomes["sample-web-composite"].ref
+    leaf = outcomes["sample-service-composite"].ref
     api.remove_image(leaf, force=True)
     code, text = _interrupt(["build-all"], env, tmp_path / "build-all.txt", lambda t: f"==> Building {leaf}" in t)
     _assert_interrupted(code, text, "build-all")

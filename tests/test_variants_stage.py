@@ -199,7 +199,8 @@ def test_variant_images_stand_on_the_right_bases(all_specs):
         (f"{p}sdk:{t}-aspnet-composed-composite", f"{p}aspnet:{t}-composed-composite"),
     ]
     assert got[4][0] == got[2][0]  # the composed variant reuses variant 2's runtime image
-    assert got[5] == [(f"{p}sample-{n}:{t}-composite", deps) for n in ("hello", "web", "broad", "service")]
+    # the self-contained composite: not for the minimal samples (hello, web)
+    assert got[5] == [(f"{p}sample-{n}:{t}-composite", deps) for n in ("broad", "service")]
     # the other app approaches: one image per sample each, on runtime-deps too
     for number, suffix in ((6, "trimmed-composite"), (7, "aot"), (8, "sdk-composite")):
         assert got[number] == [(f"{p}sample-{n}:{t}-{suffix}", deps) for n in ("hello", "web", "broad", "service")]
@@ -216,8 +217,8 @@ def test_dockerfiles_set_the_official_environment(all_specs):
     assert "DOTNET_SDK_VERSION=" in sdk.dockerfile
     full = specs[3][0].dockerfile
     assert f"DOTNET_VERSION={V}" in full and f"ASPNET_VERSION={V}" in full and "COPY usr/ /usr/" in full
-    hello_sc = specs[5][0].dockerfile
-    assert 'ENTRYPOINT ["/app/hello"]' in hello_sc and "USER $APP_UID" in hello_sc
+    broad_sc = specs[5][0].dockerfile
+    assert 'ENTRYPOINT ["/app/broad"]' in broad_sc and "USER $APP_UID" in broad_sc
     for number in (6, 7, 8):  # trimmed, Native AOT (the native executable, no dotnet host), the SDK's composite
         assert 'ENTRYPOINT ["/app/hello"]' in specs[number][0].dockerfile
     assert 'ENTRYPOINT ["dotnet", "/app/hello.dll"]' in hello_fd.dockerfile
@@ -257,14 +258,14 @@ def test_app_images_say_how_their_app_was_published(all_specs):
     """Each app image names its approach; a trimmed one holds the composite our Crossgen2 made from what
     trimming kept (its own bubble), AOT and the SDK's composite hold none of ours."""
     _, specs = all_specs
-    by_variant = {n: next(sp for sp in sps if sp.key == f"sample-hello-{CATALOG.variant(n).apps[0].suffix}")
+    by_variant = {n: next(sp for sp in sps if sp.key == f"sample-broad-{CATALOG.variant(n).apps[0].suffix}")
                   for n, sps in specs.items() if n in (1, 5, 6, 7, 8)}
     assert {n: sp.labels[dockerio.label("publish")] for n, sp in by_variant.items()} == {
         1: "fd", 5: "sc", 6: "trimmed", 7: "aot", 8: "sdk-composite"}
-    assert by_variant[5].labels[dockerio.label("bubble")] == "app-hello"
-    assert by_variant[6].labels[dockerio.label("bubble")] == "app-trimmed-hello"
+    assert by_variant[5].labels[dockerio.label("bubble")] == "app-broad"
+    assert by_variant[6].labels[dockerio.label("bubble")] == "app-trimmed-broad"
     assert dockerio.label("bubble") not in by_variant[7].labels and dockerio.label("bubble") not in by_variant[8].labels
-    assert by_variant[7].inputs["sample_dir"] == "hello-aot" and by_variant[6].inputs["sample_dir"] == "hello-trimmed"
+    assert by_variant[7].inputs["sample_dir"] == "broad-aot" and by_variant[6].inputs["sample_dir"] == "broad-trimmed"
     assert dockerio.label("analysis-warnings") in by_variant[7].labels
 
 

@@ -139,6 +139,7 @@ class Sample:
     kind: str                 # console (prints and exits) | web (answers HTTP)
     source: str | None = None  # a user's app: its project folder or published folder (None: samples/<name>)
     probe: str = ""           # a user's app: "exit" (console) or the HTTP path that answers (web); "" = the samples' protocol
+    minimal: bool = False     # one of the seed experiment's minimal programs (not service-shaped)
 
     @property
     def repo(self) -> str:
@@ -181,6 +182,10 @@ class AppImage:
     base: dict[str, str]
     publish: str = "fd"
     bubble: str | None = None
+    minimal: bool = True      # also for the minimal samples (False: the service-shaped ones and users' apps only)
+
+    def covers(self, sample: Sample) -> bool:
+        return self.minimal or not sample.minimal
 
     def expand(self, sample: Sample) -> Image:
         return Image(
@@ -241,8 +246,8 @@ class PullScenario:
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("hello", "console"),
-    Sample("web", "web"),
+    Sample("hello", "console", minimal=True),
+    Sample("web", "web", minimal=True),
     Sample("broad", "console"),     # many framework areas; never used for training
     Sample("service", "web"),       # a service-shaped web API; never used for training
 )
@@ -287,12 +292,13 @@ IMAGES: tuple[Image, ...] = (
 )
 
 def _apps_alone(number: int, name: str, title: str, color: str, publish: str, suffix: str, *, bubble: str | None = None,
-                in_build_all: bool = True, gives_up: str = "") -> Variant:
+                in_build_all: bool = True, gives_up: str = "", minimal: bool = True) -> Variant:
     """A variant whose app images stand on runtime-deps alone (the app carries its runtime): every sample
-    runs in its own app image, published the ``publish`` way, compared with the baseline's apps."""
+    (``minimal`` False: but the minimal ones) runs in its own app image, published the ``publish`` way,
+    compared with the baseline's apps."""
     return Variant(
         number, name, title, f"{number} {name}", color,
-        apps=(AppImage(suffix, {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish=publish, bubble=bubble),),
+        apps=(AppImage(suffix, {"console": RUNTIME_DEPS, "web": RUNTIME_DEPS}, publish=publish, bubble=bubble, minimal=minimal),),
         runs={"console": "app", "web": "app"}, built_with=(1,), in_build_all=in_build_all, gives_up=gives_up,
     )
 
@@ -335,7 +341,10 @@ VARIANTS: tuple[Variant, ...] = (
     # Apps that carry their own runtime, on runtime-deps, each compared with the same apps,
     # framework-dependent, on the baseline. 6-8 are left out of build-all: each publishes every sample
     # again (the SDK composite compiles the whole framework once per sample); `build --variant 6,7,8`.
+    # Not on the minimal samples: an app composite compiles the whole framework once per app, and hello and
+    # web would only repeat, at that cost, what the service-shaped samples show.
     _apps_alone(5, "app-composite", "self-contained composite apps", "#d62728", "sc", "composite", bubble="app",
+                minimal=False,
                 gives_up="self-contained: every app carries its own framework (no framework layer shared between apps)"),
     _apps_alone(6, "trimmed-composite", "trimmed self-contained composite apps", "#8c564b", "trimmed", "trimmed-composite",
                 bubble="app", in_build_all=False,
@@ -353,7 +362,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("aspnet", "aspnet alone", ("aspnet",)),
     Scenario("runtime+aspnet", "runtime + aspnet", ("runtime", "aspnet")),
     Scenario("runtime+aspnet+sdk", "runtime + aspnet + sdk", ("runtime", "aspnet", "sdk")),
-    Scenario("apps", "every sample app", ("apps",)),
+    Scenario("apps", "the sample apps (those every variant with app images has)", ("apps",)),
     Scenario("with-baseline", "this variant's runtime + aspnet + sdk next to the baseline's", ("runtime", "aspnet", "sdk"),
              compare=False, beside_baseline=True, pulls=True),
     Scenario("aspnet-with-baseline", "this variant's aspnet next to the baseline's", ("aspnet",),
@@ -373,7 +382,7 @@ class Catalog:
         self.variants: tuple[Variant, ...] = tuple(variants)
         self.samples: tuple[Sample, ...] = tuple(samples)
         self.scenarios: tuple[Scenario, ...] = tuple(scenarios)
-        expanded = list(images) + [a.expand(s) for v in self.variants for a in v.apps for s in self.samples]
+        expanded = list(images) + [a.expand(s) for v in self.variants for a in v.apps for s in self.samples if a.covers(s)]
         self.images: dict[str, Image] = {}
         for img in expanded:
             if img.key in self.images and self.images[img.key] != img:
@@ -421,7 +430,7 @@ class Catalog:
         return [v for v in self.variants if v in chosen or v in extra]
 
     def app_images(self, variant: Variant) -> list[Image]:
-        return [a.expand(s) for a in variant.apps for s in self.samples]
+        return [a.expand(s) for a in variant.apps for s in self.samples if a.covers(s)]
 
     def images_of(self, variant: Variant) -> list[Image]:
         """What building ``variant`` builds, bases first (a base of another variant comes along)."""
@@ -437,6 +446,15 @@ class Catalog:
         for key in wanted:
             add(key)
         return [self.images[k] for k in out]
+
+    def with_bases(self, keys: set[str]) -> set[str]:
+        """``keys`` and every image they stand on (runtime-deps and keys not in the catalog as given)."""
+        out = set(keys)
+        for key in keys:
+            while key in self.images:
+                key = self.images[key].base
+                out.add(key)
+        return out
 
     def build_order(self, variants: list[Variant]) -> list[Image]:
         """Every image building ``variants`` builds, each once, bases first."""
@@ -501,9 +519,14 @@ class Catalog:
 
     # -- sizes ------------------------------------------------------------------------------------
     def role_images(self, variant: Variant, role: str) -> tuple[str, ...]:
-        if role == "apps":
-            return tuple(i.key for i in self.app_images(variant))
+        if role == "apps":  # of the samples every variant with app images has: like compared with like
+            common = self.samples_every_app_variant_has()
+            return tuple(i.key for i in self.app_images(variant) if i.app in common)
         return (variant.roles[role],) if role in variant.roles else ()
+
+    def samples_every_app_variant_has(self) -> set[str]:
+        per = [{i.app for i in self.app_images(v)} for v in self.variants if v.apps]
+        return set.intersection(*per) if per else set()
 
     def compared_roles(self, variant: Variant) -> dict[str, str]:
         """Role -> image key compared with the baseline's image of the same role (``<sample> app`` for apps)."""
