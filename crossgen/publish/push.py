@@ -161,9 +161,11 @@ def read_verify_results(path: Path) -> dict[str, list[dict]] | None:
     return out
 
 
-def gate(ref: str, image_id: str, results: dict[str, list[dict]] | None, record: Path) -> tuple[str, str]:
-    """(why the image may not be pushed, the fix); ("", "") when verify passed on this very image."""
-    rerun = f"run `invoke verify` (it writes {record}), or push anyway with --force"
+def gate(ref: str, image_id: str, results: dict[str, list[dict]] | None, record: Path, *,
+         verify: str = "invoke verify") -> tuple[str, str]:
+    """(why the image may not be pushed, the fix); ("", "") when verify passed on this very image.
+    ``verify``: the command that writes ``record`` (another architecture's: with its --rid)."""
+    rerun = f"run `{verify}` (it writes {record}), or push anyway with --force"
     if results is None:
         return f"no verify result ({record} does not exist)", rerun
     checks = results.get(ref)
@@ -179,7 +181,7 @@ def gate(ref: str, image_id: str, results: dict[str, list[dict]] | None, record:
     if failed:
         names = ", ".join(dict.fromkeys(f"{c.get('name')}" for c in failed))
         return (f"failed verify ({len(failed)} of {len(checks)} checks: {names})",
-                "fix the image and run `invoke verify` again (the table and verify.json say what failed), or push anyway with --force")
+                f"fix the image and run `{verify}` again (the table and verify.json say what failed), or push anyway with --force")
     return "", ""
 
 
@@ -481,7 +483,8 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
                     item.refused, item.fix = (f"its config says {found}, not {r.arch.platform}",
                                               f"build it again with --rid linux-{r.arch.name} (the reproducible rewrite records the platform)")
                 else:
-                    why, fix = gate(img["ref"], item.image_id, results[r.arch.name], r.verify_record)
+                    why, fix = gate(img["ref"], item.image_id, results[r.arch.name], r.verify_record,
+                                    verify=f"invoke verify --rid linux-{r.arch.name}" if r.arch.tag_suffix else "invoke verify")
                     if why and force:
                         item.forced = why
                     else:
