@@ -289,6 +289,17 @@ def test_multi_arch_plan_refuses_keys_not_verified_on_both_with_the_reason(tmp_p
     assert not forced["sdk"].accepted
 
 
+def test_multi_arch_plan_refuses_images_of_different_dotnet_versions(tmp_path):
+    from crossgen import dockerio
+
+    records, inspect = _arch_records(tmp_path, {"x64": ["runtime"], "arm64": ["runtime"]}, {"x64": ["runtime"], "arm64": ["runtime"]})
+    for ref, version in zip(inspect, ("10.0.15", "10.0.12")):
+        inspect[ref]["Config"] = {"Labels": {dockerio.label("dotnet-version"): version}}
+    (plan,) = publish.plan_multiarch(records, (), publish.Target("r.example"), PREFIX, inspect.get)
+    assert plan.refused == "its architectures' images carry different .NET versions (x64 has .NET 10.0.15, arm64 has .NET 10.0.12)"
+    assert "--channel 10.0.12" in plan.fix
+
+
 def test_multi_arch_plan_without_an_arm64_build_refuses_every_key(tmp_path):
     records, inspect = _arch_records(tmp_path, {"x64": ["runtime"], "arm64": None}, {"x64": ["runtime"], "arm64": []})
     (plan,) = publish.plan_multiarch(records, (), publish.Target("r.example"), PREFIX, inspect.get)

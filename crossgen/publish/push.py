@@ -24,7 +24,8 @@ Multi-arch (``--multi-arch``, :func:`plan_multiarch` then :func:`publish_multiar
 ``verify-arm64/verify.json``) is pushed as ``<tag>-amd64`` and ``<tag>-arm64v8``, then an OCI image
 index naming both manifests (digest, size, media type, and the platform the pushed image's config
 says) is PUT under the plain ``<tag>`` and read back. A key that is not verified on every
-architecture is refused from the index with the reasons, and nothing of it is pushed.
+architecture, or whose images carry different .NET versions (``dotnet-version`` label), is refused
+from the index with the reasons, and nothing of it is pushed.
 """
 
 from __future__ import annotations
@@ -492,6 +493,13 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
             children.append((r.arch, item))
         index = IndexItem(key, remote, children)
         bad = [(a, i) for a, i in children if not i.accepted]
+        versions = {a.name: _dotnet_version(inspect(i.ref)) for a, i in children if not bad}
+        if len(set(versions.values()) - {""}) > 1:  # one tag names one .NET version, as the official images do
+            told = ", ".join(f"{a} has .NET {v or '?'}" for a, v in versions.items())
+            one = min((v for v in versions.values() if v), key=lambda v: [int(n) for n in re.findall(r"\d+", v)])  # the older: likelier served for both
+            index.refused = f"its architectures' images carry different .NET versions ({told})"
+            index.fix = (f"build every architecture from one exact version (invoke build-all --channel {one}, and with --rid linux-arm64), "
+                         "verify each, then push again")
         if bad:
             good = [a.name for a, i in children if i.accepted]
             index.refused = (f"verified on {', '.join(good)} only: " if good else "") + "; ".join(f"{a.name}: {i.refused}" for a, i in bad)
@@ -499,6 +507,11 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
                          "the x64 image alone under its plain tag)")
         out.append(index)
     return out
+
+
+def _dotnet_version(info: dict | None) -> str:
+    """The .NET version an image was built from (its ``dotnet-version`` label; "" without one)."""
+    return str((((info or {}).get("Config") or {}).get("Labels") or {}).get(dockerio.label("dotnet-version")) or "")
 
 
 def _base_ref(ref: str, arch: Arch) -> str:
