@@ -467,7 +467,7 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
         # the plain tag: the image's tag without any architecture's suffix (x64 has none)
         base = next(_base_ref(own[r.arch.name]["ref"], r.arch) for r in records if own[r.arch.name])
         remote = target.remote(base, image_prefix)
-        children = []
+        children, infos = [], {}
         for r in records:
             img = own[r.arch.name]
             child_remote = f"{remote}-{arch_suffix(r.arch)}"
@@ -476,7 +476,7 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
             elif img is None:
                 item = Item(key, r.arch.ref(base), child_remote, "", f"not built for {r.arch.name} ({r.build_record} has no {key})", _build_fix(r.arch))
             else:
-                info = inspect(img["ref"])
+                info = infos[r.arch.name] = inspect(img["ref"])
                 item = Item(key, img["ref"], child_remote, str((info or {}).get("Id") or ""))
                 if info is None:
                     item.refused, item.fix = "not on the Docker daemon", f"run `invoke build-all --rid linux-{r.arch.name}` (the build record names it, the daemon has no such image)"
@@ -493,7 +493,7 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
             children.append((r.arch, item))
         index = IndexItem(key, remote, children)
         bad = [(a, i) for a, i in children if not i.accepted]
-        versions = {a.name: _dotnet_version(inspect(i.ref)) for a, i in children if not bad}
+        versions = {a.name: _dotnet_version(infos.get(a.name)) for a, i in children if not bad}
         if len(set(versions.values()) - {""}) > 1:  # one tag names one .NET version, as the official images do
             told = ", ".join(f"{a} has .NET {v or '?'}" for a, v in versions.items())
             one = min((v for v in versions.values() if v), key=lambda v: [int(n) for n in re.findall(r"\d+", v)])  # the older: likelier served for both
@@ -503,8 +503,8 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
         if bad:
             good = [a.name for a, i in children if i.accepted]
             index.refused = (f"verified on {', '.join(good)} only: " if good else "") + "; ".join(f"{a.name}: {i.refused}" for a, i in bad)
-            index.fix = (bad[0][1].fix + "; nothing of it is pushed multi-arch (`invoke push` without --multi-arch pushes "
-                         "the x64 image alone under its plain tag)")
+            index.fix = bad[0][1].fix + "; nothing of it is pushed multi-arch" + (
+                " (`invoke push` without --multi-arch pushes the x64 image alone under its plain tag)" if children[0][1].accepted else "")
         out.append(index)
     return out
 
