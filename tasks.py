@@ -156,13 +156,16 @@ def verify(c, image=None, app=None, rid=None):
               "(default: every image of build-all but os, runtime-deps and crossgen2)",
     "force": "push images that failed verify or have no verify result too (the table says which and why)",
     "dry_run": "say what would be pushed where and what would be refused, and why; push nothing",
+    "multi_arch": "publish x64 and arm64 under one tag, as the official images are: every image verified on both "
+                  "(build-all and verify, and with --rid linux-arm64) is pushed as <tag>-amd64 and <tag>-arm64v8, then an "
+                  "OCI image index of the two under <tag>; an image verified on one architecture only is refused (nothing of it pushed)",
 })
 @friendly
-def push(c, registry, images="", force=False, dry_run=False):
+def push(c, registry, images="", force=False, dry_run=False, multi_arch=False):
     """Push the verified images of the last build-all to a registry and check the digests it serves (login: docker login HOST)."""
     target = inputs.registry_target("--registry", registry)
     wanted = inputs.image_selection("--images", images)
-    cli.push(cli.settings(c, check=False), target, wanted, force=force, dry_run=dry_run)
+    cli.push(cli.settings(c, check=False), target, wanted, force=force, dry_run=dry_run, multi_arch=multi_arch)
 
 
 @task(help={"target": "an image reference or a folder (e.g. a dotnet root)", "json_out": "print JSON instead of a table"})

@@ -437,12 +437,15 @@ def verify(s: Settings, images: list[str], app_dir: Path | None) -> None:
         raise Exit(code=1)
 
 
-def push(s: Settings, target, wanted: tuple[str, ...], *, force: bool, dry_run: bool) -> None:
+def push(s: Settings, target, wanted: tuple[str, ...], *, force: bool, dry_run: bool, multi_arch: bool = False) -> None:
     """Push the verified images of the last build-all (``wanted``: some) to ``target``; exit 1 when
-    the verify gate refused any (they are named, with the reason and the fix)."""
+    the verify gate refused any (they are named, with the reason and the fix). ``multi_arch``: every
+    architecture's images and an image index per key (:func:`push_multiarch`)."""
     from crossgen import dockerio, pipeline
     from crossgen.publish.push import NotVerified
 
+    if multi_arch:
+        return push_multiarch(s, target, wanted, force=force, dry_run=dry_run)
     api = dockerio.connect()
     items, published = pipeline.push_images(api, s, target, wanted, force=force, dry_run=dry_run)
     refused = [i for i in items if not i.accepted]
@@ -473,6 +476,49 @@ def push(s: Settings, target, wanted: tuple[str, ...], *, force: bool, dry_run: 
         raise NotVerified(f"push to {target}", f"{len(refused)} of {len(items)} images refused by the verify gate "
                           f"({', '.join(i.key for i in refused)}), nothing of them was pushed",
                           "run `invoke verify`, then push again (or push them anyway with --force)")
+
+
+def push_multiarch(s: Settings, target, wanted: tuple[str, ...], *, force: bool, dry_run: bool) -> None:
+    """``invoke push --multi-arch``: one row per image key (its index and its architectures' tags); exit 1
+    when any key was refused from the index (named, with the reasons and the fix)."""
+    from crossgen import dockerio, pipeline
+    from crossgen.publish.push import NotVerified, arch_suffix
+
+    api = dockerio.connect()
+    indexes, done = pipeline.push_multiarch(api, s, target, wanted, force=force, dry_run=dry_run)
+    refused = [i for i in indexes if not i.accepted]
+    published = {d.key: d for d in done}
+    t = Table(title=f"push --multi-arch to {target}" + (" (dry run)" if dry_run else ""))
+    for col in ("image", "index (plain tag)", "images", "result", "detail"):
+        t.add_column(col, overflow="fold")
+    for i in indexes:
+        children = "\n".join(f"{c.remote.rsplit('/', 1)[-1]} <- {c.ref.removeprefix(s.image_prefix) if c.image_id else '(none)'} ({a.platform})"
+                             for a, c in i.children)
+        forced = "; ".join(f"{a.name} forced: {c.forced}" for a, c in i.children if c.forced)
+        if not i.accepted:
+            result, detail = Text("refused", style="red"), f"{i.refused} -- {i.fix}"
+        elif dry_run:
+            result = Text("would push")
+            detail = (f"OCI image index of {', '.join(f'{arch_suffix(a)} ({a.platform})' for a, _ in i.children)}; "
+                      + (forced or "verified on every architecture"))
+        else:
+            result, detail = Text("pushed", style="green"), published[i.key].digest + (f" ({forced})" if forced else "")
+        t.add_row(Text(i.key), Text(i.remote), Text(children), result, Text(detail))
+    ui.console.print(t)
+    for i in refused:
+        ui.info(f"{i.key}: refused from the index: {i.refused} -- {i.fix}", label="refused", style="red")
+    accepted = len(indexes) - len(refused)
+    if dry_run:
+        ui.info(f"push --multi-arch (dry run): would push {accepted} of {len(indexes)} images multi-arch to {target}, "
+                f"{len(refused)} refused; nothing was pushed")
+        return
+    ui.info(f"push --multi-arch: {len(done)} image indexes pushed to {target} (each image's manifest, config platform and the "
+            f"index digest checked), {len(refused)} refused (nothing of them pushed) -> {s.workspace.publish / 'push.json'}")
+    if refused:
+        raise NotVerified(f"push --multi-arch to {target}", f"{len(refused)} of {len(indexes)} images refused from the index "
+                          f"({', '.join(i.key for i in refused)}), nothing of them was pushed",
+                          "build and verify them for every architecture (invoke build-all/verify, and with --rid linux-arm64), "
+                          "then push again (or push them single-arch without --multi-arch)")
 
 
 def print_checks(checks, prefix: str = "") -> None:

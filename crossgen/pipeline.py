@@ -674,6 +674,51 @@ def push_images(api: docker.APIClient, settings: Settings, target: publish.Targe
     return items, published
 
 
+def arch_records(settings: Settings) -> list[publish.ArchRecord]:
+    """Every architecture's last build-all and verify record (the workspace's names for each: build-all.json
+    and verify/ for x64, build-all-arm64.json and verify-arm64/ for arm64)."""
+    from crossgen.images.catalog import ARCHES
+
+    platform_part = settings.rid.rsplit("-", 1)[0]  # linux (linux-musl)
+    records = []
+    for arch in ARCHES:
+        work = settings.with_overrides(rid=f"{platform_part}-{arch.name}").workspace
+        path = work.build_record
+        images = json.loads(path.read_text())["images"] if path.is_file() else None
+        records.append(publish.ArchRecord(arch, images, path, work.verify / "verify.json"))
+    if all(r.images is None for r in records):
+        raise DciError(", ".join(str(r.build_record) for r in records), "no build record",
+                       "run `invoke build-all` and `invoke build-all --rid linux-arm64` (then verify each) first")
+    return records
+
+
+def push_multiarch(api: docker.APIClient, settings: Settings, target: publish.Target, wanted: tuple[str, ...] = (), *,
+                   force: bool = False, dry_run: bool = False, attempts: int = publish.ATTEMPTS,
+                   backoff: float = publish.BACKOFF) -> tuple[list[publish.IndexItem], list[publish.PublishedIndex]]:
+    """The image keys of the last build-all of every architecture (``wanted``: some of them) verified on
+    each: pushed as ``<tag>-amd64`` / ``<tag>-arm64v8`` and an OCI image index under ``<tag>``, read back;
+    a key not verified on every architecture is refused (nothing of it pushed). ``dry_run``: the plan only.
+    Writes build/publish/push.json (the indexes and their children, with the digests, and what was refused)."""
+    records = arch_records(settings)
+    indexes = publish.plan_multiarch(records, wanted, target, settings.image_prefix,
+                                     lambda ref: dockerio.image_info(api, ref), force=force)
+    if dry_run:
+        return indexes, []
+    start = time.monotonic()
+    pushed, done = publish.publish_multiarch(api, indexes, target, attempts=attempts, backoff=backoff)
+    record = {
+        "target": str(target), "multi_arch": True, "seconds": round(time.monotonic() - start, 1),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "records": {r.arch.name: {"build": str(r.build_record), "verify": str(r.verify_record)} for r in records},
+        "indexes": [d.to_dict() for d in done],
+        "pushed": [p.to_dict() for p in pushed],
+        "refused": [{**i.to_dict(), "pushed": "nothing (refused from the index, not pushed single-arch either)"}
+                    for i in indexes if not i.accepted],
+    }
+    atomic_write_text(settings.workspace.publish / "push.json", json.dumps(record, indent=2))
+    return indexes, done
+
+
 # --- report: build (timed) then measure ---------------------------------------------------------
 
 COLD_PREFIX = "dci-report-cold/"

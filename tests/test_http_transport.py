@@ -55,7 +55,7 @@ def test_the_session_retries_with_urllib3_on_its_adapter(session):
         assert isinstance(retry, Retry)
         assert retry.total == 2 and retry.backoff_factor == 0.01
         assert set(retry.status_forcelist) >= {429, 500, 502, 503, 504}
-        assert set(retry.allowed_methods) == {"GET", "HEAD"}  # read-only requests (a registry's API: HEAD of a blob)
+        assert set(retry.allowed_methods) == {"GET", "HEAD", "PUT"}  # reads, and the idempotent PUT of a registry manifest
         assert retry.respect_retry_after_header
     assert session.headers["User-Agent"] == http.USER_AGENT
 

@@ -214,3 +214,139 @@ def test_a_registry_that_comes_up_late_is_retried(api, images, settings, tmp_pat
     assert started, "the first attempt did not fail"
     assert published[0].attempts == 2 and "connection refused" in " ".join(lines)
     assert published[0].manifest_digest.startswith("sha256:")
+
+
+# --- multi-arch: x64 and arm64 under one tag (an OCI image index) ---------------------------------------
+
+MA_KEYS = ("multi-a", "multi-b")   # multi-a: verified on both architectures; multi-b: on x64 only
+INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+@pytest.fixture(scope="module")
+def multiarch_settings(api, tmp_path_factory):
+    """Two keys built for x64 and for arm64 (tiny images; the arm64 ones rewritten by the reproducible
+    normalization to say linux/arm64, tagged ``...-arm64v8`` as the catalog names them), with the
+    build and verify records each architecture's build-all and verify write, in a build folder of
+    the module's own: multi-a passed verify on both, multi-b only on x64."""
+    from crossgen.dockerio import reproducible
+    from crossgen.images.catalog import ARCHES
+
+    x64, arm64 = ARCHES
+    work = tmp_path_factory.mktemp("multiarch-images")
+    build = tmp_path_factory.mktemp("multiarch-build")
+    tag = uuid.uuid4().hex[:10]
+    base = f"{PREFIX}tiny-base-ma:{tag}"
+    (work / "root.tar").write_bytes(tiny_images.rootfs_tar())
+    refs = {a.name: {k: a.ref(f"{PREFIX}{k}:{tag}") for k in MA_KEYS} for a in ARCHES}
+    try:
+        dockerio.import_rootfs(api, work / "root.tar", base, [f"LABEL {dockerio.LABEL_PROJECT}={dockerio.PROJECT}"])
+        base_id = dockerio.image_info(api, base)["Id"]
+        ids: dict[str, dict[str, str]] = {}
+        for a in ARCHES:
+            for k, ref in refs[a.name].items():
+                (work / k).write_bytes(os.urandom(3000))
+                (work / f"Dockerfile.{k}").write_text(f"FROM {base}\nCOPY {k} /{k}\n")
+                built = dockerio.build(api, work, ref, dockerfile=f"Dockerfile.{k}", labels={dockerio.label("role"): "push-test"})
+                if a is arm64:
+                    built = reproducible.normalize(api, built, ref, base_id=base_id, epoch=1_700_000_000, tmp=work / "tmp",
+                                                   platform=a.platform)
+                ids.setdefault(a.name, {})[k] = built
+        settings = e2e_settings(image_prefix=PREFIX, build_dir=build)
+        verified = {"x64": MA_KEYS, "arm64": ("multi-a",)}
+        for a in ARCHES:
+            work_a = settings.with_overrides(rid=f"linux-{a.name}").workspace
+            record = {"images": [{"key": k, "ref": ref, "image_id": ids[a.name][k], "size": 0, "seconds": 0.0, "skipped": True,
+                                  "not_built": ""} for k, ref in refs[a.name].items()], "not_built": []}
+            work_a.build_record.write_text(json.dumps(record))
+            checks = [Check(refs[a.name][k], "structure", True, "ok", {"image_id": ids[a.name][k]}) for k in verified[a.name]]
+            work_a.verify.mkdir()
+            (work_a.verify / "verify.json").write_text(json.dumps([c.to_dict() for c in checks]))
+        yield settings, refs, ids
+    finally:
+        tiny_images.remove_images(api, [*refs["x64"].values(), *refs["arm64"].values(), base])
+
+
+def _raw_index(host: str, path: str, tag: str) -> tuple[int, bytes, dict]:
+    """GET the plain tag asking for an OCI image index only (urllib, no proxies)."""
+    req = urllib.request.Request(f"http://{host}/v2/{path}/manifests/{tag}", headers={"Accept": INDEX})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=30) as resp:
+        return resp.status, resp.read(), dict(resp.headers)
+
+
+def test_multi_arch_push_puts_an_oci_index_of_both_architectures(api, multiarch_settings, registry):
+    settings, refs, ids = multiarch_settings
+    assert settings.workspace.build_record.name == "build-all.json"  # the x64 workspace, the arm64 one beside it
+    target = publish.Target(registry.host, "ma")
+    indexes, done = pipeline.push_multiarch(api, settings, target, ("multi-a",))
+    assert [i.key for i in indexes] == ["multi-a"] and [d.key for d in done] == ["multi-a"]
+    tag = refs["x64"]["multi-a"].split(":")[1]
+    status, body, headers = _raw_index(registry.host, "ma/multi-a", tag)
+    assert status == 200 and headers["Content-Type"] == INDEX
+    doc = json.loads(body)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    assert doc["mediaType"] == INDEX and digest == headers["Docker-Content-Digest"] == done[0].digest
+    assert len(doc["manifests"]) == 2
+    assert [(m["platform"]["os"], m["platform"]["architecture"]) for m in doc["manifests"]] == [("linux", "amd64"), ("linux", "arm64")]
+    for entry, (suffix, arch) in zip(doc["manifests"], (("amd64", "x64"), ("arm64v8", "arm64"))):
+        child_status, child, child_headers = _raw_manifest(registry.host, "ma/multi-a", f"{tag}-{suffix}")
+        assert child_status == 200
+        assert entry["digest"] == "sha256:" + hashlib.sha256(child).hexdigest() == child_headers["Docker-Content-Digest"]
+        assert entry["size"] == len(child) and entry["mediaType"] == json.loads(child)["mediaType"]
+        config_digest = json.loads(child)["config"]["digest"]
+        assert config_digest == ids[arch]["multi-a"]
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                f"http://{registry.host}/v2/ma/multi-a/blobs/{config_digest}", timeout=30) as resp:
+            config = json.loads(resp.read())
+        assert config["architecture"] == entry["platform"]["architecture"] == ("arm64" if arch == "arm64" else "amd64")
+    record = json.loads((settings.workspace.publish / "push.json").read_text())
+    assert record["multi_arch"] and record["indexes"][0]["digest"] == digest
+    assert [m["digest"] for m in record["indexes"][0]["manifests"]] == [m["digest"] for m in doc["manifests"]]
+    assert not _remote_tags(api, registry.host), "the temporary tags were left behind"
+
+
+def test_a_key_verified_on_x64_only_is_refused_from_the_index(api, multiarch_settings, registry):
+    settings, refs, _ = multiarch_settings
+    target = f"{registry.host}/ma-cli"
+    dry = _invoke(["push", "--registry", target, "--multi-arch", "--dry-run"], settings)
+    assert dry.returncode == 0, dry.stderr
+    out = " ".join(dry.stderr.split())
+    assert "would push 1 of 2 images multi-arch" in out and "verified on x64 only" in out and "no verify result" in out
+    tag = refs["x64"]["multi-a"].split(":")[1]
+    assert _raw_manifest(registry.host, "ma-cli/multi-a", f"{tag}-amd64")[0] == 404  # a dry run pushes nothing
+
+    res = _invoke(["push", "--registry", target, "--multi-arch", "--images", "multi-*"], settings)
+    assert res.returncode == 1, res.stderr
+    out = " ".join(res.stderr.split())
+    assert "multi-b: refused from the index: verified on x64 only: arm64: no verify result for it" in out
+    for suffix in ("", "-amd64", "-arm64v8"):
+        assert _raw_manifest(registry.host, "ma-cli/multi-b", tag + suffix)[0] == 404, f"multi-b{suffix} was pushed"
+    assert _raw_index(registry.host, "ma-cli/multi-a", tag)[0] == 200
+    record = json.loads((settings.workspace.publish / "push.json").read_text())
+    assert [r["key"] for r in record["refused"]] == ["multi-b"] and "arm64: no verify result" in record["refused"][0]["why"]
+    assert record["refused"][0]["pushed"].startswith("nothing")
+
+
+def test_a_registry_refusing_an_index_is_a_typed_error_with_its_words(api, registry, login_registry):
+    """An index naming a manifest the repository does not hold: the registry's refusal (400,
+    MANIFEST_BLOB_UNKNOWN), raised as ManifestRefused; the PUT logs in like the reads (Basic)."""
+    from crossgen.publish.dockerconfig import Credentials
+    from crossgen.publish.registry import OCI_INDEX, ManifestRefused
+
+    absent = {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": "sha256:" + "e" * 64, "size": 2,
+              "platform": {"architecture": "arm64", "os": "linux"}}
+    body = publish.index_document([absent])
+    reg, configs = login_registry
+    for host, creds in ((registry.host, None), (reg.host, Credentials("alice", "right-pw", "test"))):
+        client = publish.client_for(api, publish.Target(host), creds, attempts=1)
+        try:
+            with pytest.raises(ManifestRefused) as err:
+                client.put_manifest("ma/none", "t", body, OCI_INDEX)
+        finally:
+            client.close()
+        assert "ma/none:t" in err.value.what and host in err.value.what
+        assert "HTTP 400" in err.value.cause and "MANIFEST_BLOB_UNKNOWN" in err.value.cause and err.value.fix
+    client = publish.client_for(api, publish.Target(reg.host), Credentials("alice", "wrong-pw", "test"), attempts=1)
+    with pytest.raises(RegistryAuthError):
+        client.put_manifest("ma/none", "t", body, OCI_INDEX)
+    client.close()

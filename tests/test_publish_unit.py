@@ -224,3 +224,91 @@ def test_a_token_service_refusing_the_login_is_a_typed_error(http_server):
         client.manifest("a", "1")
     client.close()
     assert host in err.value.what and f"docker login {host}" in err.value.fix and "alice" in err.value.cause
+
+
+# --- multi-arch: which keys go into an index, under which tags -------------------------------------------
+
+def _arch_records(tmp_path, built: dict[str, list[str] | None], verified: dict[str, list[str]]):
+    """ArchRecords as each architecture's build-all and verify write them (refs tagged as the catalog
+    names each architecture's images), and the ``docker inspect`` of each image."""
+    from crossgen.images.catalog import ARCHES
+
+    records, inspect = [], {}
+    for a in ARCHES:
+        folder = tmp_path / a.name
+        folder.mkdir()
+        keys = built[a.name]
+        images = None if keys is None else [{"key": k, "ref": a.ref(f"{PREFIX}{k}:10.0-trixie-slim")} for k in keys]
+        checks = []
+        for img in images or []:
+            image_id = f"sha256:{a.name}-{img['key']}"
+            inspect[img["ref"]] = {"Id": image_id, "Os": "linux", "Architecture": a.platform.split("/")[1]}
+            if img["key"] in verified[a.name]:
+                checks += _checks(img["ref"], image_id, True)
+        (folder / "verify.json").write_text(json.dumps(checks))
+        records.append(publish.ArchRecord(a, images, folder / "build-all.json", folder / "verify.json"))
+    return records, inspect
+
+
+def test_multi_arch_plan_pairs_the_architectures_under_official_tags(tmp_path):
+    both = ["runtime", "aspnet-composite"]
+    records, inspect = _arch_records(tmp_path, {"x64": both, "arm64": both}, {"x64": both, "arm64": both})
+    plan = publish.plan_multiarch(records, (), publish.Target("r.example", "dotnet"), PREFIX, inspect.get)
+    assert [i.key for i in plan] == both and all(i.accepted for i in plan)
+    runtime = plan[0]
+    assert runtime.remote == "r.example/dotnet/runtime:10.0-trixie-slim"
+    assert [(a.name, c.ref, c.remote) for a, c in runtime.children] == [
+        ("x64", f"{PREFIX}runtime:10.0-trixie-slim", "r.example/dotnet/runtime:10.0-trixie-slim-amd64"),
+        ("arm64", f"{PREFIX}runtime:10.0-trixie-slim-arm64v8", "r.example/dotnet/runtime:10.0-trixie-slim-arm64v8"),
+    ]
+    assert [c.image_id for _, c in runtime.children] == ["sha256:x64-runtime", "sha256:arm64-runtime"]
+    assert (runtime.repository, runtime.tag) == ("dotnet/runtime", "10.0-trixie-slim")
+    # --images selects keys (or either architecture's reference); both architectures follow
+    assert [i.key for i in publish.plan_multiarch(records, (f"{PREFIX}aspnet-composite:10.0-trixie-slim-arm64v8",),
+                                                  publish.Target("r.example"), PREFIX, inspect.get)] == ["aspnet-composite"]
+
+
+def test_multi_arch_plan_refuses_keys_not_verified_on_both_with_the_reason(tmp_path):
+    records, inspect = _arch_records(tmp_path, {"x64": ["runtime", "aspnet", "sdk", "sample-web"], "arm64": ["runtime", "aspnet", "sample-web", "arm-only"]},
+                                     {"x64": ["runtime", "aspnet", "sdk", "sample-web"], "arm64": ["runtime", "sample-web", "arm-only"]})
+    wrong = f"{PREFIX}sample-web:10.0-trixie-slim-arm64v8"
+    inspect[wrong] = {**inspect[wrong], "Architecture": "amd64"}  # built without the platform rewrite
+    plan = {i.key: i for i in publish.plan_multiarch(records, (), publish.Target("r.example"), PREFIX, inspect.get)}
+    assert list(plan) == ["runtime", "aspnet", "sdk", "sample-web", "arm-only"]
+    assert plan["runtime"].accepted
+    assert plan["aspnet"].refused.startswith("verified on x64 only: arm64: no verify result for it")
+    assert "`invoke verify --rid linux-arm64`" in plan["aspnet"].fix and "nothing of it is pushed" in plan["aspnet"].fix
+    assert plan["sdk"].refused.startswith("verified on x64 only: arm64: not built for arm64")
+    assert "invoke build-all --rid linux-arm64" in plan["sdk"].fix
+    assert "arm64: its config says linux/amd64, not linux/arm64" in plan["sample-web"].refused
+    assert plan["arm-only"].refused.startswith("verified on arm64 only: x64: not built for x64")
+    assert plan["arm-only"].remote == "r.example/arm-only:10.0-trixie-slim"  # the plain tag, without -arm64v8
+    # --force lets a missing verify result through (kept as the reason), never a missing build
+    forced = {i.key: i for i in publish.plan_multiarch(records, (), publish.Target("r.example"), PREFIX, inspect.get, force=True)}
+    assert forced["aspnet"].accepted and "no verify result" in forced["aspnet"].children[1][1].forced
+    assert not forced["sdk"].accepted
+
+
+def test_multi_arch_plan_refuses_images_of_different_dotnet_versions(tmp_path):
+    from crossgen import dockerio
+
+    records, inspect = _arch_records(tmp_path, {"x64": ["runtime"], "arm64": ["runtime"]}, {"x64": ["runtime"], "arm64": ["runtime"]})
+    for ref, version in zip(inspect, ("10.0.15", "10.0.12")):
+        inspect[ref]["Config"] = {"Labels": {dockerio.label("dotnet-version"): version}}
+    (plan,) = publish.plan_multiarch(records, (), publish.Target("r.example"), PREFIX, inspect.get)
+    assert plan.refused == "its architectures' images carry different .NET versions (x64 has .NET 10.0.15, arm64 has .NET 10.0.12)"
+    assert "--channel 10.0.12" in plan.fix
+
+
+def test_multi_arch_plan_without_an_arm64_build_refuses_every_key(tmp_path):
+    records, inspect = _arch_records(tmp_path, {"x64": ["runtime"], "arm64": None}, {"x64": ["runtime"], "arm64": []})
+    (plan,) = publish.plan_multiarch(records, (), publish.Target("r.example"), PREFIX, inspect.get)
+    assert f"arm64: no arm64 build ({records[1].build_record} does not exist)" in plan.refused
+
+
+def test_the_index_document_names_each_child_by_digest_size_media_type_and_platform():
+    child = {"mediaType": MANIFEST_V2, "digest": "sha256:" + "d" * 64, "size": 525, "platform": {"architecture": "arm64", "os": "linux"}}
+    doc = json.loads(publish.index_document([child]))
+    assert doc == {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [child]}
+    assert publish.config_platform({"os": "linux", "architecture": "arm64", "variant": "v8"}) == "linux/arm64/v8"
+    assert publish.config_platform({"Os": "linux", "Architecture": "amd64"}) == "linux/amd64"

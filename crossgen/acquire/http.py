@@ -3,7 +3,7 @@
 
 :func:`new_session` builds the only ``requests.Session`` there is. Its adapter retries transient
 failures with urllib3's ``Retry`` (:class:`_Policy`): connection errors, read timeouts and the
-statuses in ``RETRY_STATUSES``, for GET and HEAD only, with back-off ``BACKOFF``, ``2 * BACKOFF``, ... and a
+statuses in ``RETRY_STATUSES``, for GET and HEAD (and the idempotent PUT of a registry manifest) only, with back-off ``BACKOFF``, ``2 * BACKOFF``, ... and a
 server's ``Retry-After`` honoured up to ``RETRY_AFTER_MAX`` seconds.
 
 urllib3 does not see a body that fails while it is streamed (cut off, stalled): :func:`_get`, the
@@ -80,7 +80,7 @@ class _Policy(Retry):
         policy = cls(
             total=attempts - 1,           # every kind of failure counts against the one budget
             connect=None, read=None, status=None, other=None,
-            allowed_methods=frozenset({"GET", "HEAD"}),
+            allowed_methods=frozenset({"GET", "HEAD", "PUT"}),  # PUT: a registry manifest (idempotent)
             status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff,
             raise_on_status=False,        # out of attempts on a status: hand back the last answer
@@ -217,12 +217,12 @@ def _describe(exc: BaseException | None, url: str) -> str:
 
 
 def _send(session: requests.Session, url: str, policy: _Policy, headers: dict[str, str] | None, timeout,
-          method: str = "GET", expect: frozenset[int] = frozenset()) -> requests.Response:
-    """One GET or HEAD (urllib3 retries what fails before the body) -> a 2xx answer or one whose status
-    is in ``expect``, body unread."""
+          method: str = "GET", expect: frozenset[int] = frozenset(), data: bytes | None = None) -> requests.Response:
+    """One GET, HEAD or PUT of ``data`` (urllib3 retries what fails before the body) -> a 2xx answer or
+    one whose status is in ``expect``, body unread."""
     token = _CALL.set(policy)
     try:
-        resp = session.request(method, url, stream=True, timeout=timeout or TIMEOUT, headers=headers)
+        resp = session.request(method, url, stream=True, timeout=timeout or TIMEOUT, headers=headers, data=data)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise Unreachable(url, f"{_describe(exc, url)} (gave up after {policy.attempts} attempts)", FIX_UNREACHABLE) from None
     except requests.RequestException as exc:
@@ -254,6 +254,7 @@ def _get(
     backoff: float | None = None,
     method: str = "GET",
     expect: frozenset[int] = frozenset(),
+    data: bytes | None = None,
 ) -> T:
     """GET (or HEAD) ``url`` and return ``receive(response)``, which reads the body.
 
@@ -262,7 +263,7 @@ def _get(
     """
     policy = _call_policy(session, url, attempts, backoff)
     while True:
-        resp = _send(session, url, policy, headers, timeout, method, expect)
+        resp = _send(session, url, policy, headers, timeout, method, expect, data)
         try:
             with resp:
                 result = receive(resp)
@@ -274,7 +275,7 @@ def _get(
             failure = exc if isinstance(exc, _BodyFailure) else _BodyFailure(f"{_describe(exc, url)} after {resp.raw.tell()} bytes")
             policy = resp.raw.retries if isinstance(resp.raw.retries, _Policy) else policy
             try:
-                policy = policy.increment("GET", url, error=failure)
+                policy = policy.increment(method, url, error=failure)
             except MaxRetryError:
                 raise Unreachable(url, f"{failure} (gave up after {policy.attempts} attempts)", FIX_UNREACHABLE) from None
             policy.sleep()
@@ -295,19 +296,23 @@ class Answer:
 
 
 def exchange(session: requests.Session, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-             expect: Iterable[int] = (), timeout=None, attempts: int | None = None, backoff: float | None = None) -> Answer:
-    """GET or HEAD ``url`` with ``headers`` and return the whole answer: a 2xx one, or one whose status
-    is in ``expect`` (e.g. 401, to answer an authentication challenge). Other statuses raise as
-    :func:`get_json` does; transient failures are retried the same way."""
-    if method not in ("GET", "HEAD"):
-        raise ValueError(f"exchange() sends GET or HEAD, not {method}")
+             expect: Iterable[int] = (), timeout=None, attempts: int | None = None, backoff: float | None = None,
+             data: bytes | None = None) -> Answer:
+    """GET or HEAD ``url`` with ``headers`` (or PUT ``data``: an idempotent upload, such as a registry
+    manifest) and return the whole answer: a 2xx one, or one whose status is in ``expect`` (e.g. 401,
+    to answer an authentication challenge). Other statuses raise as :func:`get_json` does; transient
+    failures are retried the same way."""
+    if method not in ("GET", "HEAD", "PUT"):
+        raise ValueError(f"exchange() sends GET, HEAD or PUT, not {method}")
+    if (data is not None) != (method == "PUT"):
+        raise ValueError("exchange() sends data with PUT, and only then")
 
     def receive(resp: requests.Response) -> Answer:
         body = b"" if method == "HEAD" else _whole_body(resp)
         return Answer(resp.status_code, resp.headers, body)
 
     return _get(session, url, receive, headers=headers, timeout=timeout, attempts=attempts, backoff=backoff,
-                method=method, expect=frozenset(expect))
+                method=method, expect=frozenset(expect), data=data)
 
 
 def get_json(session: requests.Session, url: str, *, timeout=None, attempts: int | None = None,

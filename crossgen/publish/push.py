@@ -17,10 +17,20 @@ manifest is read back over the registry's HTTP API v2 (:class:`RegistryClient`, 
 credentials as the push) and its digest must equal the sha256 of the bytes served, the
 ``Docker-Content-Digest``, the digest the push reported and the daemon's RepoDigests, and its config
 digest the local image ID -- else :class:`DigestMismatch`.
+
+Multi-arch (``--multi-arch``, :func:`plan_multiarch` then :func:`publish_multiarch`), as the official
+.NET images are published: every image key verified on each architecture of ``ARCHES`` (x64 from
+``build-all.json`` and ``verify/verify.json``, arm64 from ``build-all-arm64.json`` and
+``verify-arm64/verify.json``) is pushed as ``<tag>-amd64`` and ``<tag>-arm64v8``, then an OCI image
+index naming both manifests (digest, size, media type, and the platform the pushed image's config
+says) is PUT under the plain ``<tag>`` and read back. A key that is not verified on every
+architecture, or whose images carry different .NET versions (``dotnet-version`` label), is refused
+from the index with the reasons, and nothing of it is pushed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -34,7 +44,8 @@ from crossgen import dockerio
 from crossgen.core import ui
 from crossgen.core.errors import DciError, IntegrityError, Unreachable
 from crossgen.publish.dockerconfig import Credentials, credentials_for
-from crossgen.publish.registry import RegistryAuthError, RegistryClient, split_ref
+from crossgen.images.catalog import ARCHES, Arch
+from crossgen.publish.registry import OCI_INDEX, RegistryAuthError, RegistryClient, split_ref
 
 ATTEMPTS = 4          # pushes of one image at most, the first one included
 BACKOFF = 2.0         # seconds before the second attempt, doubled before each next one
@@ -54,6 +65,10 @@ class DigestMismatch(IntegrityError):
 
 class NotVerified(DciError):
     """Images were refused by the verify gate (nothing of them was pushed)."""
+
+
+class PlatformMismatch(DciError):
+    """An image's config names another platform than the architecture it is pushed for."""
 
 
 # --- the target ---------------------------------------------------------------------------------
@@ -147,9 +162,11 @@ def read_verify_results(path: Path) -> dict[str, list[dict]] | None:
     return out
 
 
-def gate(ref: str, image_id: str, results: dict[str, list[dict]] | None, record: Path) -> tuple[str, str]:
-    """(why the image may not be pushed, the fix); ("", "") when verify passed on this very image."""
-    rerun = f"run `invoke verify` (it writes {record}), or push anyway with --force"
+def gate(ref: str, image_id: str, results: dict[str, list[dict]] | None, record: Path, *,
+         verify: str = "invoke verify") -> tuple[str, str]:
+    """(why the image may not be pushed, the fix); ("", "") when verify passed on this very image.
+    ``verify``: the command that writes ``record`` (another architecture's: with its --rid)."""
+    rerun = f"run `{verify}` (it writes {record}), or push anyway with --force"
     if results is None:
         return f"no verify result ({record} does not exist)", rerun
     checks = results.get(ref)
@@ -165,7 +182,7 @@ def gate(ref: str, image_id: str, results: dict[str, list[dict]] | None, record:
     if failed:
         names = ", ".join(dict.fromkeys(f"{c.get('name')}" for c in failed))
         return (f"failed verify ({len(failed)} of {len(checks)} checks: {names})",
-                "fix the image and run `invoke verify` again (the table and verify.json say what failed), or push anyway with --force")
+                f"fix the image and run `{verify}` again (the table and verify.json say what failed), or push anyway with --force")
     return "", ""
 
 
@@ -368,5 +385,231 @@ def publish(api: docker.APIClient, items: list[Item], target: Target, *, attempt
                     f"{pub.seconds:.1f} s{f', {pub.attempts} attempts' if pub.attempts > 1 else ''}; digests checked)", label="pushed")
             done.append(pub)
         return done
+    finally:
+        registry.close()
+
+
+# --- multi-arch: one tag, an OCI image index of every architecture's image ---------------------------
+
+def arch_suffix(arch: Arch) -> str:
+    """The tag suffix of ``arch``'s image in a multi-arch push, as the official images name them
+    (``amd64``, ``arm64v8``): the catalog's suffix, else the platform's architecture."""
+    return arch.tag_suffix or arch.platform.split("/")[1]
+
+
+def config_platform(config: dict) -> str:
+    """``os/architecture[/variant]`` of an image config (or of ``docker inspect``: Os, Architecture, Variant)."""
+    parts = [config.get("os") or config.get("Os") or "?", config.get("architecture") or config.get("Architecture") or "?"]
+    variant = config.get("variant") or config.get("Variant")
+    return "/".join(parts + ([variant] if variant else []))
+
+
+def _same_platform(found: str, arch: Arch) -> bool:
+    return found.split("/")[:2] == arch.platform.split("/")[:2]
+
+
+@dataclass
+class ArchRecord:
+    """One architecture's last build-all and verify, as the workspace names them."""
+
+    arch: Arch
+    images: list[dict] | None   # the build record's images (None: there is no build record)
+    build_record: Path
+    verify_record: Path
+
+
+@dataclass
+class IndexItem:
+    """One image key pushed multi-arch: its architectures' images (``<tag>-amd64``, ``<tag>-arm64v8``)
+    and the index under the plain tag; refused (nothing pushed) unless every child is accepted."""
+
+    key: str
+    remote: str                                   # HOST[:PORT]/PATH:TAG of the index
+    children: list[tuple[Arch, Item]]             # in ARCHES order
+    refused: str = ""
+    fix: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return not self.refused
+
+    @property
+    def repository(self) -> str:
+        return split_ref(self.remote)[0].split("/", 1)[1]
+
+    @property
+    def tag(self) -> str:
+        return split_ref(self.remote)[1]
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "remote": self.remote, "why": self.refused, "fix": self.fix,
+                "children": [{"arch": a.name, "platform": a.platform, "ref": i.ref, "remote": i.remote, "image_id": i.image_id,
+                              "refused": i.refused, "forced": i.forced} for a, i in self.children]}
+
+
+def _build_fix(arch: Arch) -> str:
+    return f"run `invoke build-all --rid linux-{arch.name}` and `invoke verify --rid linux-{arch.name}`"
+
+
+def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: Target, image_prefix: str,
+                   inspect: Callable[[str], dict | None], *, force: bool = False) -> list[IndexItem]:
+    """Every selected image key (``wanted`` as for :func:`select`, over every architecture's record)
+    with its per-architecture pushes and its index; ``inspect`` (``docker inspect`` of a local
+    reference, None when absent) gives each image's ID and platform. A key goes into an index only
+    when each architecture's image is built, on the daemon, says that architecture, and passed
+    verify as it is (``force``: the verify gate's refusals are accepted, the reason kept)."""
+    pool = [img for r in records for img in r.images or []]
+    keys = list(dict.fromkeys(i["key"] for i in select(pool, wanted, image_prefix)))
+    results = {r.arch.name: read_verify_results(r.verify_record) for r in records}
+    out = []
+    for key in keys:
+        own = {r.arch.name: next((i for i in r.images or [] if i["key"] == key), None) for r in records}
+        # the plain tag: the image's tag without any architecture's suffix (x64 has none)
+        base = next(_base_ref(own[r.arch.name]["ref"], r.arch) for r in records if own[r.arch.name])
+        remote = target.remote(base, image_prefix)
+        children, infos = [], {}
+        for r in records:
+            img = own[r.arch.name]
+            child_remote = f"{remote}-{arch_suffix(r.arch)}"
+            if r.images is None:
+                item = Item(key, r.arch.ref(base), child_remote, "", f"no {r.arch.name} build ({r.build_record} does not exist)", _build_fix(r.arch))
+            elif img is None:
+                item = Item(key, r.arch.ref(base), child_remote, "", f"not built for {r.arch.name} ({r.build_record} has no {key})", _build_fix(r.arch))
+            else:
+                info = infos[r.arch.name] = inspect(img["ref"])
+                item = Item(key, img["ref"], child_remote, str((info or {}).get("Id") or ""))
+                if info is None:
+                    item.refused, item.fix = "not on the Docker daemon", f"run `invoke build-all --rid linux-{r.arch.name}` (the build record names it, the daemon has no such image)"
+                elif not _same_platform(found := config_platform(info), r.arch):
+                    item.refused, item.fix = (f"its config says {found}, not {r.arch.platform}",
+                                              f"build it again with --rid linux-{r.arch.name} (the reproducible rewrite records the platform)")
+                else:
+                    why, fix = gate(img["ref"], item.image_id, results[r.arch.name], r.verify_record,
+                                    verify=f"invoke verify --rid linux-{r.arch.name}" if r.arch.tag_suffix else "invoke verify")
+                    if why and force:
+                        item.forced = why
+                    else:
+                        item.refused, item.fix = why, fix
+            children.append((r.arch, item))
+        index = IndexItem(key, remote, children)
+        bad = [(a, i) for a, i in children if not i.accepted]
+        versions = {a.name: _dotnet_version(infos.get(a.name)) for a, i in children if not bad}
+        if len(set(versions.values()) - {""}) > 1:  # one tag names one .NET version, as the official images do
+            told = ", ".join(f"{a} has .NET {v or '?'}" for a, v in versions.items())
+            one = min((v for v in versions.values() if v), key=lambda v: [int(n) for n in re.findall(r"\d+", v)])  # the older: likelier served for both
+            index.refused = f"its architectures' images carry different .NET versions ({told})"
+            index.fix = (f"build every architecture from one exact version (invoke build-all --channel {one}, and with --rid linux-arm64), "
+                         "verify each, then push again")
+        if bad:
+            good = [a.name for a, i in children if i.accepted]
+            index.refused = (f"verified on {', '.join(good)} only: " if good else "") + "; ".join(f"{a.name}: {i.refused}" for a, i in bad)
+            index.fix = bad[0][1].fix + "; nothing of it is pushed multi-arch" + (
+                " (`invoke push` without --multi-arch pushes the x64 image alone under its plain tag)" if children[0][1].accepted else "")
+        out.append(index)
+    return out
+
+
+def _dotnet_version(info: dict | None) -> str:
+    """The .NET version an image was built from (its ``dotnet-version`` label; "" without one)."""
+    return str((((info or {}).get("Config") or {}).get("Labels") or {}).get(dockerio.label("dotnet-version")) or "")
+
+
+def _base_ref(ref: str, arch: Arch) -> str:
+    """An image reference of ``arch`` without the architecture's tag suffix."""
+    repo, tag = split_ref(ref)
+    return f"{repo}:{tag.removesuffix('-' + arch.tag_suffix) if arch.tag_suffix else tag}"
+
+
+@dataclass
+class PublishedIndex:
+    """An image index as the registry serves it under the plain tag, and its children."""
+
+    key: str
+    remote: str
+    digest: str
+    media_type: str
+    size: int
+    manifests: list[dict]        # each: arch, remote, mediaType, digest, size, platform
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def index_document(descriptors: list[dict]) -> bytes:
+    """The OCI image index naming ``descriptors`` (mediaType, digest, size, platform), as it is PUT."""
+    doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
+    return json.dumps(doc, indent=2).encode()
+
+
+def _descriptor(registry: RegistryClient, arch: Arch, item: Item, pub: Published) -> dict:
+    """The index entry of a pushed image: its manifest read by digest, its platform from its config."""
+    manifest = registry.manifest(item.repository, pub.manifest_digest)
+    where = f"manifest {item.repository}@{pub.manifest_digest} on {registry.host}"
+    if manifest.digest != pub.manifest_digest:
+        raise DigestMismatch(where, f"served by digest, its bytes are {manifest.digest}",
+                             "push again; if it persists, the registry (or a proxy in between) changes what it stores")
+    try:
+        config = json.loads(registry.blob(item.repository, manifest.config_digest))
+    except ValueError:
+        raise DigestMismatch(f"config {manifest.config_digest} of {item.remote}", "not JSON", "push again") from None
+    found = config_platform(config)
+    if not _same_platform(found, arch):
+        raise PlatformMismatch(f"image {item.ref} ({item.remote})", f"its config says {found}, not {arch.platform}",
+                               f"build it again with --rid linux-{arch.name} (the reproducible rewrite records the platform)")
+    platform = {"architecture": config["architecture"], "os": config["os"]}
+    if config.get("variant"):
+        platform["variant"] = config["variant"]
+    return {"mediaType": manifest.document.get("mediaType") or manifest.media_type, "digest": manifest.digest,
+            "size": len(manifest.body), "platform": platform}
+
+
+def push_index(registry: RegistryClient, index: IndexItem, descriptors: list[dict]) -> PublishedIndex:
+    """PUT the image index of ``descriptors`` under the index's tag, read it back and check it: the
+    digest of what was PUT is what the registry answers and serves, and every child resolves."""
+    body = index_document(descriptors)
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    where = f"image index {index.repository}:{index.tag} on {registry.host}"
+    fix = "push again; if it persists, the registry (or a proxy in between) changes what it stores"
+    answered = registry.put_manifest(index.repository, index.tag, body, OCI_INDEX)
+    if answered and answered != digest:
+        raise DigestMismatch(where, f"the registry answered the PUT with {answered}, the index PUT is {digest}", fix)
+    served = registry.index(index.repository, index.tag)
+    if served.digest != digest or (served.header_digest and served.header_digest != digest):
+        raise DigestMismatch(where, f"the registry serves {served.digest} (Docker-Content-Digest {served.header_digest or 'none'}), "
+                             f"the index PUT is {digest}", fix)
+    for entry in served.document.get("manifests") or []:
+        child = registry.manifest(index.repository, str(entry.get("digest")))
+        if child.digest != entry.get("digest"):
+            raise DigestMismatch(where, f"its entry {entry.get('digest')} resolves to {child.digest}", fix)
+    manifests = [{"arch": a.name, "remote": i.remote, **d} for (a, i), d in zip(index.children, descriptors)]
+    return PublishedIndex(index.key, index.remote, digest, served.document.get("mediaType") or served.media_type, len(body), manifests)
+
+
+def publish_multiarch(api: docker.APIClient, indexes: list[IndexItem], target: Target, *, attempts: int = ATTEMPTS,
+                      backoff: float = BACKOFF, log: Callable[[str], None] = ui.detail, credentials: Credentials | None = None,
+                      config_path: Path | None = None) -> tuple[list[Published], list[PublishedIndex]]:
+    """Push every accepted index's images (as :func:`push_item`), then its index; the refused ones are left alone."""
+    accepted = [i for i in indexes if i.accepted]
+    if not accepted:
+        return [], []
+    creds = credentials if credentials is not None else credentials_for(target.host, path=config_path)
+    registry = client_for(api, target, creds)
+    pushed: list[Published] = []
+    done: list[PublishedIndex] = []
+    try:
+        for n, index in enumerate(accepted, 1):
+            descriptors = []
+            for arch, item in index.children:
+                ui.step(f"Pushing {item.ref} -> {item.remote} ({arch.platform}; {n}/{len(accepted)})"
+                        + (f" [forced: {item.forced}]" if item.forced else ""))
+                pub = push_item(api, item, registry, credentials=creds, attempts=attempts, backoff=backoff, log=log)
+                pushed.append(pub)
+                descriptors.append(_descriptor(registry, arch, item, pub))
+            result = push_index(registry, index, descriptors)
+            ui.info(f"{index.remote}@{result.digest}: image index of "
+                    + ", ".join(f"{m['remote'].rsplit(':', 1)[1]} ({config_platform(m['platform'])})" for m in result.manifests)
+                    + "; digests checked", label="pushed")
+            done.append(result)
+        return pushed, done
     finally:
         registry.close()

@@ -2,7 +2,7 @@
 distribution 2.8) started on 127.0.0.1.
 
 :class:`RegistryClient` reads what a registry holds -- manifests (Docker schema 2 and OCI) and
-blobs -- through the tool's one HTTP session (``crossgen.acquire.http``: urllib3 retries of
+blobs -- and PUTs image indexes (multi-arch tags) through the tool's one HTTP session (``crossgen.acquire.http``: urllib3 retries of
 transient failures). A registry that asks for credentials (``401`` with ``WWW-Authenticate``) gets
 them the way the Docker daemon gives them: ``Basic`` with the user name and password, or for a
 ``Bearer`` challenge a token from the realm the challenge names. A refusal is
@@ -49,6 +49,10 @@ from crossgen.publish.dockerconfig import Credentials
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+# What a registry answers a manifest PUT it refuses with (distribution's API spec): worded, not raised as HTTP errors.
+_REFUSALS = (400, 404, 405, 409, 412, 413, 415, 422)
 
 CONFIG_TEMPLATE = """\
 # Written by dotnet-composite-images (crossgen/publish/registry.py) for one run of the local registry.
@@ -80,7 +84,11 @@ class RegistryAuthError(DciError):
 
 
 class ManifestError(DciError):
-    """What the registry holds under a name is not a single-platform image manifest."""
+    """What the registry holds under a name is not a single-platform image manifest (or not an index)."""
+
+
+class ManifestRefused(DciError):
+    """The registry refused a manifest (or an image index) that was PUT: its error code and message."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,8 @@ def is_loopback(host: str) -> bool:
 
 
 class RegistryClient:
-    """Read-only HTTP API v2 of the registry at ``host`` (``scheme`` http or https)."""
+    """HTTP API v2 of the registry at ``host`` (``scheme`` http or https): reads, and the PUT of a
+    manifest or image index (:meth:`put_manifest`; the images themselves go through the daemon)."""
 
     def __init__(self, host: str, *, scheme: str = "https", credentials: Credentials | None = None,
                  attempts: int | None = None, backoff: float | None = None) -> None:
@@ -139,9 +148,11 @@ class RegistryClient:
     def close(self) -> None:
         self.session.close()
 
-    def _raw(self, method: str, url: str, headers: dict[str, str] | None = None, *, attempts: int | None = None) -> http.Answer:
+    def _raw(self, method: str, url: str, headers: dict[str, str] | None = None, *, attempts: int | None = None,
+             data: bytes | None = None, expect: tuple[int, ...] = ()) -> http.Answer:
         try:
-            return http.exchange(self.session, url, method=method, headers=headers, expect=(401, 403), attempts=attempts)
+            return http.exchange(self.session, url, method=method, headers=headers, expect=(401, 403, *expect), attempts=attempts,
+                                 data=data)
         except Unreachable as exc:
             raise exc.reworded(what=f"registry {self.host} ({url})",
                                fix=f"check that the registry answers ({self.base}/v2/) and run the task again") from None
@@ -150,14 +161,16 @@ class RegistryClient:
         """The status of ``GET /v2/`` without credentials: 200 (open) or 401 (wants a login)."""
         return self._raw("GET", f"{self.base}/v2/", attempts=attempts).status
 
-    def get(self, path: str, headers: dict[str, str] | None = None, *, method: str = "GET") -> http.Answer:
-        """``path`` (``/v2/...``) with the authentication the registry asks for; a 2xx answer."""
+    def get(self, path: str, headers: dict[str, str] | None = None, *, method: str = "GET", data: bytes | None = None,
+            expect: tuple[int, ...] = ()) -> http.Answer:
+        """``path`` (``/v2/...``) with the authentication the registry asks for; a 2xx answer (or one
+        whose status is in ``expect``). ``method`` PUT sends ``data``."""
         url = self.base + path
         for round_ in range(3):  # as it is; with what the challenge asked for; once more for a new scope
             sent = dict(headers or {})
             if self._authorization:
                 sent["Authorization"] = self._authorization
-            answer = self._raw(method, url, sent)
+            answer = self._raw(method, url, sent, data=data, expect=expect)
             if answer.status == 403:
                 raise RegistryAuthError(f"registry {self.host}", f"denied access to {path} (HTTP 403)",
                                         f"check that the account of `docker login {self.host}` may read and push this repository")
@@ -227,6 +240,36 @@ class RegistryClient:
             raise ManifestError(f"manifest {repository}:{reference} on {self.host}", f"not an image manifest ({kind or media})",
                                 "push a single-platform image (not a manifest list)")
         return Manifest(doc, answer.body, answer.headers.get("Docker-Content-Digest", ""), media)
+
+    def index(self, repository: str, reference: str) -> Manifest:
+        """The image index (OCI, or a Docker manifest list) of ``repository:reference``."""
+        try:
+            answer = self.get(f"/v2/{repository}/manifests/{reference}", {"Accept": f"{OCI_INDEX}, {MANIFEST_LIST}"})
+        except NotFound as exc:
+            raise exc.reworded(what=f"image index {repository}:{reference} on {self.host}",
+                               fix="the push did not complete: push again") from None
+        try:
+            doc = json.loads(answer.body)
+        except ValueError:
+            doc = None
+        media = answer.headers.get("Content-Type", "")
+        if not isinstance(doc, dict) or doc.get("schemaVersion") != 2 or not isinstance(doc.get("manifests"), list):
+            kind = doc.get("mediaType") if isinstance(doc, dict) else "not JSON"
+            raise ManifestError(f"image index {repository}:{reference} on {self.host}", f"not an image index ({kind or media})",
+                                "push the multi-arch image again (invoke push --multi-arch)")
+        return Manifest(doc, answer.body, answer.headers.get("Docker-Content-Digest", ""), media)
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
+        """PUT ``body`` (a manifest or an image index of ``media_type``) as ``repository:reference``;
+        the digest the registry answers (``Docker-Content-Digest``, "" when it sends none). A refusal
+        is :class:`ManifestRefused` with the registry's error code and message."""
+        path = f"/v2/{repository}/manifests/{reference}"
+        answer = self.get(path, {"Content-Type": media_type}, method="PUT", data=body, expect=_REFUSALS)
+        if answer.status in _REFUSALS:
+            raise ManifestRefused(f"manifest {repository}:{reference} ({media_type}) on {self.host}",
+                                  f"the registry refused it (HTTP {answer.status}: {registry_errors(answer.body)})",
+                                  _refusal_fix(answer.status))
+        return answer.headers.get("Docker-Content-Digest", "")
 
     def blob(self, repository: str, digest: str) -> bytes:
         return self.get(f"/v2/{repository}/blobs/{digest}").body
@@ -451,6 +494,25 @@ class LocalRegistry:
             raise DciError(f"manifest {repository}:{tag}", f"{len(layers)} layers but {len(diff_ids)} diff_ids in the config",
                            "run again with --fresh-registry; if it persists, rebuild the image (invoke build-all --force)")
         return Pushed(ref or f"{repository}:{tag}", repository, tag, digest, nbytes, config, layers, diff_ids)
+
+
+def registry_errors(body: bytes) -> str:
+    """The ``errors`` of a registry's answer (``CODE: message``, ...), or the start of the body."""
+    try:
+        errors = json.loads(body).get("errors") or []
+        words = [f"{e.get('code', '?')}: {e.get('message', '')}" + (f" ({json.dumps(e['detail'])[:120]})" if e.get("detail") else "")
+                 for e in errors if isinstance(e, dict)]
+    except (ValueError, AttributeError):
+        words = []
+    return "; ".join(words) or body[:200].decode("utf-8", "replace").strip() or "no error message"
+
+
+def _refusal_fix(status: int) -> str:
+    if status == 405:
+        return "the registry does not accept uploads there (read-only, or a pull-through cache): push to another target"
+    if status == 415:
+        return "the registry does not store image indexes of this media type: push single-arch (without --multi-arch)"
+    return "the manifests it names must be in the same repository: push again (invoke push --multi-arch pushes them first)"
 
 
 def split_ref(ref: str) -> tuple[str, str]:
