@@ -201,12 +201,13 @@ def rid_flag(rid) -> str | None:
     """``--rid``: a Linux RID of an architecture the catalog declares (None = from the configuration)."""
     if rid is None:
         return None
-    from crossgen.images.catalog import arch_of
+    from crossgen.images.catalog import ARCHES
 
     text = str(rid).strip()
-    if not text.startswith("linux-") or "-" not in text:
-        raise DciError(f"--rid {rid}", "not a Linux runtime identifier", "use linux-x64 or linux-arm64")
-    arch_of(text)
+    known = [f"linux-{a.name}" for a in ARCHES]
+    if text not in known:
+        raise DciError(f"--rid {rid}", "not a Linux runtime identifier of an architecture this tool builds for",
+                       "use one of: " + ", ".join(known))
     return text
 
 
@@ -518,7 +519,7 @@ def push_multiarch(s: Settings, target, wanted: tuple[str, ...], *, force: bool,
         raise NotVerified(f"push --multi-arch to {target}", f"{len(refused)} of {len(indexes)} images refused from the index "
                           f"({', '.join(i.key for i in refused)}), nothing of them was pushed",
                           "build and verify them for every architecture (invoke build-all/verify, and with --rid linux-arm64), "
-                          "then push again (or push them single-arch without --multi-arch)")
+                          "then push again (or push their x64 images alone: invoke push without --multi-arch)")
 
 
 def print_checks(checks, prefix: str = "") -> None:

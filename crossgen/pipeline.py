@@ -19,7 +19,7 @@ from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
 from crossgen.images import specs
-from crossgen.images.catalog import CATALOG, DEFAULT_OS, Catalog, Variant, arch_of, for_app, os_base, publish_kind
+from crossgen.images.catalog import ARCHES, CATALOG, DEFAULT_OS, Catalog, Variant, arch_of, for_app, os_base, publish_kind
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
 from crossgen.publish import push as publish
@@ -540,6 +540,8 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
     native = arch_of(host_rid()).platform.split("/")[1]
     for claim in claims:
         emulated = bool(claim.architecture) and claim.architecture != native
+        if emulated:  # checked before each such image (cheap): a clear error, not "exec format error" in every check
+            baseimage.require_emulation(settings.with_overrides(rid=_claim_rid(settings, claim)))
         ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant}"
                 + (f"; {claim.architecture} under emulation, time limits x{settings.emulation_timeout_factor:g})" if emulated else ")"))
         with verify.time_scale(settings.emulation_timeout_factor if emulated else 1.0):
@@ -607,10 +609,20 @@ def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sa
 PROBE_DIR = Path(verify.__file__).parent / "probe"
 
 
+def _claim_rid(settings: Settings, claim: verify.Claim) -> str:
+    """The RID an image was built for: its label, else its config's architecture, else the settings'."""
+    if claim.rid:
+        return claim.rid
+    arch = next((a for a in ARCHES if a.platform.split("/")[1] == claim.architecture), None)
+    return f"{settings.rid.rsplit('-', 1)[0]}-{arch.name}" if arch else settings.rid
+
+
 def _os_probe(settings: Settings, api: docker.APIClient, claim: verify.Claim) -> verify.Check:
-    """The os probe, published self-contained for the image's .NET, run in it (what its OS base promises)."""
+    """The os probe, published self-contained for the image's .NET and architecture, run in it (what its
+    OS base promises)."""
     base = os_base(claim.os or DEFAULT_OS)
-    probe = publish_sample(settings, "OsProbe", kind=SELF_CONTAINED, src=PROBE_DIR, rid=settings.rid, runtime_version=claim.dotnet_version)
+    probe = publish_sample(settings, "OsProbe", kind=SELF_CONTAINED, src=PROBE_DIR, rid=_claim_rid(settings, claim),
+                           runtime_version=claim.dotnet_version)
     return verify.check_os_probe(api, claim, probe, icu=base.icu, tzdata=base.tzdata)
 
 
@@ -663,15 +675,30 @@ def push_images(api: docker.APIClient, settings: Settings, target: publish.Targe
     if dry_run:
         return items, []
     start = time.monotonic()
-    published = publish.publish(api, items, target, attempts=attempts, backoff=backoff)
-    record = {
-        "target": str(target), "seconds": round(time.monotonic() - start, 1),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "pushed": [p.to_dict() for p in published],
-        "refused": [{"key": i.key, "ref": i.ref, "remote": i.remote, "why": i.refused, "fix": i.fix} for i in items if not i.accepted],
-    }
-    atomic_write_text(settings.workspace.publish / "push.json", json.dumps(record, indent=2))
+    published: list[publish.Published] = []
+    with _push_record(settings, target, start) as record:
+        record["refused"] = [{"key": i.key, "ref": i.ref, "remote": i.remote, "why": i.refused, "fix": i.fix}
+                             for i in items if not i.accepted]
+        record["pushed"] = published  # what went up, also when a later push fails
+        publish.publish(api, items, target, attempts=attempts, backoff=backoff, done=published)
     return items, published
+
+
+@contextlib.contextmanager
+def _push_record(settings: Settings, target: publish.Target, start: float):
+    """build/publish/push.json, written when the push ends, also when it fails part-way (then with
+    ``incomplete``: why, and what went up before it); lists in the record are turned into dicts."""
+    record: dict = {"target": str(target)}
+    try:
+        yield record
+    except BaseException as exc:
+        record["incomplete"] = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        raise
+    finally:
+        record["seconds"] = round(time.monotonic() - start, 1)
+        record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        out = {k: [x.to_dict() if hasattr(x, "to_dict") else x for x in v] if isinstance(v, list) else v for k, v in record.items()}
+        atomic_write_text(settings.workspace.publish / "push.json", json.dumps(out, indent=2))
 
 
 def arch_records(settings: Settings) -> list[publish.ArchRecord]:
@@ -705,17 +732,15 @@ def push_multiarch(api: docker.APIClient, settings: Settings, target: publish.Ta
     if dry_run:
         return indexes, []
     start = time.monotonic()
-    pushed, done = publish.publish_multiarch(api, indexes, target, attempts=attempts, backoff=backoff)
-    record = {
-        "target": str(target), "multi_arch": True, "seconds": round(time.monotonic() - start, 1),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "records": {r.arch.name: {"build": str(r.build_record), "verify": str(r.verify_record)} for r in records},
-        "indexes": [d.to_dict() for d in done],
-        "pushed": [p.to_dict() for p in pushed],
-        "refused": [{**i.to_dict(), "pushed": "nothing (refused from the index, not pushed single-arch either)"}
-                    for i in indexes if not i.accepted],
-    }
-    atomic_write_text(settings.workspace.publish / "push.json", json.dumps(record, indent=2))
+    pushed: list[publish.Published] = []
+    done: list[publish.PublishedIndex] = []
+    with _push_record(settings, target, start) as record:
+        record["multi_arch"] = True
+        record["records"] = {r.arch.name: {"build": str(r.build_record), "verify": str(r.verify_record)} for r in records}
+        record["indexes"], record["pushed"] = done, pushed  # what went up, also when a later push fails
+        record["refused"] = [{**i.to_dict(), "pushed": "nothing (refused from the index, not pushed single-arch either)"}
+                             for i in indexes if not i.accepted]
+        publish.publish_multiarch(api, indexes, target, attempts=attempts, backoff=backoff, pushed=pushed, done=done)
     return indexes, done
 
 

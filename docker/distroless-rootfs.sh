@@ -46,6 +46,11 @@ ln -s usr/bin "$R/bin"; ln -s usr/lib "$R/lib"; ln -s usr/lib64 "$R/lib64"; ln -
 
 for deb in /debs/*.deb; do
     p=$(dpkg-deb -f "$deb" Package)
+    a=$(dpkg-deb -f "$deb" Architecture)
+    case "$a" in
+        "$DEB_ARCH"|all) ;;
+        *) echo "distroless-rootfs: $p is a package for $a, not $DEB_ARCH (a dependency apt resolved for the installer)" >&2; exit 1 ;;
+    esac
     dpkg-deb -x "$deb" "/x/$p"
     dpkg-deb -f "$deb" Package Source Version Architecture Maintainer Multi-Arch Homepage > "$R/var/lib/dpkg/status.d/$p"
     if [ -f "/x/$p/usr/share/doc/$p/copyright" ]; then

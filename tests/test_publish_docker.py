@@ -119,6 +119,42 @@ def test_push_round_trips_the_digests(api, images, settings, registry):
     assert not _remote_tags(api, registry.host), "the temporary tags were left behind"
 
 
+def test_a_push_that_fails_part_way_records_what_went_up(api, images, tmp_path, registry):
+    """Two verified images; the second disappears from the daemon after the plan: the first is on the
+    registry, the push fails, and push.json says so (incomplete, why) and names what went up."""
+    tag = uuid.uuid4().hex[:10]
+    refs = {k: f"{PREFIX}{k}:{tag}" for k in ("part-1", "part-2")}
+    build = tmp_path / "build"
+    (build / "verify").mkdir(parents=True)
+    try:
+        for k, ref in refs.items():
+            (tmp_path / k).write_bytes(os.urandom(2000))
+            (tmp_path / f"Dockerfile.{k}").write_text(f"FROM {images['small-a']}\nCOPY {k} /{k}\n")
+            dockerio.build(api, tmp_path, ref, dockerfile=f"Dockerfile.{k}", labels={dockerio.label("role"): "push-test"})
+        ids = {k: dockerio.image_info(api, ref)["Id"] for k, ref in refs.items()}
+        (build / "build-all.json").write_text(json.dumps({"images": [
+            {"key": k, "ref": ref, "image_id": ids[k], "size": 0, "seconds": 0.0, "skipped": True, "not_built": ""}
+            for k, ref in refs.items()], "not_built": []}))
+        (build / "verify" / "verify.json").write_text(json.dumps(
+            [Check(ref, "structure", True, "ok", {"image_id": ids[k]}).to_dict() for k, ref in refs.items()]))
+        s = e2e_settings(image_prefix=PREFIX, build_dir=build)
+        target = publish.Target(registry.host, "partial")
+        items = publish.plan(api, json.loads((build / "build-all.json").read_text())["images"], target, PREFIX,
+                             build / "verify" / "verify.json")
+        assert [i.key for i in items if i.accepted] == ["part-1", "part-2"]
+        api.remove_image(refs["part-2"], force=True)
+        done: list = []
+        with pytest.raises(Exception):
+            with pipeline._push_record(s, target, 0.0) as record:
+                record["pushed"] = done
+                publish.publish(api, items, target, attempts=1, backoff=0.0, done=done)
+        written = json.loads((s.workspace.publish / "push.json").read_text())
+        assert written["incomplete"] and [p["key"] for p in written["pushed"]] == ["part-1"]
+        assert _raw_manifest(registry.host, "partial/part-1", tag)[0] == 200
+    finally:
+        tiny_images.remove_images(api, refs.values())
+
+
 def test_unverified_and_failed_images_are_refused_unless_forced(images, settings, registry):
     target = f"{registry.host}/cli"
     dry = _invoke(["push", "--registry", target, "--images", "small-a,small-c,small-d", "--dry-run"], settings)

@@ -110,7 +110,13 @@ class Arch:
         return f"{tag}-{self.tag_suffix}" if self.tag_suffix else tag
 
     def ref(self, ref: str) -> str:
-        """An image reference (``repo:tag``, or ``repo`` = ``repo:latest``) for this architecture."""
+        """An image reference (``repo:tag``, or ``repo`` = ``repo:latest``) for this architecture (this
+        machine's: as it is)."""
+        if not self.tag_suffix:
+            return ref
+        if "@" in ref:
+            raise DciError(f"image {ref}", f"a reference by digest names one image, not its {self.name} build",
+                           f"give dci.base_image as repository:tag (its {self.name} image is tagged <tag>-{self.tag_suffix})")
         repo, sep, tag = ref.rpartition(":")
         if not sep or "/" in tag:  # no tag (a registry port is not one)
             repo, tag = ref, "latest"

@@ -369,15 +369,16 @@ def client_for(api: docker.APIClient, target: Target, credentials: Credentials |
 
 def publish(api: docker.APIClient, items: list[Item], target: Target, *, attempts: int = ATTEMPTS, backoff: float = BACKOFF,
             log: Callable[[str], None] = ui.detail, credentials: Credentials | None = None,
-            config_path: Path | None = None) -> list[Published]:
-    """Push every accepted item (in order) to ``target``; the refused ones are left alone."""
+            config_path: Path | None = None, done: list[Published] | None = None) -> list[Published]:
+    """Push every accepted item (in order) to ``target``; the refused ones are left alone. ``done``: the
+    list each pushed image is added to as it is pushed (what went up before a failure)."""
+    done = [] if done is None else done
     accepted = [i for i in items if i.accepted]
     if not accepted:
-        return []
+        return done
     creds = credentials if credentials is not None else credentials_for(target.host, path=config_path)
     registry = client_for(api, target, creds)
     try:
-        done = []
         for n, item in enumerate(accepted, 1):
             ui.step(f"Pushing {item.ref} -> {item.remote} ({n}/{len(accepted)})" + (f" [forced: {item.forced}]" if item.forced else ""))
             pub = push_item(api, item, registry, creds, attempts=attempts, backoff=backoff, log=log)
@@ -587,15 +588,18 @@ def push_index(registry: RegistryClient, index: IndexItem, descriptors: list[dic
 
 def publish_multiarch(api: docker.APIClient, indexes: list[IndexItem], target: Target, *, attempts: int = ATTEMPTS,
                       backoff: float = BACKOFF, log: Callable[[str], None] = ui.detail, credentials: Credentials | None = None,
-                      config_path: Path | None = None) -> tuple[list[Published], list[PublishedIndex]]:
-    """Push every accepted index's images (as :func:`push_item`), then its index; the refused ones are left alone."""
+                      config_path: Path | None = None, pushed: list[Published] | None = None,
+                      done: list[PublishedIndex] | None = None) -> tuple[list[Published], list[PublishedIndex]]:
+    """Push every accepted index's images (as :func:`push_item`), then its index; the refused ones are left
+    alone. ``pushed``, ``done``: the lists each image and each index are added to as they go up (what
+    went up before a failure)."""
+    pushed = [] if pushed is None else pushed
+    done = [] if done is None else done
     accepted = [i for i in indexes if i.accepted]
     if not accepted:
-        return [], []
+        return pushed, done
     creds = credentials if credentials is not None else credentials_for(target.host, path=config_path)
     registry = client_for(api, target, creds)
-    pushed: list[Published] = []
-    done: list[PublishedIndex] = []
     try:
         for n, index in enumerate(accepted, 1):
             descriptors = []

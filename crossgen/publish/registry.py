@@ -511,7 +511,7 @@ def _refusal_fix(status: int) -> str:
     if status == 405:
         return "the registry does not accept uploads there (read-only, or a pull-through cache): push to another target"
     if status == 415:
-        return "the registry does not store image indexes of this media type: push single-arch (without --multi-arch)"
+        return "the registry does not store image indexes of this media type: push the x64 images alone (invoke push without --multi-arch)"
     return "the manifests it names must be in the same repository: push again (invoke push --multi-arch pushes them first)"
 
 
