@@ -121,17 +121,11 @@ class Target:
 
 # --- what to push, and the verify gate -------------------------------------------------------------
 
-@dataclass
-class Item:
-    """One image of the build record, where it would go, and whether the gate lets it through."""
+class _Destination:
+    """What is pushed to ``remote`` (HOST[:PORT]/PATH:TAG) unless ``refused`` says why not."""
 
-    key: str
-    ref: str
-    remote: str            # HOST[:PORT]/PATH:TAG
-    image_id: str
-    refused: str = ""      # why not (empty: accepted)
-    fix: str = ""
-    forced: str = ""       # accepted with --force although: ...
+    remote: str
+    refused: str
 
     @property
     def accepted(self) -> bool:
@@ -145,6 +139,19 @@ class Item:
     @property
     def tag(self) -> str:
         return split_ref(self.remote)[1]
+
+
+@dataclass
+class Item(_Destination):
+    """One image of the build record, where it would go, and whether the gate lets it through."""
+
+    key: str
+    ref: str
+    remote: str            # HOST[:PORT]/PATH:TAG
+    image_id: str
+    refused: str = ""      # why not (empty: accepted)
+    fix: str = ""
+    forced: str = ""       # accepted with --force although: ...
 
 
 def read_verify_results(path: Path) -> dict[str, list[dict]] | None:
@@ -420,7 +427,7 @@ class ArchRecord:
 
 
 @dataclass
-class IndexItem:
+class IndexItem(_Destination):
     """One image key pushed multi-arch: its architectures' images (``<tag>-amd64``, ``<tag>-arm64v8``)
     and the index under the plain tag; refused (nothing pushed) unless every child is accepted."""
 
@@ -429,18 +436,6 @@ class IndexItem:
     children: list[tuple[Arch, Item]]             # in ARCHES order
     refused: str = ""
     fix: str = ""
-
-    @property
-    def accepted(self) -> bool:
-        return not self.refused
-
-    @property
-    def repository(self) -> str:
-        return split_ref(self.remote)[0].split("/", 1)[1]
-
-    @property
-    def tag(self) -> str:
-        return split_ref(self.remote)[1]
 
     def to_dict(self) -> dict:
         return {"key": self.key, "remote": self.remote, "why": self.refused, "fix": self.fix,

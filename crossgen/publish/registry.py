@@ -223,39 +223,35 @@ class RegistryClient:
 
     # --- what the registry holds ----------------------------------------------------------
 
-    def manifest(self, repository: str, reference: str) -> Manifest:
-        """The image manifest (Docker schema 2 or OCI) of ``repository:reference``."""
+    def _document(self, repository: str, reference: str, accept: str, what: str) -> tuple[dict | None, http.Answer, str]:
+        """GET ``/v2/<repository>/manifests/<reference>``: its JSON (None when it is not JSON), the answer,
+        its media type."""
         try:
-            answer = self.get(f"/v2/{repository}/manifests/{reference}", {"Accept": f"{MANIFEST_V2}, {OCI_MANIFEST}"})
+            answer = self.get(f"/v2/{repository}/manifests/{reference}", {"Accept": accept})
         except NotFound as exc:
-            raise exc.reworded(what=f"manifest {repository}:{reference} on {self.host}",
+            raise exc.reworded(what=f"{what} {repository}:{reference} on {self.host}",
                                fix="the push did not complete: push again") from None
         try:
             doc = json.loads(answer.body)
         except ValueError:
             doc = None
-        media = answer.headers.get("Content-Type", "")
-        if not isinstance(doc, dict) or doc.get("schemaVersion") != 2 or "layers" not in doc or "config" not in doc:
-            kind = doc.get("mediaType") if isinstance(doc, dict) else "not JSON"
-            raise ManifestError(f"manifest {repository}:{reference} on {self.host}", f"not an image manifest ({kind or media})",
+        return (doc if isinstance(doc, dict) else None), answer, answer.headers.get("Content-Type", "")
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """The image manifest (Docker schema 2 or OCI) of ``repository:reference``."""
+        doc, answer, media = self._document(repository, reference, f"{MANIFEST_V2}, {OCI_MANIFEST}", "manifest")
+        if doc is None or doc.get("schemaVersion") != 2 or "layers" not in doc or "config" not in doc:
+            raise ManifestError(f"manifest {repository}:{reference} on {self.host}",
+                                f"not an image manifest ({_kind(doc, media)})",
                                 "push a single-platform image (not a manifest list)")
         return Manifest(doc, answer.body, answer.headers.get("Docker-Content-Digest", ""), media)
 
     def index(self, repository: str, reference: str) -> Manifest:
         """The image index (OCI, or a Docker manifest list) of ``repository:reference``."""
-        try:
-            answer = self.get(f"/v2/{repository}/manifests/{reference}", {"Accept": f"{OCI_INDEX}, {MANIFEST_LIST}"})
-        except NotFound as exc:
-            raise exc.reworded(what=f"image index {repository}:{reference} on {self.host}",
-                               fix="the push did not complete: push again") from None
-        try:
-            doc = json.loads(answer.body)
-        except ValueError:
-            doc = None
-        media = answer.headers.get("Content-Type", "")
-        if not isinstance(doc, dict) or doc.get("schemaVersion") != 2 or not isinstance(doc.get("manifests"), list):
-            kind = doc.get("mediaType") if isinstance(doc, dict) else "not JSON"
-            raise ManifestError(f"image index {repository}:{reference} on {self.host}", f"not an image index ({kind or media})",
+        doc, answer, media = self._document(repository, reference, f"{OCI_INDEX}, {MANIFEST_LIST}", "image index")
+        if doc is None or doc.get("schemaVersion") != 2 or not isinstance(doc.get("manifests"), list):
+            raise ManifestError(f"image index {repository}:{reference} on {self.host}",
+                                f"not an image index ({_kind(doc, media)})",
                                 "push the multi-arch image again (invoke push --multi-arch)")
         return Manifest(doc, answer.body, answer.headers.get("Docker-Content-Digest", ""), media)
 
@@ -513,6 +509,11 @@ def _refusal_fix(status: int) -> str:
     if status == 415:
         return "the registry does not store image indexes of this media type: push the x64 images alone (invoke push without --multi-arch)"
     return "the manifests it names must be in the same repository: push again (invoke push --multi-arch pushes them first)"
+
+
+def _kind(doc: dict | None, media: str) -> str:
+    """What a manifest document says it is: its mediaType, else the answer's Content-Type ("not JSON")."""
+    return "not JSON" if doc is None else (doc.get("mediaType") or media)
 
 
 def split_ref(ref: str) -> tuple[str, str]:
