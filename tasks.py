@@ -19,6 +19,8 @@ OS_HELP = ("OS base of runtime-deps and every image on it: slim (Debian slim, sh
 RID_HELP = ("target RID: linux-x64 or linux-arm64 (Crossgen2 runs here and targets it; arm64 images get an arm64 Debian base, "
             "tags ending -arm64v8, and are built and run under emulation: scripts/bootstrap.sh sets it up); default from invoke.yaml (dci.rid)")
 LOCKED_HELP = "use exactly what the lock file says (dci.lock_file); fail on any difference"
+BUILD_IMAGES_HELP = ("comma-separated image keys or patterns (e.g. 'runtime-*,sample-web-*'): of the variants' images, just those "
+                     "and what they stand on (default: all of them); the build record names only what was built")
 DRY_RUN_HELP = "say what would be published, compiled and built, and why; build nothing"
 APP_HELP = "your app: its project folder (published here) or the folder `dotnet publish` wrote (framework-dependent)"
 PROBE_HELP = ("how your app is timed: exit (a console app: it runs and exits; the default) or, for a web app, the HTTP path "
@@ -103,9 +105,9 @@ def crossgen(c, bubble="runtime", channel=None, inputbubble=None, extra=None, pa
 
 @task(help={"variant": "variant number or name (e.g. 2 or runtime-composite), or several, comma-separated (1,2)", "channel": CHANNEL_HELP,
             "force": "rebuild even when up to date", "locked": LOCKED_HELP, "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP,
-            "rid": RID_HELP})
+            "rid": RID_HELP, "images": BUILD_IMAGES_HELP})
 @friendly
-def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None, rid=None):
+def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None, rid=None, images=""):
     """Build the images of one variant, or of several (and what they stand on); one build record for them all."""
     from crossgen.images.catalog import CATALOG
 
@@ -113,18 +115,18 @@ def build(c, variant, channel=None, force=False, locked=False, dry_run=False, mo
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os),
                          "rid": cli.rid_flag(rid)})
     unique = [v for i, v in enumerate(chosen) if v.number not in {u.number for u in chosen[:i]}]
-    cli.build(cli.with_mode(s, mode), unique, force=force, dry_run=dry_run)
+    cli.build(cli.with_mode(s, mode), unique, force=force, dry_run=dry_run, images=inputs.image_key_patterns("--images", images))
 
 
 @task(help={"channel": CHANNEL_HELP, "force": "rebuild every image even when up to date", "locked": LOCKED_HELP,
-            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP, "rid": RID_HELP})
+            "dry_run": DRY_RUN_HELP, "mode": cli.MODE_HELP, "os": OS_HELP, "rid": RID_HELP, "images": BUILD_IMAGES_HELP})
 @friendly
-def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None, rid=None):
+def build_all(c, channel=None, force=False, locked=False, dry_run=False, mode=None, os=None, rid=None, images=""):
     """Build every image of every variant in dependency order (but the app approaches left out of build-all,
     variants 6-8: `build --variant 6,7,8`); print sizes and build times."""
     s = cli.settings(c, {"channel": cli.channel_flag(channel), "locked": True if locked else None, "os": cli.os_flag(os),
                          "rid": cli.rid_flag(rid)})
-    cli.build(cli.with_mode(s, mode), None, force=force, dry_run=dry_run)
+    cli.build(cli.with_mode(s, mode), None, force=force, dry_run=dry_run, images=inputs.image_key_patterns("--images", images))
 
 
 @task(

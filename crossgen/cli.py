@@ -380,15 +380,18 @@ def app_report(s: Settings, folder: Path, probe: str | None, opts) -> None:
             label="report:")
 
 
-def build(s: Settings, variants=None, *, force: bool, dry_run: bool) -> None:
-    """Build the variants (all when None), or with ``dry_run`` say what would be built and why."""
+def build(s: Settings, variants=None, *, force: bool, dry_run: bool, images: tuple[str, ...] = ()) -> None:
+    """Build the variants (all when None), or with ``dry_run`` say what would be built and why;
+    ``images``: key patterns, just the images of the variants that match and what they stand on."""
     from crossgen import dockerio, pipeline
+    from crossgen.images.catalog import CATALOG
 
+    only = CATALOG.keys_matching(CATALOG.selection(variants), images) if images else None
     api = dockerio.connect()
     if dry_run:
-        print_plan(pipeline.plan_build(api, s, *_session_and_cache(s), selected=variants, force=force))
+        print_plan(pipeline.plan_build(api, s, *_session_and_cache(s), selected=variants, force=force, only=only))
     else:
-        print_outcomes(pipeline.build_variants(api, s, *_session_and_cache(s), selected=variants, force=force))
+        print_outcomes(pipeline.build_variants(api, s, *_session_and_cache(s), selected=variants, force=force, only=only))
 
 
 def print_plan(steps) -> None:

@@ -19,7 +19,7 @@ from crossgen import dockerio
 from crossgen.compile import r2r
 from crossgen.core import ui
 from crossgen.images import specs
-from crossgen.images.catalog import ARCHES, CATALOG, DEFAULT_OS, Catalog, Variant, arch_of, for_app, os_base, publish_kind
+from crossgen.images.catalog import ARCHES, CATALOG, DEFAULT_OS, Catalog, Variant, for_app, os_base, publish_kind
 from crossgen.images.catalog import Sample as CatalogSample
 from crossgen.verify import checks as verify
 from crossgen.publish import push as publish
@@ -238,14 +238,11 @@ def build_variants(
     the images they stand on."""
     start = time.monotonic()
     chosen = catalog.selection(selected)
-    images = catalog.build_order(chosen)
-    if only is not None:
-        needed = catalog.with_bases(only)
-        images = [i for i in images if i.key in needed]
+    images = catalog.to_build(chosen, only)
     acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images, settings))
     settings = for_channel(settings, acquired)
     apps = publish_samples(settings, acquired, catalog, images) if any(img.role == "app" for img in images) else {}
-    compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen), apps=apps, force_images=force,
+    compiled, outcomes = compile_named(api, settings, acquired, catalog.bubbles_of(chosen, only), apps=apps, force_images=force,
                                        force=recompile, catalog=catalog)
     sdk = specs.sdk_for(settings, acquired) if any(img.role == "sdk" for img in images) else None
     not_built: dict[str, str] = {}
@@ -395,12 +392,13 @@ def plan_build(
     selected: list[Variant] | None = None,
     force: bool = False,
     catalog: Catalog = CATALOG,
+    only: set[str] | None = None,
 ) -> list[Step]:
     """What :func:`build_variants` would publish, compile and build, each with its reason. The .NET
     bits are resolved and fetched into the download cache (that is how the inputs are known);
-    nothing is published, compiled or built."""
+    nothing is published, compiled or built. ``only`` as for :func:`build_variants`."""
     chosen = catalog.selection(selected)
-    images = catalog.build_order(chosen)
+    images = catalog.to_build(chosen, only)
     acquired = acquire(settings, session, cache, optional=_sdk_if_needed(images, settings))
     settings = for_channel(settings, acquired)
     steps: list[Step] = []
@@ -416,8 +414,8 @@ def plan_build(
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
     add("base", os_ref, not os_present, "present" if os_present else f"missing: {made}")
     _plan_image(api, "base", specs.runtime_deps_spec(settings, acquired), force, changed, add)
-    if baseimage.with_shell(settings) is not settings:  # the Crossgen2 image's base
-        _plan_image(api, "base", specs.runtime_deps_spec(baseimage.with_shell(settings), acquired), force, changed, add)
+    if (shell := baseimage.with_shell(settings)) is not settings:  # the Crossgen2 image's base
+        _plan_image(api, "base", specs.runtime_deps_spec(shell, acquired), force, changed, add)
     cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, force, changed, add)
 
@@ -433,13 +431,13 @@ def plan_build(
 
     mibc = optimization_profile(settings, acquired)
     hot = None
-    if needs_hot_list(settings, catalog.bubbles_of(chosen)):
+    if needs_hot_list(settings, catalog.bubbles_of(chosen, only)):
         listed = training.cached_hot_assemblies(settings)
         add("profile", "hot assemblies", listed is None,
             f"made from the training programs ({listed.path.name})" if listed else "the training programs have not run yet")
         hot = listed.names if listed else None
     compiled: dict[str, CompileResult] = {}
-    for n in catalog.bubbles_of(chosen):
+    for n in catalog.bubbles_of(chosen, only):
         bubble = get_bubble(n)
         targets = [(name, app, kind) for name, (app, kind) in app_bubbles(catalog, apps).items()] if n == "app" else [(n, None, "")]
         for name, sc, kind in targets:
@@ -537,11 +535,14 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         checks.append(check)
         ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
-    native = arch_of(host_rid()).platform.split("/")[1]
+    native = baseimage.host_arch().architecture
+    emulation_checked: set[str] = set()
     for claim in claims:
         emulated = bool(claim.architecture) and claim.architecture != native
-        if emulated:  # checked before each such image (cheap): a clear error, not "exec format error" in every check
-            baseimage.require_emulation(settings.with_overrides(rid=_claim_rid(settings, claim)))
+        if emulated and (rid := _claim_rid(settings, claim)) not in emulation_checked:
+            # before the first image of the architecture: a clear error, not "exec format error" in every check
+            baseimage.require_emulation(settings.with_overrides(rid=rid))
+            emulation_checked.add(rid)
         ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant}"
                 + (f"; {claim.architecture} under emulation, time limits x{settings.emulation_timeout_factor:g})" if emulated else ")"))
         with verify.time_scale(settings.emulation_timeout_factor if emulated else 1.0):
@@ -613,8 +614,8 @@ def _claim_rid(settings: Settings, claim: verify.Claim) -> str:
     """The RID an image was built for: its label, else its config's architecture, else the settings'."""
     if claim.rid:
         return claim.rid
-    arch = next((a for a in ARCHES if a.platform.split("/")[1] == claim.architecture), None)
-    return f"{settings.rid.rsplit('-', 1)[0]}-{arch.name}" if arch else settings.rid
+    arch = next((a for a in ARCHES if a.architecture == claim.architecture), None)
+    return arch.rid(settings.rid) if arch else settings.rid
 
 
 def _os_probe(settings: Settings, api: docker.APIClient, claim: verify.Claim) -> verify.Check:
@@ -692,7 +693,7 @@ def _push_record(settings: Settings, target: publish.Target, start: float):
     try:
         yield record
     except BaseException as exc:
-        record["incomplete"] = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        record["incomplete"] = f"{type(exc).__name__}: {exc}"[:500]
         raise
     finally:
         record["seconds"] = round(time.monotonic() - start, 1)
@@ -704,12 +705,9 @@ def _push_record(settings: Settings, target: publish.Target, start: float):
 def arch_records(settings: Settings) -> list[publish.ArchRecord]:
     """Every architecture's last build-all and verify record (the workspace's names for each: build-all.json
     and verify/ for x64, build-all-arm64.json and verify-arm64/ for arm64)."""
-    from crossgen.images.catalog import ARCHES
-
-    platform_part = settings.rid.rsplit("-", 1)[0]  # linux (linux-musl)
     records = []
     for arch in ARCHES:
-        work = settings.with_overrides(rid=f"{platform_part}-{arch.name}").workspace
+        work = settings.with_overrides(rid=arch.rid(settings.rid)).workspace
         path = work.build_record
         images = json.loads(path.read_text())["images"] if path.is_file() else None
         records.append(publish.ArchRecord(arch, images, path, work.verify / "verify.json"))

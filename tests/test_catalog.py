@@ -143,3 +143,18 @@ def test_some_images_come_with_the_images_they_stand_on():
     assert CATALOG.with_bases({"sdk-aspnet-composed-composite"}) == {
         "sdk-aspnet-composed-composite", "aspnet-composed-composite", "runtime-composite", RUNTIME_DEPS}
     assert CATALOG.with_bases({"crossgen2", RUNTIME_DEPS}) == {"crossgen2", RUNTIME_DEPS}
+
+
+def test_build_images_takes_the_matching_images_their_bases_and_only_their_bubbles():
+    """`invoke build --variant 4 --images 'sdk-*'`: the SDK image, what it stands on and the bubbles
+    those hold; `--images 'runtime-*'` of variant 4 leaves its ASP.NET bubble out."""
+    four = CATALOG.selection([CATALOG.variant(4)])
+    only = CATALOG.keys_matching(four, ("sdk-*",))
+    assert only == {"sdk-aspnet-composed-composite"}
+    assert [i.key for i in CATALOG.to_build(four, only)] == ["runtime-composite", "aspnet-composed-composite", "sdk-aspnet-composed-composite"]
+    runtime = CATALOG.keys_matching(four, ("runtime-*",))
+    assert CATALOG.bubbles_of(four, runtime) == ("runtime",) and CATALOG.bubbles_of(four) == ("runtime", "aspnet-composed")
+    assert CATALOG.to_build(four) == CATALOG.build_order(four)
+    with pytest.raises(DciError) as err:
+        CATALOG.keys_matching(four, ("runtime-*", "sample-*"))
+    assert "sample-*" in err.value.what and "runtime-composite" in err.value.fix

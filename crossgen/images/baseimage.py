@@ -42,9 +42,14 @@ def arch(settings: Settings) -> Arch:
     return arch_of(settings.rid)
 
 
+def host_arch() -> Arch:
+    """This machine's architecture (what Crossgen2 and the tool images run on)."""
+    return arch_of(host_rid())
+
+
 def emulated(settings: Settings) -> bool:
     """Its images are of another architecture than this machine's: built and run under emulation."""
-    return arch(settings).name != arch_of(host_rid()).name
+    return arch(settings).name != host_arch().name
 
 
 def image_name(settings: Settings, repo: str, suffix: str = "") -> str:
@@ -63,7 +68,7 @@ def os_image(settings: Settings) -> str:
 def with_shell(settings: Settings) -> Settings:
     """The settings of the Crossgen2 tool image: on the default OS base (with a shell) whatever ``--os`` is,
     and for this machine's architecture (Crossgen2 runs here and targets ``--rid``'s)."""
-    host = f"{settings.rid.rsplit('-', 1)[0]}-{arch_of(host_rid()).name}"
+    host = host_arch().rid(settings.rid)
     if os_of(settings).shell and host == settings.rid:
         return settings
     return settings.with_overrides(os=DEFAULT_OS, rid=host)
@@ -74,7 +79,7 @@ def os_base_settings(settings: Settings) -> Settings:
     the target architecture's own (apt runs in it: under emulation for another architecture). On a base
     without one, this machine's: its installer stage fetches the target architecture's packages as apt's
     foreign architecture and the image is FROM scratch, so no OS base of the target is needed or made."""
-    host = f"{settings.rid.rsplit('-', 1)[0]}-{arch_of(host_rid()).name}"
+    host = host_arch().rid(settings.rid)
     if os_of(settings).shell or host == settings.rid:
         return settings
     return settings.with_overrides(rid=host)
@@ -216,7 +221,7 @@ def require_emulation(settings: Settings) -> None:
     target = arch(settings)
     entry = BINFMT / target.qemu
     if not (BINFMT / "status").is_file():
-        raise DciError(f"--rid {settings.rid}", f"building or running {target.name} images on this {arch_of(host_rid()).name} machine needs "
+        raise DciError(f"--rid {settings.rid}", f"building or running {target.name} images on this {host_arch().name} machine needs "
                        f"emulation, and binfmt_misc is not mounted ({BINFMT})",
                        "run scripts/bootstrap.sh as root (it installs qemu-user-static and mounts binfmt_misc)")
     try:

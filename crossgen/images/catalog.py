@@ -37,6 +37,7 @@ default, so that a new value is one more entry.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 
@@ -104,6 +105,15 @@ class Arch:
     multiarch: str            # its multiarch triple: the folder under /usr/lib its libraries go to
     tag_suffix: str           # appended to every tag of its images ("" = none)
     qemu: str                 # the binfmt_misc entry that runs its executables on another machine
+
+    @property
+    def architecture(self) -> str:
+        """Docker's name for it: the image config's ``architecture`` (amd64, arm64)."""
+        return self.platform.split("/")[1]
+
+    def rid(self, like: str) -> str:
+        """The RID of this architecture on the platform part of the RID ``like`` (linux-x64 -> linux-arm64)."""
+        return f"{like.rsplit('-', 1)[0]}-{self.name}"
 
     def tag(self, tag: str) -> str:
         """``tag`` for this architecture: ``<tag>-<suffix>`` (unchanged without a suffix)."""
@@ -475,9 +485,27 @@ class Catalog:
             out[s.name] = tuple(k.name for k in PUBLISH_KINDS if k.name in kinds)
         return out
 
-    def bubbles_of(self, variants: list[Variant]) -> tuple[str, ...]:
-        """Bubble names to compile (``app`` once for all samples)."""
-        names = [b if not b.startswith("app-") else "app" for i in self.build_order(variants) for b in i.bubbles]
+    def to_build(self, variants: list[Variant], only: set[str] | None = None) -> list[Image]:
+        """:meth:`build_order` of ``variants``; ``only``: of those, just these keys and the images they stand on."""
+        images = self.build_order(variants)
+        if only is None:
+            return images
+        needed = self.with_bases(only)
+        return [i for i in images if i.key in needed]
+
+    def keys_matching(self, variants: list[Variant], patterns: tuple[str, ...], flag: str = "--images") -> set[str]:
+        """The keys of the images building ``variants`` builds that match a pattern (fnmatch); every
+        pattern must match one of them."""
+        keys = [i.key for i in self.build_order(variants)]
+        for p in patterns:
+            if not fnmatch.filter(keys, p):
+                raise DciError(f"{flag} {p}", f"no image of variant {', '.join(str(v.number) for v in variants)} matches it",
+                               f"give one or more of: {', '.join(keys)} (or patterns such as 'runtime-*')")
+        return {k for k in keys if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+
+    def bubbles_of(self, variants: list[Variant], only: set[str] | None = None) -> tuple[str, ...]:
+        """Bubble names to compile for the images :meth:`to_build` gives (``app`` once for all samples)."""
+        names = [b if not b.startswith("app-") else "app" for i in self.to_build(variants, only) for b in i.bubbles]
         return tuple(dict.fromkeys(names))
 
     def variants_of_image(self, key: str) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ from crossgen import dockerio
 from crossgen.dockerio import templates
 from crossgen.acquire.acquisition import Acquired
 from crossgen.acquire.epoch import source_date_epoch
-from crossgen.images.baseimage import (DISTROLESS_SCRIPT, arch, emulated, image_name, os_base_settings, os_image, os_of, os_packages,
+from crossgen.images.baseimage import (DISTROLESS_SCRIPT, arch, emulated, host_arch, image_name, os_base_settings, os_image, os_of, os_packages,
                                        runtime_deps_dockerfile, runtime_deps_name, stage_runtime_deps)
 from crossgen.compile.compiler import CompileResult
 from crossgen.dockerio.imagebuild import ImageSpec
@@ -71,12 +71,6 @@ def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
     )
 
 
-def arch_of_host() -> str:
-    from crossgen.acquire.acquisition import host_rid
-
-    return host_rid()
-
-
 def platform(settings: Settings) -> str | None:
     """The Docker platform an image build names: the target architecture's when it is not this machine's."""
     return arch(settings).platform if emulated(settings) else None
@@ -126,7 +120,7 @@ def os_refusal(settings: Settings, image: Image) -> str:
         return f"no SDK image on the {base.name} OS base: it has no shell (official .NET images have no distroless SDK either)"
     if image.role == "sdk" and emulated(settings):
         return (f"no SDK image for {settings.rid}: an SDK image holds a working SDK, and the only SDK here is this machine's "
-                f"{arch_of_host()} one (no {arch(settings).name} SDK is served by NuGet or found in a configured layout)")
+                f"{host_arch().name} one (no {arch(settings).name} SDK is served by NuGet or found in a configured layout)")
     return ""
 
 

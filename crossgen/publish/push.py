@@ -34,6 +34,7 @@ import hashlib
 import json
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -374,6 +375,18 @@ def client_for(api: docker.APIClient, target: Target, credentials: Credentials |
     return RegistryClient(target.host, scheme=scheme, credentials=credentials, **kw)
 
 
+@contextmanager
+def _opened(api: docker.APIClient, target: Target, credentials: Credentials | None, config_path: Path | None):
+    """The registry client for ``target`` with the credentials given, else Docker's for its host (read
+    from ``config_path``, or the user's config); closed when the push ends, however it ends."""
+    creds = credentials if credentials is not None else credentials_for(target.host, path=config_path)
+    registry = client_for(api, target, creds)
+    try:
+        yield registry, creds
+    finally:
+        registry.close()
+
+
 def publish(api: docker.APIClient, items: list[Item], target: Target, *, attempts: int = ATTEMPTS, backoff: float = BACKOFF,
             log: Callable[[str], None] = ui.detail, credentials: Credentials | None = None,
             config_path: Path | None = None, done: list[Published] | None = None) -> list[Published]:
@@ -383,18 +396,14 @@ def publish(api: docker.APIClient, items: list[Item], target: Target, *, attempt
     accepted = [i for i in items if i.accepted]
     if not accepted:
         return done
-    creds = credentials if credentials is not None else credentials_for(target.host, path=config_path)
-    registry = client_for(api, target, creds)
-    try:
+    with _opened(api, target, credentials, config_path) as (registry, creds):
         for n, item in enumerate(accepted, 1):
             ui.step(f"Pushing {item.ref} -> {item.remote} ({n}/{len(accepted)})" + (f" [forced: {item.forced}]" if item.forced else ""))
             pub = push_item(api, item, registry, creds, attempts=attempts, backoff=backoff, log=log)
             ui.info(f"{item.remote}@{pub.manifest_digest} ({pub.layers_uploaded} of {pub.layers} layers uploaded, "
                     f"{pub.seconds:.1f} s{f', {pub.attempts} attempts' if pub.attempts > 1 else ''}; digests checked)", label="pushed")
             done.append(pub)
-        return done
-    finally:
-        registry.close()
+    return done
 
 
 # --- multi-arch: one tag, an OCI image index of every architecture's image ---------------------------
@@ -402,7 +411,7 @@ def publish(api: docker.APIClient, items: list[Item], target: Target, *, attempt
 def arch_suffix(arch: Arch) -> str:
     """The tag suffix of ``arch``'s image in a multi-arch push, as the official images name them
     (``amd64``, ``arm64v8``): the catalog's suffix, else the platform's architecture."""
-    return arch.tag_suffix or arch.platform.split("/")[1]
+    return arch.tag_suffix or arch.architecture
 
 
 def config_platform(config: dict) -> str:
@@ -443,8 +452,16 @@ class IndexItem(_Destination):
                               "refused": i.refused, "forced": i.forced} for a, i in self.children]}
 
 
+def _rid_flag(arch: Arch) -> str:
+    return f"--rid linux-{arch.name}"
+
+
 def _build_fix(arch: Arch) -> str:
-    return f"run `invoke build-all --rid linux-{arch.name}` and `invoke verify --rid linux-{arch.name}`"
+    return f"run `invoke build-all {_rid_flag(arch)}` and `invoke verify {_rid_flag(arch)}`"
+
+
+def _rebuild_fix(arch: Arch) -> str:
+    return f"build it again with {_rid_flag(arch)} (the reproducible rewrite records the platform)"
 
 
 def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: Target, image_prefix: str,
@@ -475,13 +492,12 @@ def plan_multiarch(records: list[ArchRecord], wanted: tuple[str, ...], target: T
                 info = infos[r.arch.name] = inspect(img["ref"])
                 item = Item(key, img["ref"], child_remote, str((info or {}).get("Id") or ""))
                 if info is None:
-                    item.refused, item.fix = "not on the Docker daemon", f"run `invoke build-all --rid linux-{r.arch.name}` (the build record names it, the daemon has no such image)"
+                    item.refused, item.fix = "not on the Docker daemon", f"run `invoke build-all {_rid_flag(r.arch)}` (the build record names it, the daemon has no such image)"
                 elif not _same_platform(found := config_platform(info), r.arch):
-                    item.refused, item.fix = (f"its config says {found}, not {r.arch.platform}",
-                                              f"build it again with --rid linux-{r.arch.name} (the reproducible rewrite records the platform)")
+                    item.refused, item.fix = f"its config says {found}, not {r.arch.platform}", _rebuild_fix(r.arch)
                 else:
                     why, fix = gate(img["ref"], item.image_id, results[r.arch.name], r.verify_record,
-                                    verify=f"invoke verify --rid linux-{r.arch.name}" if r.arch.tag_suffix else "invoke verify")
+                                    verify=f"invoke verify {_rid_flag(r.arch)}" if r.arch.tag_suffix else "invoke verify")
                     if why and force:
                         item.forced = why
                     else:
@@ -550,8 +566,7 @@ def _descriptor(registry: RegistryClient, arch: Arch, item: Item, pub: Published
         raise DigestMismatch(f"config {manifest.config_digest} of {item.remote}", "not JSON", "push again") from None
     found = config_platform(config)
     if not _same_platform(found, arch):
-        raise PlatformMismatch(f"image {item.ref} ({item.remote})", f"its config says {found}, not {arch.platform}",
-                               f"build it again with --rid linux-{arch.name} (the reproducible rewrite records the platform)")
+        raise PlatformMismatch(f"image {item.ref} ({item.remote})", f"its config says {found}, not {arch.platform}", _rebuild_fix(arch))
     platform = {"architecture": config["architecture"], "os": config["os"]}
     if config.get("variant"):
         platform["variant"] = config["variant"]
@@ -593,9 +608,7 @@ def publish_multiarch(api: docker.APIClient, indexes: list[IndexItem], target: T
     accepted = [i for i in indexes if i.accepted]
     if not accepted:
         return pushed, done
-    creds = credentials if credentials is not None else credentials_for(target.host, path=config_path)
-    registry = client_for(api, target, creds)
-    try:
+    with _opened(api, target, credentials, config_path) as (registry, creds):
         for n, index in enumerate(accepted, 1):
             descriptors = []
             for arch, item in index.children:
@@ -609,6 +622,4 @@ def publish_multiarch(api: docker.APIClient, indexes: list[IndexItem], target: T
                     + ", ".join(f"{m['remote'].rsplit(':', 1)[1]} ({config_platform(m['platform'])})" for m in result.manifests)
                     + "; digests checked", label="pushed")
             done.append(result)
-        return pushed, done
-    finally:
-        registry.close()
+    return pushed, done

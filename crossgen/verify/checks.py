@@ -263,7 +263,7 @@ def _check_architecture(check: Check, claim: Claim, infos: list[r2r.PeInfo]) -> 
     if not claim.rid:
         return
     problems = []
-    want = arch_of(claim.rid).platform.split("/")[1]
+    want = arch_of(claim.rid).architecture
     if claim.architecture and claim.architecture != want:
         problems.append(f"the image config says architecture {claim.architecture}, built for {claim.rid} ({want})")
     compiled = [i for i in infos if i.kind in (r2r.Kind.COMPOSITE, r2r.Kind.R2R) and i.target]
