@@ -57,8 +57,12 @@ def test_runtime_and_aspnet_images_run_what_the_sdk_image_built(verified):
     runs = [c for c in checks if c.name in ("console-runs", "web-answers") and ":" in c.data.get("app_built_by", "")]
     by_image = {c.image for c in runs}
     assert f"{TEST_PREFIX}runtime:{TAG}-no-composite" in by_image
-    assert f"{TEST_PREFIX}aspnet:{TAG}-composed-composite" in by_image
+    assert f"{TEST_PREFIX}aspnet:{TAG}-runtime-composite" in by_image  # variant 2's: its SDK image is on the composite
     assert all(c.data["app_built_by"].startswith(f"sdk:{TEST_PREFIX}sdk:") for c in runs)
+    # the session builds no SDK image of variant 4 (tests/pipeline_support.SESSION_IMAGES): its images run
+    # what this machine's SDK built
+    composed = [c for c in checks if c.image == f"{TEST_PREFIX}aspnet:{TAG}-composed-composite" and c.name == "web-answers"]
+    assert composed and all(c.data["app_built_by"] == "host SDK" for c in composed)
 
 
 # -- each check fails when its condition is broken ---------------------------------------------------
