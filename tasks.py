@@ -47,13 +47,16 @@ def download(c, channel=None, source=None, base_url=None, local_path=None, locke
     cli.download(cli.settings(c, flags))
 
 
-@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS, "path": "where to write the lock file (default dci.lock_file)",
-            "os": OS_HELP + " (its runtime-deps packages are added to those of other bases the lock already records)"})
+@task(help={"channel": CHANNEL_HELP, **SOURCE_HELPS,
+            "path": "where to write the lock file (default dci.lock_file; another architecture's goes beside it as "
+                    "<name>-<arch>.<ext>, e.g. dotnet-composite-arm64.lock.json, where --locked builds of that --rid read it)",
+            "os": OS_HELP + " (its runtime-deps packages are added to those of other bases the lock already records)",
+            "rid": RID_HELP + "; each RID has a lock file of its own"})
 @friendly
-def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None, os=None):
+def lock(c, channel=None, source=None, base_url=None, local_path=None, path=None, os=None, rid=None):
     """Resolve and download, build the base images, then write the lock file (.NET components: version, source, URL,
     SHA-512; the Debian package versions of the OS base and runtime-deps) for --locked builds."""
-    flags = dict(cli.source_overrides(channel, source, base_url, local_path), os=cli.os_flag(os))
+    flags = dict(cli.source_overrides(channel, source, base_url, local_path), os=cli.os_flag(os), rid=cli.rid_flag(rid))
     if path is not None:
         flags["lock_file"] = inputs.file_to_write("--path", path)
     cli.lock(cli.settings(c, flags))

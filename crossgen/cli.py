@@ -242,7 +242,7 @@ def _checked(s: Settings, *, flags: dict | None = None) -> Settings:
     if s.locked:
         from crossgen.acquire import lock as lockfile
 
-        lockfile.read(s.lock_file)
+        lockfile.read(s.lock_path)
     for bubble in s.crossgen.mode:
         bubble_mode(s, bubble)
     if "os" not in given:
@@ -327,18 +327,19 @@ def lock(s: Settings) -> None:
     pipeline.base_images(api, s.with_overrides(locked=False), a)
     debian = baseimage.debian_packages(api, s)
     try:
-        previous = lockfile.read(s.lock_file) if s.lock_file.is_file() else None
+        previous = lockfile.read(s.lock_path) if s.lock_path.is_file() else None
     except DciError:
         previous = None  # unreadable: written anew
     debian = lockfile.merged_debian(previous, debian)
-    lockfile.write(s.lock_file, a, s, debian)
+    lockfile.write(s.lock_path, a, s, debian)
     for comp in a.components.values():
         ui.info(f"{comp.name}: {comp.package_id} {comp.version} ({comp.source}) sha512:{comp.sha512[:16]}...")
     deps = baseimage.runtime_deps_key(s)
     others = sorted(k for k in debian if k.startswith("runtime-deps") and k != deps)
     ui.info(f"Debian {debian['suite']}: {len(debian['os'])} packages in the OS base, {len(debian[deps])} added by {deps}"
             + (f" (kept: {', '.join(others)})" if others else ""))
-    ui.info(f"{s.lock_file}; build with `invoke build-all --locked`", label="wrote")
+    rid = f" --rid {s.rid}" if s.lock_path != s.lock_file else ""
+    ui.info(f"{s.lock_path}; build with `invoke build-all --locked{rid}`", label="wrote")
 
 
 def crossgen(s: Settings, bubble: str, *, force: bool) -> None:

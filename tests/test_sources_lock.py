@@ -80,7 +80,6 @@ def test_locked_build_refuses_other_bytes(locked, cdn):
 @pytest.mark.parametrize(
     "change, expected",
     [
-        ({"rid": "linux-arm64"}, ["it is for RID linux-x64", "asks for linux-arm64"]),
         ({"channel": "9.0"}, [f"it locks .NET {NEW}", "'9.0'"]),
         ({"channel": "10.0.14"}, [f"it locks .NET {NEW}", "'10.0.14'"]),
         ({"source": "nuget"}, ["runtime is locked to source official", "asks for nuget"]),
@@ -90,6 +89,19 @@ def test_any_difference_fails(locked, change, expected):
     s, _, _ = locked
     e = acquire_fails(replace(s, locked=True, **change), LOCKED)
     assert_message(e, str(s.lock_file), "the lock file differs from this build", *expected, "re-run `invoke lock`")
+
+
+def test_each_rid_has_its_own_lock_file(locked):
+    """`lock --rid linux-arm64` writes beside the x64 lock file, and `--locked --rid linux-arm64` reads
+    that one: none yet is a missing lock; an x64 lock put there is refused for its RID."""
+    s, _, _ = locked
+    arm = replace(s, locked=True, rid="linux-arm64")
+    assert arm.lock_path == s.lock_file.with_name("dotnet-arm64.lock.json") and s.lock_path == s.lock_file
+    e = acquire_fails(arm, LOCKED)
+    assert_message(e, "dotnet-arm64.lock.json", "no lock file here", "with the build's --rid")
+    shutil.copy(s.lock_file, arm.lock_path)
+    e = acquire_fails(arm, LOCKED)
+    assert_message(e, "dotnet-arm64.lock.json", "it is for RID linux-x64", "asks for linux-arm64")
 
 
 def test_component_missing_from_the_lock(locked):

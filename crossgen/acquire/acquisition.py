@@ -378,8 +378,8 @@ def acquire(
     expected_host: str | None = None
 
     if settings.locked:
-        lock = lockfile.read(settings.lock_file)
-        ui.step(f"Using the lock file {settings.lock_file} (.NET {lock['version']} for {lock['rid']})")
+        lock = lockfile.read(settings.lock_path)
+        ui.step(f"Using the lock file {settings.lock_path} (.NET {lock['version']} for {lock['rid']})")
         plan, cg_art, expected_host = lockfile.plan_from_lock(
             lock, settings, comps + tuple(c for c in optional if c in lock["components"] and c not in comps), hrid)
     else:

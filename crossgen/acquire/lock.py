@@ -81,7 +81,7 @@ def write(path: Path, acquired, settings: Settings, debian: dict | None = None) 
 def read(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise NotFound(str(path), "no lock file here", "run `invoke lock` first (it writes this file), or set dci.lock_file")
+        raise NotFound(str(path), "no lock file here", "run `invoke lock` first, with the build's --rid (it writes this file), or set dci.lock_file")
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -119,7 +119,7 @@ def answers_request(doc: dict, spec: str | VersionSpec) -> bool:
 
 def plan_from_lock(doc: dict, settings: Settings, components: tuple[str, ...], host_rid: str | None):
     """(plan, Crossgen2 artifact or None, expected host SHA-512 or None) from a lock document."""
-    where = str(settings.lock_file)
+    where = str(settings.lock_path)
     diffs = []
     if doc["rid"] != settings.rid:
         diffs.append(f"it is for RID {doc['rid']}, this build asks for {settings.rid}")

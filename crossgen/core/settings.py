@@ -116,6 +116,15 @@ class Settings:
         return Workspace(self.build_dir, self.crossgen.mode_tag, "" if self.target_arch == "x64" else self.target_arch)
 
     @property
+    def lock_path(self) -> Path:
+        """The lock file of the target architecture: ``lock_file`` for x64, another architecture's beside
+        it with the architecture after the name's first part (dotnet-composite-arm64.lock.json)."""
+        if self.target_arch == "x64":
+            return self.lock_file
+        stem, dot, rest = self.lock_file.name.partition(".")
+        return self.lock_file.with_name(f"{stem}-{self.target_arch}{dot}{rest}")
+
+    @property
     def target_os(self) -> str:
         return self.rid.split("-")[0].replace("musl", "")
 
