@@ -114,7 +114,7 @@ def _saved_parts(api: docker.APIClient, image_id: str, wanted: Iterable[str], fo
     layers: dict[str, Path] = {}
     config: dict | None = None
     config_name = image_id.split(":")[-1] + ".json"
-    with dockerio.image_tar(api, image_id) as stream, tarfile.open(fileobj=stream, mode="r|") as outer:
+    with dockerio.saved_image(api, image_id) as outer:
         for n, member in enumerate(outer):
             if member.isfile() and member.name.endswith("/layer.tar"):
                 path = folder / f"saved-{n}.tar"

@@ -248,8 +248,7 @@ def layer_entries(api: docker.APIClient, ref: str, diff_id: str) -> list[TarEntr
     The layer is recognised by its DiffID (the sha256 of its uncompressed tar)."""
     import tarfile
 
-    stream = dockerio.image_tar(api, ref)
-    with tarfile.open(fileobj=stream, mode="r|") as outer:
+    with dockerio.saved_image(api, ref) as outer:
         for member in outer:
             if not (member.isfile() and member.name.endswith("layer.tar")):
                 continue
