@@ -75,14 +75,14 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
 
 def check_debian_lock(api: docker.APIClient, settings: Settings) -> None:
     """A locked build: the base images hold the Debian package versions the lock file records."""
-    doc = lockfile.read(settings.lock_file)
+    doc = lockfile.read(settings.lock_path)
     if not doc.get("debian"):
-        ui.detail(f"{settings.lock_file} records no Debian package versions (written before they were locked): not checked")
+        ui.detail(f"{settings.lock_path} records no Debian package versions (written before they were locked): not checked")
         return
     diffs = lockfile.debian_differences(doc, settings.debian_suite, baseimage.debian_packages(api, settings))
     if diffs:
         shown = "; ".join(diffs[:12]) + (f"; and {len(diffs) - 12} more" if len(diffs) > 12 else "")
-        raise DciError(str(settings.lock_file), f"the base images hold other Debian packages than the lock file: {shown}",
+        raise DciError(str(settings.lock_path), f"the base images hold other Debian packages than the lock file: {shown}",
                        "run `invoke lock` to record these versions (and commit it), or rebuild the base images from the "
                        "Debian archive state the lock was made from (invoke base-image --force)")
     ui.detail(f"Debian packages as locked ({len(doc['debian'].get('os') or {})} in the OS base, "
@@ -599,7 +599,7 @@ def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sa
             add(_about(verify.not_applicable_r2r(claim.ref, run.data.get("jit_methods"), "Native AOT: no JIT, no ReadyToRun code"), key[1]))
             continue
         reasons: list[str] = []
-        on, off = verify.jit_counts(api, claim.ref, sample, web, reasons)
+        on, off = verify.jit_counts(api, claim.ref, sample, web, reasons, ran=run)
         composite = claim.has_composite
         if not composite:
             baseline_jit.setdefault(key, on)
@@ -748,15 +748,16 @@ COLD_PREFIX = "dci-report-cold/"
 
 
 def build_modes(api: docker.APIClient, settings: Settings, modes: tuple[str, ...], catalog: Catalog, *, force: bool = False,
-                record_dir: Path | None = None) -> list[BuildOutcome]:
+                record_dir: Path | None = None, only: set[str] | None = None) -> list[BuildOutcome]:
     """The composite variants of ``catalog`` once more in each of ``modes`` (images tagged ...-<mode>);
-    each build's record is build-all-<mode>.json, or <record_dir>/build-<mode>.json."""
+    each build's record is build-all-<mode>.json, or <record_dir>/build-<mode>.json; ``only`` as for
+    :func:`build_variants`."""
     composites = [v for v in catalog.variants if not v.baseline and catalog.bubbles_of([v])]  # those a compile mode changes
     outcomes: list[BuildOutcome] = []
     for mode in modes:
         ui.step(f"the composite variants with --mode {mode}")
         outcomes += build_variants(api, apply_mode(settings, mode), new_session(), Cache(settings.cache_dir), catalog=catalog,
-                                   selected=composites, force=force,
+                                   selected=composites, force=force, only=only,
                                    record_path=record_dir / f"build-{mode}.json" if record_dir else None)
     return outcomes
 
@@ -954,13 +955,16 @@ def app_records(settings: Settings, name: str) -> Path:
 
 def build_app(api: docker.APIClient, settings: Settings, folder: Path, probe: str | None, *, modes: tuple[str, ...] = (),
               force: bool = False) -> tuple[Catalog, list[BuildOutcome]]:
-    """The app's images on every variant of its catalog (the configured modes), then the composite
-    variants again in each of ``modes``; the build records go to build/report/app-<name>/."""
+    """What the app's frontier runs it on, for every variant of its catalog (the configured modes), then
+    for the composite variants again in each of ``modes``: the framework images of its kind and its own
+    self-contained composite (no SDK image, no framework-dependent app image: the frontier measures the
+    app on the framework images as it is published); the build records go to build/report/app-<name>/."""
     cat, sample = app_catalog(folder, probe)
     out = app_records(settings, sample.name)
+    runners = cat.runners()
     outcomes = build_variants(api, settings, new_session(), Cache(settings.cache_dir), catalog=cat, force=force,
-                              record_path=out / "build.json")
-    outcomes += build_modes(api, settings, modes, cat, force=force, record_dir=out)
+                              record_path=out / "build.json", only=runners)
+    outcomes += build_modes(api, settings, modes, cat, force=force, record_dir=out, only=runners)
     return cat, outcomes
 
 

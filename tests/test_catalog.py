@@ -145,6 +145,19 @@ def test_some_images_come_with_the_images_they_stand_on():
     assert CATALOG.with_bases({"crossgen2", RUNTIME_DEPS}) == {"crossgen2", RUNTIME_DEPS}
 
 
+def test_a_users_app_is_built_only_on_what_its_frontier_runs_it_on():
+    """`report --app`: the framework images of the app's kind on every variant and its own composite;
+    no SDK image and no image of the other kind."""
+    from crossgen.images.catalog import for_app
+
+    cat = for_app(Sample("inventory", "console", source="/src/inventory", probe="exit"))
+    runners = cat.runners()
+    assert {"runtime-no-composite", "runtime-composite"} <= runners
+    assert not any(k.startswith(("sdk-", "aspnet-")) for k in runners)
+    assert [i.key for i in cat.app_images(cat.variant(5)) if i.key in runners] == ["app-inventory-composite"]
+    assert not {i.key for i in cat.to_build(list(cat.variants), runners)} & {k for k in cat.images if k.startswith("sdk-")}
+
+
 def test_build_images_takes_the_matching_images_their_bases_and_only_their_bubbles():
     """`invoke build --variant 4 --images 'sdk-*'`: the SDK image, what it stands on and the bubbles
     those hold; `--images 'runtime-*'` of variant 4 leaves its ASP.NET bubble out."""

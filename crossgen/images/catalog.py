@@ -498,7 +498,7 @@ class Catalog:
         pattern must match one of them."""
         keys = [i.key for i in self.build_order(variants)]
         for p in patterns:
-            if not fnmatch.filter(keys, p):
+            if not any(fnmatch.fnmatchcase(k, p) for k in keys):
                 raise DciError(f"{flag} {p}", f"no image of variant {', '.join(str(v.number) for v in variants)} matches it",
                                f"give one or more of: {', '.join(keys)} (or patterns such as 'runtime-*')")
         return {k for k in keys if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
@@ -536,6 +536,10 @@ class Catalog:
         if key == "app":
             return next((i.key for i in self.app_images(variant) if i.app == sample.name), None)
         return key
+
+    def runners(self) -> set[str]:
+        """Every image some variant runs a sample on (what a frontier of this catalog measures)."""
+        return {key for v in self.variants for s in self.samples if (key := self.runner(v, s)) is not None}
 
     def kinds_run_on(self, key: str | None) -> set[str]:
         """The sample kinds some variant runs on image ``key`` (empty for an image no variant runs on)."""

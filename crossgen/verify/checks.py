@@ -435,17 +435,21 @@ R2R_OFF = {"DOTNET_ReadyToRun": "0"}
 
 
 def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool,
-               reasons: list[str] | None = None) -> tuple[int | None, int | None]:
+               reasons: list[str] | None = None, *, ran: Check | None = None) -> tuple[int | None, int | None]:
     """JIT-compiled method counts with ReadyToRun on and off (DOTNET_ReadyToRun=0); None for a run
     that did not report one (or did not end in time). ``reasons`` gets, per run, why it reported none
-    (the runtime's words; "" for a run that reported)."""
-    counts = []
-    for env in ({}, R2R_OFF):
-        count, why = jit_count(api, ref, sample, web, env)
-        counts.append(count)
-        if reasons is not None:
-            reasons.append(why)
-    return counts[0], counts[1]
+    (the runtime's words; "" for a run that reported). ``ran``: the check that already ran the sample as
+    it is (:func:`check_console`, :func:`check_web`): its count is the one with ReadyToRun on, and the
+    sample is not run again for it."""
+    if ran is not None:
+        on = ran.data.get("jit_methods")
+        first = [(on, "" if on is not None else failure_reason(ran))]
+    else:
+        first = [jit_count(api, ref, sample, web, {})]
+    counts = first + [jit_count(api, ref, sample, web, R2R_OFF)]
+    if reasons is not None:
+        reasons.extend(why for _, why in counts)
+    return counts[0][0], counts[1][0]
 
 
 def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool,
