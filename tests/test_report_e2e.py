@@ -12,7 +12,7 @@ from tests.pipeline_support import build_everything, e2e_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
-IMAGES = ("runtime-*", "aspnet-no-composite", "aspnet-composite", "sample-broad-*")
+IMAGES = ("runtime-*", "aspnet-no-composite", "aspnet-composite", "sample-service-*")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_report_measures_what_was_selected(result):
     _, r = result
     keys = {i["key"] for i in r["images"]}
     assert keys == {"runtime-deps", "runtime-no-composite", "runtime-composite", "aspnet-no-composite", "aspnet-composite",
-                    "sample-broad-no-composite", "sample-broad-composite"}
+                    "sample-service-no-composite", "sample-service-composite"}
     for img in r["images"]:
         assert img["compressed_bytes"] and img["compressed_bytes"] < img["uncompressed_bytes"]
         assert sum(l["uncompressed_bytes"] for l in img["layers"]) == img["uncompressed_bytes"]
@@ -64,18 +64,18 @@ def test_report_states_a_verdict_per_measure(result):
 
 
 def test_the_approaches_table_reads_the_measured_images(result):
-    """broad: the baseline runs it on its runtime image plus the app's layer, variant 5 in its own image;
+    """service: the baseline runs it on its ASP.NET image plus the app's layer, variant 5 in its own image;
     the sizes are the measured images' (the app layer from the baseline's app image), the winners are
     among the measured rows."""
     _, r = result
     rows = {(x["sample"], x["variant"]): x for x in r["approaches"]["rows"]}
     images = {i["key"]: i for i in r["images"]}
-    app = images["sample-broad-no-composite"]
-    app_layer = sum(l["uncompressed_bytes"] for l in app["layers"] if l["owner"] == "sample-broad-no-composite")
+    app = images["sample-service-no-composite"]
+    app_layer = sum(l["uncompressed_bytes"] for l in app["layers"] if l["owner"] == "sample-service-no-composite")
     assert 0 < app_layer < 10_000_000
-    assert rows[("broad", 1)]["uncompressed_bytes"] == images["runtime-no-composite"]["uncompressed_bytes"] + app_layer
-    assert rows[("broad", 5)]["uncompressed_bytes"] == images["sample-broad-composite"]["uncompressed_bytes"]
-    assert rows[("broad", 5)]["startup_ms"] > 0 and rows[("broad", 5)]["jit_methods"] is not None
-    smallest = r["approaches"]["winners"]["broad"]["smallest"]
-    measured = [x["uncompressed_bytes"] for x in r["approaches"]["rows"] if x["sample"] == "broad" and x["uncompressed_bytes"]]
+    assert rows[("service", 1)]["uncompressed_bytes"] == images["aspnet-no-composite"]["uncompressed_bytes"] + app_layer
+    assert rows[("service", 5)]["uncompressed_bytes"] == images["sample-service-composite"]["uncompressed_bytes"]
+    assert rows[("service", 5)]["startup_ms"] > 0 and rows[("service", 5)]["jit_methods"] is not None
+    smallest = r["approaches"]["winners"]["service"]["smallest"]
+    measured = [x["uncompressed_bytes"] for x in r["approaches"]["rows"] if x["sample"] == "service" and x["uncompressed_bytes"]]
     assert smallest["uncompressed_bytes"] == min(measured)
