@@ -184,6 +184,26 @@ def test_an_app_that_runs_only_with_its_readytorun_code_fails_the_r2r_check_with
     assert check_r2r_used("img", 24, 6700, None, composite=True, reasons=("", "")).passed
 
 
+def test_the_run_check_gives_the_count_with_readytorun_and_only_the_run_without_it_is_added(monkeypatch):
+    """verify's r2r-used: the console-runs / web-answers check already ran the sample as it is; its count
+    is taken, and the sample runs once more, with DOTNET_ReadyToRun=0 only. A run check that reported
+    no count gives the reason in the runtime's words."""
+    from crossgen.verify import checks
+
+    calls = []
+    monkeypatch.setattr(checks, "jit_count", lambda api, ref, sample, web, env=None: (calls.append(env), (6700, ""))[1])
+    reasons: list[str] = []
+    ran = Check("img", "console-runs", True, "exit 0: Hello", {"jit_methods": 24, "output": "Hello"})
+    assert checks.jit_counts(None, "img", None, False, reasons, ran=ran) == (24, 6700)
+    assert calls == [checks.R2R_OFF] and reasons == ["", ""]
+    failed = Check("img", "console-runs", False, "exit 134", {"jit_methods": None, "output": "Unhandled exception. System.TypeLoadException: gone"})
+    reasons.clear()
+    assert checks.jit_counts(None, "img", None, False, reasons, ran=failed) == (None, 6700)
+    assert "System.TypeLoadException: gone" in reasons[0] and reasons[1] == ""
+    calls.clear()
+    assert checks.jit_counts(None, "img", None, False) == (6700, 6700) and calls == [{}, checks.R2R_OFF]  # no run check: both runs
+
+
 def test_a_web_failure_names_the_exception_the_server_logged_even_far_before_the_end_of_its_logs():
     from crossgen.verify.checks import first_exception
 
