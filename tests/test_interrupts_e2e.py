@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from crossgen import dockerio
-from tests.pipeline_support import suite_containers, task_env
+from tests.pipeline_support import SESSION_IMAGES, suite_containers, task_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
@@ -56,12 +56,14 @@ def test_ctrl_c_during_build_all_then_the_rerun_finishes(built_images, tmp_path)
     # one leaf image missing: build-all rebuilds it; interrupt while it is being built
     leaf = outcomes["sample-service-composite"].ref
     api.remove_image(leaf, force=True)
-    code, text = _interrupt(["build-all"], env, tmp_path / "build-all.txt", lambda t: f"==> Building {leaf}" in t)
+    # the session's images (SESSION_IMAGES): build-all would first build the three the session leaves out
+    args = ["build-all", "--images", ",".join(SESSION_IMAGES)]
+    code, text = _interrupt(args, env, tmp_path / "build-all.txt", lambda t: f"==> Building {leaf}" in t)
     _assert_interrupted(code, text, "build-all")
     assert not suite_containers(api), "a container was left behind"
     assert record.read_text() == before, "the build record was rewritten by an interrupted build"
     assert not list(settings.workspace.contexts.glob("*")), "a half-staged context was left behind"
-    again = subprocess.run([sys.executable, "-m", "invoke", "build-all"], cwd=ROOT, env=env, capture_output=True, text=True,
+    again = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                            timeout=1800, stdin=subprocess.DEVNULL)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(record.read_text())["finished_at"] != json.loads(before)["finished_at"]
