@@ -302,8 +302,9 @@ def base_image(s: Settings, *, force: bool) -> None:
     from crossgen.acquire.acquisition import acquire
 
     api = dockerio.connect()
-    acquired = acquire(s, *_session_and_cache(s), components=("runtime",))
-    for o in pipeline.base_images(api, s, acquired, force=force):
+    # runtime-deps holds no .NET: the runtime is acquired for the channel its tag names (latest, lts: resolved)
+    s = pipeline.for_channel(s, acquire(s, *_session_and_cache(s), components=("runtime",)))
+    for o in pipeline.base_images(api, s, force=force):
         ui.info(f"{o.ref}: {o.size / 1e6:.1f} MB ({'up to date' if o.skipped else f'built in {o.seconds:.0f} s'})")
 
 
@@ -324,7 +325,7 @@ def lock(s: Settings) -> None:
     a = acquire(s, *_session_and_cache(s), optional=("sdk",))  # the SDK tarball too, from a source that serves one
     # the Debian package versions: read from the OS base and runtime-deps (built when missing)
     api = dockerio.connect()
-    pipeline.base_images(api, s.with_overrides(locked=False), a)
+    pipeline.base_images(api, s.with_overrides(locked=False))
     debian = baseimage.debian_packages(api, s)
     try:
         previous = lockfile.read(s.lock_path) if s.lock_path.is_file() else None

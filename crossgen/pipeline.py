@@ -29,6 +29,7 @@ from crossgen.compile.bubbles import get_bubble
 from crossgen.compile.modes import apply_mode, bubble_mode, needs_hot_list
 from crossgen.acquire import lock as lockfile
 from crossgen.acquire.cache import Cache
+from crossgen.acquire.versionspec import version_key
 from crossgen.acquire.epoch import source_date_epoch
 from crossgen.acquire.http import new_session
 from crossgen.report import frontier, render
@@ -44,7 +45,7 @@ from crossgen.core.channels import channel_info
 from crossgen.core.settings import Settings
 
 
-def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *, force: bool = False) -> list[BuildOutcome]:
+def base_images(api: docker.APIClient, settings: Settings, *, force: bool = False) -> list[BuildOutcome]:
     """The OS base runtime-deps is built from (made when missing, never rebuilt; a distroless arm64
     runtime-deps stands on this machine's, see :func:`baseimage.os_base_settings`) and runtime-deps
     (rebuilt with ``force``)."""
@@ -59,14 +60,15 @@ def base_images(api: docker.APIClient, settings: Settings, acquired: Acquired, *
     outcomes = [BuildOutcome("os", os_ref, os_id, int(os_info.get("Size", 0)), seconds, present)]
     if baseimage.emulated(settings):
         baseimage.require_emulation(settings)  # runtime-deps' build runs the target's code (apt, or the loader check)
-    outcomes.append(build_image(api, specs.runtime_deps_spec(settings, acquired), settings.workspace.contexts, force=force))
+    outcomes.append(build_image(api, specs.runtime_deps_spec(settings, baseimage.os_epoch(api, settings)), settings.workspace.contexts,
+                                force=force))
     shell = baseimage.with_shell(settings)
     if shell is not settings:
         # the Crossgen2 tool image needs a shell and this machine's architecture: it stands on the slim
         # runtime-deps of this machine whatever --os and --rid are
         if baseimage.os_image(shell) != os_ref:
             baseimage.ensure_os_image(api, shell)
-        slim = build_image(api, specs.runtime_deps_spec(shell, acquired), settings.workspace.contexts, force=force)
+        slim = build_image(api, specs.runtime_deps_spec(shell, baseimage.os_epoch(api, shell)), settings.workspace.contexts, force=force)
         outcomes.append(replace(slim, key=baseimage.TOOL_BASE))
     if settings.locked:
         check_debian_lock(api, settings)
@@ -110,7 +112,7 @@ def compile_named(
     """Compile the named bubbles (``app`` = the app bubble of each (sample, publish kind) in ``apps`` that
     a catalog image compiles: ``app-<sample>``, ``app-<kind>-<sample>``); ``force`` compiles again what is
     cached, ``force_images`` rebuilds runtime-deps and the Crossgen2 image."""
-    outcomes = base_images(api, settings, acquired, force=force_images)
+    outcomes = base_images(api, settings, force=force_images)
     cg, cg_outcome = crossgen2_tool(api, settings, acquired, force=force_images)
     outcomes.append(cg_outcome)
     assert acquired.dotnet_root is not None
@@ -413,9 +415,9 @@ def plan_build(
     os_present = dockerio.image_info(api, os_ref) is not None
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
     add("base", os_ref, not os_present, "present" if os_present else f"missing: {made}")
-    _plan_image(api, "base", specs.runtime_deps_spec(settings, acquired), force, changed, add)
+    _plan_image(api, "base", specs.runtime_deps_spec(settings, baseimage.os_epoch(api, settings)), force, changed, add)
     if (shell := baseimage.with_shell(settings)) is not settings:  # the Crossgen2 image's base
-        _plan_image(api, "base", specs.runtime_deps_spec(shell, acquired), force, changed, add)
+        _plan_image(api, "base", specs.runtime_deps_spec(shell, baseimage.os_epoch(api, shell)), force, changed, add)
     cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, force, changed, add)
 
@@ -492,7 +494,7 @@ def _plan_image(api, kind: str, spec, force: bool, changed: set[str], add) -> No
     if force:
         add(kind, spec.ref, True, "forced")
     else:
-        add(kind, spec.ref, not status.up_to_date, "up to date" if status.up_to_date else status.reason)
+        add(kind, spec.ref, not status.up_to_date and not status.same, "up to date" if status.up_to_date else status.reason)
 
 
 def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | None = None, *, catalog: Catalog = CATALOG) -> list[verify.Check]:
@@ -523,6 +525,9 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         for s in catalog.samples:  # published first (one long step), then the checks; only the kinds some image runs
             if s.kind in kinds:
                 host_sample(s, version)
+    # runtime-deps holds no .NET (one image for every channel): its os probe runs on the newest .NET of the
+    # images verified with it, else on the last build's
+    probe_version = max((c.dotnet_version for c in claims if c.dotnet_version), key=version_key, default=None) or _built_version(settings)
     sdk_samples: dict[tuple[int, str | None], dict[str, Sample]] = {}
     baseline_jit: dict[tuple[str, str], int | None] = {}
     checks: list[verify.Check] = []
@@ -546,7 +551,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         ui.step(f"Verifying {claim.ref} ({claim.role}, variant {claim.variant}"
                 + (f"; {claim.architecture} under emulation, time limits x{settings.emulation_timeout_factor:g})" if emulated else ")"))
         with verify.time_scale(settings.emulation_timeout_factor if emulated else 1.0):
-            _verify_claim(api, settings, catalog, claim, add, host_sample, sdk_samples, baseline_jit, work)
+            _verify_claim(api, settings, catalog, claim, add, host_sample, sdk_samples, baseline_jit, work, probe_version)
     atomic_write_text(work / "verify.json", json.dumps([c.to_dict() for c in checks], indent=2))
     return checks
 
@@ -558,13 +563,14 @@ def _kinds_run(catalog: Catalog, claim) -> set[str]:
     return set(catalog.kinds_to_run(claim.key) or {"web" if claim.role == "aspnet" else "console"})
 
 
-def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sample, sdk_samples, baseline_jit, work) -> None:
+def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sample, sdk_samples, baseline_jit, work,
+                  probe_version: str | None) -> None:
     """Every check of one image (see :func:`verify_images`)."""
     if not claim.shell:
         add(verify.check_no_shell(api, claim))
     if claim.role == "runtime-deps":
         add(verify.check_conventions(api, claim))
-        add(_os_probe(settings, api, claim))
+        add(_os_probe(settings, api, claim, claim.dotnet_version or probe_version))
         return
     add(verify.verify_structure(api, claim) if claim.role != "sdk" else _sdk_structure(api, claim))
     add(verify.check_conventions(api, claim))
@@ -618,12 +624,12 @@ def _claim_rid(settings: Settings, claim: verify.Claim) -> str:
     return arch.rid(settings.rid) if arch else settings.rid
 
 
-def _os_probe(settings: Settings, api: docker.APIClient, claim: verify.Claim) -> verify.Check:
-    """The os probe, published self-contained for the image's .NET and architecture, run in it (what its
-    OS base promises)."""
+def _os_probe(settings: Settings, api: docker.APIClient, claim: verify.Claim, version: str | None) -> verify.Check:
+    """The os probe, published self-contained for .NET ``version`` (None: the SDK's own) and the image's
+    architecture, run in it (what its OS base promises)."""
     base = os_base(claim.os or DEFAULT_OS)
     probe = publish_sample(settings, "OsProbe", kind=SELF_CONTAINED, src=PROBE_DIR, rid=_claim_rid(settings, claim),
-                           runtime_version=claim.dotnet_version)
+                           runtime_version=version)
     return verify.check_os_probe(api, claim, probe, icu=base.icu, tzdata=base.tzdata)
 
 
@@ -654,6 +660,12 @@ def _not_built_images(settings: Settings) -> list[dict]:
     """What the last build left out, and why (an SDK image with no SDK of its channel)."""
     path = settings.workspace.build_record
     return json.loads(path.read_text()).get("not_built", []) if path.is_file() else []
+
+
+def _built_version(settings: Settings) -> str | None:
+    """The .NET version of the last build (None: no build record)."""
+    path = settings.workspace.build_record
+    return json.loads(path.read_text()).get("dotnet_version") if path.is_file() else None
 
 
 def _built_images(settings: Settings) -> list[dict]:

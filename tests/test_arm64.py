@@ -23,6 +23,7 @@ from crossgen.images.catalog import ARCHES, CATALOG, arch_of
 from crossgen.verify import checks as verify
 from tests.pipeline_support import ROOT, e2e_settings
 
+EPOCH = 1_764_338_971  # runtime-deps' SOURCE_DATE_EPOCH (its OS base's creation time)
 # What the feed served on 2026-11-25 (the environment's package list): arm64 packs stop at other patches
 # than x64's, and Crossgen2 (x64 host) at its own.
 FEED = {
@@ -262,21 +263,18 @@ def test_the_chrootless_hook_removes_what_the_path_filters_would_have_kept_out(t
 def test_distroless_arm64_runtime_deps_needs_no_arm64_os_base(tmp_path):
     """Distroless arm64: the installer stage is this machine's OS base fetching the arm64 packages; the image
     (FROM scratch) records linux/arm64. Slim arm64 keeps its arm64 OS base, x64 is as it was."""
-    from tests.test_variants_stage import fake_acquired, fake_root
-
-    acquired = fake_acquired(fake_root(tmp_path))
     s, x, slim = e2e_settings(rid="linux-arm64", os="distroless"), e2e_settings(os="distroless"), arm64()
     assert baseimage.os_base_settings(x) is x and baseimage.os_base_settings(slim) is slim
     installer = baseimage.os_base_settings(s)
     assert installer.rid == "linux-x64" and installer.os == "distroless"
-    spec = specs.runtime_deps_spec(s, acquired)
+    spec = specs.runtime_deps_spec(s, EPOCH)
     assert spec.base == s.base_image != baseimage.os_image(s) and spec.scratch and spec.platform == "linux/arm64"
     assert f"FROM {s.base_image} AS installer" in spec.dockerfile
     assert "DEB_ARCH=arm64 MULTIARCH=aarch64-linux-gnu " in spec.dockerfile
     assert spec.ref.endswith("runtime-deps:10.0-trixie-distroless-arm64v8")
-    native = specs.runtime_deps_spec(x, acquired)
+    native = specs.runtime_deps_spec(x, EPOCH)
     assert native.base == x.base_image and native.platform is None and "DEB_ARCH=amd64 MULTIARCH=x86_64-linux-gnu " in native.dockerfile
-    assert specs.runtime_deps_spec(slim, acquired).base == baseimage.os_image(slim) == slim.base_image + "-arm64v8"
+    assert specs.runtime_deps_spec(slim, EPOCH).base == baseimage.os_image(slim) == slim.base_image + "-arm64v8"
     # what the muxer builder knows per architecture covers exactly the catalog's architectures
     assert set(muxer.ARCHES) == {a.name for a in ARCHES}
 

@@ -98,6 +98,16 @@ def test_a_channel_builds_and_every_image_it_built_passes_verify(channel_builds,
         assert not any("built_as" in c.data for c in runs)
 
 
+def test_every_channel_stands_on_one_runtime_deps(channel_builds):
+    """runtime-deps holds no .NET: each channel's tag names one image, which the last channel tagged
+    instead of building it again (the first channel, or the suite's 10.0 build, had built it)."""
+    _, built = channel_builds
+    deps = {ch: next(o for o in outcomes if o.key == "runtime-deps") for ch, (_, outcomes, _) in built.items()}
+    assert {o.ref.rsplit(":", 1)[1].split("-")[0] for o in deps.values()} == set(CHANNELS)
+    assert len({o.image_id for o in deps.values()}) == 1
+    assert deps[CHANNELS[-1]].skipped and deps[CHANNELS[-1]].seconds == 0
+
+
 def test_the_report_compares_channels(channel_builds):
     api, built = channel_builds
     opts = report_run.ReportOptions(runs=1, channels=CHANNELS)

@@ -15,8 +15,8 @@ from crossgen.images.catalog import CATALOG, DEFAULT_OS, OS_BASES, os_base
 from crossgen.verify import checks
 from crossgen.verify.shell import IMAGE_SHELL, busybox_shell, busybox_tar, has_shell
 from crossgen import dockerio
+from crossgen.dockerio.imagebuild import input_digest
 from tests.pipeline_support import e2e_settings
-from tests.test_variants_stage import fake_acquired, fake_root
 
 SUITE_PACKAGES = ("ca-certificates", "libc6", "libgcc-s1", "libicu76", "libssl3t64", "libstdc++6", "tzdata", "zlib1g")
 
@@ -46,10 +46,12 @@ def test_packages_leave_out_icu_and_tzdata_where_the_base_has_none():
     assert os_base("distroless-extra").packages(SUITE_PACKAGES) == SUITE_PACKAGES
 
 
+EPOCH = 1_764_338_971  # runtime-deps' SOURCE_DATE_EPOCH (its OS base's creation time)
+
+
 def test_distroless_runtime_deps_is_a_scratch_image_made_by_an_installer_stage(tmp_path):
     s = e2e_settings(os="distroless")
-    acquired = fake_acquired(fake_root(tmp_path))
-    spec = specs.runtime_deps_spec(s, acquired)
+    spec = specs.runtime_deps_spec(s, EPOCH)
     assert spec.scratch and spec.base == s.base_image and spec.network_mode == "host"
     text = spec.dockerfile
     assert f"FROM {s.base_image} AS installer" in text and "FROM scratch" in text and "COPY --from=installer /rootfs/ /" in text
@@ -60,11 +62,27 @@ def test_distroless_runtime_deps_is_a_scratch_image_made_by_an_installer_stage(t
     assert spec.labels[dockerio.label("shell")] == "false" and spec.labels[dockerio.label("os")] == "distroless"
     spec.stage(tmp_path)
     assert (tmp_path / baseimage.DISTROLESS_SCRIPT).read_text().startswith("#!/bin/sh")
-    extra = specs.runtime_deps_spec(s.with_overrides(os="distroless-extra"), acquired)
+    extra = specs.runtime_deps_spec(s.with_overrides(os="distroless-extra"), EPOCH)
     assert "libicu76" in extra.dockerfile and "tzdata" in extra.dockerfile and "GLOBALIZATION_INVARIANT" not in extra.dockerfile
     assert extra.ref != spec.ref and extra.inputs != spec.inputs
-    slim = specs.runtime_deps_spec(e2e_settings(), acquired)
+    slim = specs.runtime_deps_spec(e2e_settings(), EPOCH)
     assert not slim.scratch and slim.stage is None and slim.labels[dockerio.label("shell")] == "true"
+
+
+@pytest.mark.parametrize("os_name", [b.name for b in OS_BASES])
+def test_runtime_deps_is_the_same_image_for_every_channel(os_name):
+    """runtime-deps holds no .NET: on one OS base, every channel's spec has the same Dockerfile, inputs,
+    labels (no .NET version) and epoch, so the same input digest (a channel's build tags the image another
+    channel built); only the tag names the channel."""
+    specs_by_channel = {ch: specs.runtime_deps_spec(e2e_settings(channel=ch, os=os_name), EPOCH) for ch in ("8.0", "10.0", "11.0")}
+    first = specs_by_channel["10.0"]
+    assert dockerio.label("dotnet-version") not in first.labels
+    assert {s.ref.split(":")[1].split("-")[0] for s in specs_by_channel.values()} == {"8.0", "10.0", "11.0"}
+    assert {s.ref.split(":")[0] for s in specs_by_channel.values()} == {first.ref.split(":")[0]}
+    digests = {input_digest(s, "sha256:base") for s in specs_by_channel.values()}
+    assert len(digests) == 1
+    # the epoch is an input: another OS base date is another image
+    assert input_digest(specs.runtime_deps_spec(e2e_settings(channel="8.0", os=os_name), EPOCH + 1), "sha256:base") not in digests
 
 
 def test_no_sdk_image_on_a_base_without_a_shell_and_the_crossgen2_image_stays_on_slim():

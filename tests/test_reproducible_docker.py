@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from crossgen import dockerio
-from crossgen.dockerio.imagebuild import ImageSpec, build_image
+from crossgen.dockerio.imagebuild import ImageSpec, build_image, image_status
 from tests import tiny_images
 
 pytestmark = pytest.mark.docker
@@ -32,7 +34,8 @@ def api_and_bases():
     api = dockerio.connect()
     made = [tiny_images.make_image(api, "repro-base-a"), tiny_images.make_image(api, "repro-base-b", files={"etc/other": "b"})]
     yield api, made
-    tiny_images.remove_images(api, [*made, *(f"{tiny_images.PREFIX}{k}:repro" for k in ("one", "two", "other"))])
+    tiny_images.remove_images(api, [*made, *(f"{tiny_images.PREFIX}{k}:repro" for k in ("one", "two", "other")),
+                                    *(f"{tiny_images.PREFIX}one:{k}" for k in ("channel-b", "changed"))])
 
 
 def test_same_inputs_built_twice_are_one_image(api_and_bases, tmp_path):
@@ -68,7 +71,6 @@ def test_a_failed_rewrite_leaves_no_image_that_passes_for_built(api_and_bases, t
     """The classic image is untagged when its rewrite fails: the next build builds it again instead
     of finding an image with the right input digest that is not reproducible."""
     from crossgen.dockerio import reproducible
-    from crossgen.dockerio.imagebuild import image_status
 
     api, (base, _) = api_and_bases
 
@@ -84,3 +86,20 @@ def test_a_failed_rewrite_leaves_no_image_that_passes_for_built(api_and_bases, t
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
     assert not build_image(api, spec, tmp_path).skipped
+
+
+def test_another_tag_with_the_same_inputs_is_tagged_not_built(api_and_bases, tmp_path, monkeypatch):
+    """As runtime-deps of two .NET channels: one repository, two tags, the same inputs. The second tag
+    names the first one's image and nothing is built; other inputs under that repository are built."""
+    api, (base, _) = api_and_bases
+    first = build_image(api, _spec("one", base), tmp_path)
+    monkeypatch.setattr(dockerio, "build", lambda *a, **k: pytest.fail("built again"))
+    same = replace(_spec("one", base), ref=f"{tiny_images.PREFIX}one:channel-b")
+    status = image_status(api, same)
+    assert not status.up_to_date and status.same == first.ref and "tagged, not built" in status.reason
+    second = build_image(api, same, tmp_path)
+    assert second.skipped and second.image_id == first.image_id
+    assert image_status(api, same).up_to_date
+    monkeypatch.undo()
+    changed = build_image(api, replace(_spec("one", base, payload=b"other bits"), ref=f"{tiny_images.PREFIX}one:changed"), tmp_path)
+    assert not changed.skipped and changed.image_id != first.image_id

@@ -292,6 +292,20 @@ def push(api: docker.APIClient, ref: str, remote: str, tag: str, *, auth_config:
                 untag(api, f"{remote}:{tag}")
 
 
+def tag(api: docker.APIClient, image: str, ref: str) -> None:
+    """Tag ``image`` (an ID or reference) as ``ref`` (repository:tag), moving the tag if it names another image."""
+    repo, _, name = ref.rpartition(":")
+    with _talking(f"image {image[:19]}", f"tagging it {ref}"):
+        api.tag(image, repo, tag=name, force=True)
+
+
+def tagged_with_label(api: docker.APIClient, repository: str, key: str, value: str) -> list[str]:
+    """The tags (repository:tag) of the images of ``repository`` whose label ``key`` is ``value``."""
+    with _talking(f"images {repository}", f"listing those labelled {key}"):
+        found = api.images(name=repository, filters={"label": f"{key}={value}"})
+    return sorted(t for i in found for t in (i.get("RepoTags") or []) if t.startswith(repository + ":"))
+
+
 def untag(api: docker.APIClient, ref: str) -> None:
     """Remove the tag ``ref`` only (``noprune``: the image and its other tags stay); gone already is fine."""
     try:

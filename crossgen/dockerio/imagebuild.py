@@ -2,8 +2,10 @@
 
 An image is up to date when an image with its tag exists and carries the same
 ``input-digest`` label: a hash of the rendered Dockerfile, the base image ID and a description
-of every input (layout keys, Crossgen2 output keys, sample digests). The context is only staged
-when a build is needed.
+of every input (layout keys, Crossgen2 output keys, sample digests). When its tag is missing or
+out of date but another tag of the same repository has an image with that digest (runtime-deps of
+another .NET channel: it holds no .NET), that image is tagged, not built again. The context is only
+staged when a build is needed.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class ImageStatus:
     reason: str                  # why it would be built ("" when up to date)
     digest: str | None = None    # the input digest (None: the base is not there yet)
     existing: dict | None = None  # the image as the daemon has it
+    same: str | None = None      # another tag of the repository whose image has these very inputs: tagged, not built
 
 
 def image_status(api: docker.APIClient, spec: ImageSpec) -> ImageStatus:
@@ -79,11 +82,14 @@ def image_status(api: docker.APIClient, spec: ImageSpec) -> ImageStatus:
         return ImageStatus(False, f"its base {spec.base} is built first")
     digest = input_digest(spec, base_info["Id"])
     existing = dockerio.image_info(api, spec.ref)
+    if existing and dockerio.image_labels(existing).get(dockerio.label("input-digest")) == digest:
+        return ImageStatus(True, "", digest, existing)
+    same = next(iter(dockerio.tagged_with_label(api, spec.ref.rpartition(":")[0], dockerio.label("input-digest"), digest)), None)
+    if same:
+        return ImageStatus(False, f"same inputs as {same}: tagged, not built", digest, existing, same)
     if not existing:
         return ImageStatus(False, "missing", digest)
-    if dockerio.image_labels(existing).get(dockerio.label("input-digest")) != digest:
-        return ImageStatus(False, "inputs changed (Dockerfile, base image or staged files)", digest, existing)
-    return ImageStatus(True, "", digest, existing)
+    return ImageStatus(False, "inputs changed (Dockerfile, base image or staged files)", digest, existing)
 
 
 def build_image(
@@ -100,6 +106,11 @@ def build_image(
                        "build the base first (invoke build-all builds in dependency order)")
     if not force and status.up_to_date and status.existing:
         return BuildOutcome(spec.key, spec.ref, status.existing["Id"], int(status.existing["Size"]), 0.0, True)
+    if not force and status.same:
+        dockerio.tag(api, status.same, spec.ref)
+        info = dockerio.image_info(api, spec.ref) or {}
+        ui.info(f"{spec.ref}: the image of {status.same} (same inputs)", label="tagged")
+        return BuildOutcome(spec.key, spec.ref, info.get("Id", ""), int(info.get("Size", 0)), 0.0, True)
     digest = status.digest
     if spec.platform and spec.epoch is None:
         raise DciError(f"image {spec.ref}", f"an image for {spec.platform} is built here under emulation and only the reproducible "

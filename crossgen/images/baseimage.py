@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import email.utils
 import os
 import shlex
@@ -87,6 +88,25 @@ def os_base_settings(settings: Settings) -> Settings:
 
 def runtime_deps_name(settings: Settings) -> str:
     return image_name(settings, "runtime-deps")
+
+
+def os_epoch(api: docker.APIClient, settings: Settings) -> int | None:
+    """SOURCE_DATE_EPOCH of runtime-deps: ``dci.source_date_epoch`` when set, else the creation time of
+    the OS base it stands on (for one made here with mmdebstrap, the date of the Debian archive state it
+    was made from). runtime-deps holds no .NET, so nothing of .NET goes into it: one image, and one
+    layer, for every .NET channel on that base. None when reproducible images are off, or the OS base
+    is not there yet."""
+    if not settings.reproducible:
+        return None
+    if settings.source_date_epoch is not None:
+        return settings.source_date_epoch
+    info = dockerio.image_info(api, os_image(os_base_settings(settings)))
+    created = str((info or {}).get("Created") or "")
+    try:  # RFC 3339, UTC, with or without fractions of a second: 2026-11-28T14:09:31.123456789Z
+        return calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S")) if info else None
+    except ValueError:
+        raise DciError(f"OS base {os_image(os_base_settings(settings))}", f"its creation time {created!r} cannot be read "
+                       "to derive runtime-deps' SOURCE_DATE_EPOCH", "set dci.source_date_epoch (or $SOURCE_DATE_EPOCH)") from None
 
 
 def ensure_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) -> str:

@@ -53,10 +53,12 @@ def _labels(settings: Settings, acquired: Acquired, variant: Variant | None, ima
     return labels
 
 
-def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
+def runtime_deps_spec(settings: Settings, epoch: int | None) -> ImageSpec:
     """runtime-deps on the settings' OS base: the OS base plus packages (slim), or a multi-stage build whose
     installer stage is the OS base and whose image is FROM scratch (distroless). The ``os`` and ``shell``
-    labels are inherited by every image built on it (verify reads them)."""
+    labels are inherited by every image built on it (verify reads them). Nothing in it depends on .NET
+    (``epoch`` is :func:`baseimage.os_epoch`, no .NET version label): the runtime-deps of every channel on
+    one OS base is one image, under each channel's tag."""
     base = os_of(settings)
     inputs: dict = {"packages": list(os_packages(settings))}
     if not base.shell:
@@ -64,9 +66,8 @@ def runtime_deps_spec(settings: Settings, acquired: Acquired) -> ImageSpec:
     return ImageSpec(
         key="runtime-deps", ref=runtime_deps_name(settings), dockerfile=runtime_deps_dockerfile(settings),
         base=os_image(os_base_settings(settings)), inputs=inputs, platform=platform(settings),
-        labels={dockerio.label("role"): "runtime-deps", dockerio.label("dotnet-version"): acquired.version,
-                dockerio.label("os"): base.name, dockerio.label("shell"): str(base.shell).lower()},
-        network_mode="host", epoch=source_date_epoch(settings, acquired),
+        labels={dockerio.label("role"): "runtime-deps", dockerio.label("os"): base.name, dockerio.label("shell"): str(base.shell).lower()},
+        network_mode="host", epoch=epoch,
         stage=None if base.shell else partial(stage_runtime_deps, settings=settings), scratch=not base.shell,
     )
 
