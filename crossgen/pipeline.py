@@ -803,7 +803,7 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
     os_builds = None
     if opts.os_bases and opts.warm_build:
         start = time.monotonic()
-        os_builds = build_os_bases(api, settings, opts.os_bases)
+        os_builds = build_os_bases(api, settings, opts.os_bases, opts.modes)
         timings["os_builds"] = round(time.monotonic() - start, 1)
     elif opts.os_bases:  # --no-warm-build: what earlier reports built on those bases, where it is still there
         os_builds = os_base_records(settings, opts.os_bases)
@@ -865,16 +865,19 @@ def build_channels(api: docker.APIClient, settings: Settings, wanted: tuple[str,
     return out
 
 
-def build_os_bases(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...]) -> list[tuple[Settings, dict]]:
+def build_os_bases(api: docker.APIClient, settings: Settings, wanted: tuple[str, ...], modes: tuple[str, ...] = ()) -> list[tuple[Settings, dict]]:
     """Every variant (those build-all leaves out too) on each OS base of ``wanted`` (images up to date are kept; Crossgen2 outputs and
     published samples are shared with the main build), each build's record in
-    build/report/os/build-<os>.json; the settings on each base, and its record."""
+    build/report/os/build-<os>.json; then the framework images a compile mode changes in each of ``modes``
+    (records in build/report/os/<os>/build-<mode>.json). The settings on each base, and its record."""
     out: list[tuple[Settings, dict]] = []
     for name in wanted:
         ui.step(f"build-all --os {name} (report --bases)")
         on = settings.with_overrides(os=name)
         path = _os_record_path(settings, name)
         build_variants(api, on, new_session(), Cache(settings.cache_dir), selected=list(CATALOG.variants), record_path=path)
+        if modes:
+            build_modes(api, on, modes, CATALOG, record_dir=path.parent / name, only=set(CATALOG.mode_framework_images()))
         out.append((on, json.loads(path.read_text())))
     return out
 

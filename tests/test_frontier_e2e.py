@@ -69,3 +69,37 @@ def test_a_mode_is_built_apart_and_measured_on_the_frontier(built_images, tmp_pa
 
     png = frontier_chart(report, tmp_path / "frontier.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_modes_composite_on_another_os_base_is_sized_beside_the_main_ones(built_images, tmp_path):
+    """`report --bases` with the frontier's modes: the framework images a mode changes, built on another
+    OS base from the same Crossgen2 output as the main base's (nothing compiled again), and sized beside
+    the main base's images, as built and in the mode."""
+    from crossgen.report import run as report_run
+    from crossgen.report.render import md_framework_modes
+
+    settings, api, _ = built_images
+    mode = "partial" if settings.crossgen.mode.get("runtime") != "partial" else "full"
+    cat = Catalog(variants=(CATALOG.variant(1), CATALOG.variant(2)), samples=(CATALOG.sample("hello"),))
+    distroless = settings.with_overrides(os="distroless")
+    records = {}
+    for name, s in (("slim", settings), ("distroless", distroless)):  # slim's is up to date after the test above
+        built = {o.key: o for o in pipeline.build_modes(api, s, (mode,), cat, record_dir=tmp_path / name, only={"runtime-composite"})}
+        assert set(built) >= {"runtime-deps", "runtime-composite"} and "aspnet-runtime-composite" not in built
+        records[name] = json.loads((tmp_path / name / f"build-{mode}.json").read_text())
+    assert built["runtime-composite"].ref.endswith(f"runtime:10.0-trixie-distroless-composite-{mode}")
+    assert records["distroless"]["bubbles"]["runtime"]["key"] == records["slim"]["bubbles"]["runtime"]["key"]
+    assert records["distroless"]["bubbles"]["runtime"]["reused"]
+
+    opts = report_run.ReportOptions(modes=(mode,), registry=False)
+    section = report_run.framework_modes_section(api, [settings, distroless], opts, report_run.Timer())
+    by = {(r["os"], r["key"], r["mode"]): r for r in section["rows"]}
+    mine, theirs = by[("trixie-distroless", "runtime-composite", mode)], by[("trixie-slim", "runtime-composite", mode)]
+    assert mine["uncompressed_bytes"] == dockerio.image_info(api, mine["ref"])["Size"]
+    # the same composite on a base without shell, apt, ICU and tzdata: smaller by what runtime-deps leaves out, no more
+    deps = by[("trixie-slim", "runtime-deps", "default")]["uncompressed_bytes"] - by[("trixie-distroless", "runtime-deps", "default")]["uncompressed_bytes"]
+    assert deps > 0 and theirs["uncompressed_bytes"] - mine["uncompressed_bytes"] == deps
+    # what was not built on distroless (its default build, the ASP.NET images) is not in the section
+    assert ("trixie-distroless", "aspnet-runtime-composite", mode) not in by
+    table = "\n".join(md_framework_modes({"framework_modes": section}))
+    assert "| trixie-distroless | `runtime-composite` |" in table and f"| base | image | default | {mode} |" in table

@@ -85,3 +85,33 @@ def test_an_image_the_sample_does_not_start_in_wins_nothing():
     assert row["fails"] and row["uncompressed_bytes"] == 105
     assert section["winners"]["web"]["smallest"]["variant"] == 3
     assert "does not start" in "\n".join(render.md_approaches({"approaches": section}))
+
+
+def test_framework_points_are_every_base_as_built_and_the_composite_images_in_each_mode():
+    from crossgen.report import frontier
+    from tests.pipeline_support import e2e_settings
+
+    slim = e2e_settings()
+    rows = frontier.framework_points([slim, slim.with_overrides(os="distroless")], ("partial",))
+    by = {(r["os"], r["key"], r["mode"]): r["ref"] for r in rows}
+    assert by[("trixie-distroless", "aspnet-composite", "partial")].endswith("aspnet:10.0-trixie-distroless-composite-partial")
+    assert by[("trixie-slim", "runtime-deps", "default")].endswith("runtime-deps:10.0-trixie-slim")
+    # runtime-deps and the baseline hold no composite: as built only
+    assert ("trixie-slim", "runtime-no-composite", "partial") not in by and ("trixie-distroless", "runtime-deps", "partial") not in by
+    # a compile mode changes the runtime and ASP.NET images of the composite variants, not their SDK images
+    assert {k for _, k, m in by if m == "partial"} == {"runtime-composite", "aspnet-runtime-composite", "aspnet-composite",
+                                                       "aspnet-composed-composite"}
+    assert len(rows) == 2 * (3 + 4 * 2)
+
+
+def test_the_framework_table_has_a_row_per_base_and_image_and_a_column_per_mode():
+    rows = [{"os": "trixie-slim", "key": "runtime-deps", "mode": "default", "uncompressed_bytes": 120_300_000, "compressed_bytes": 45_000_000},
+            {"os": "trixie-distroless", "key": "aspnet-composite", "mode": "default", "uncompressed_bytes": 126_200_000,
+             "compressed_bytes": None},
+            {"os": "trixie-distroless", "key": "aspnet-composite", "mode": "partial", "uncompressed_bytes": 84_700_000,
+             "compressed_bytes": 34_600_000}]
+    table = render.md_framework_modes({"framework_modes": {"modes": ["full", "partial"], "rows": rows}})
+    assert table[2] == "| base | image | default | full | partial |"
+    assert "| trixie-slim | `runtime-deps` | 120.3 / 45.0 |  |  |" in table
+    assert "| trixie-distroless | `aspnet-composite` | 126.2 / n/a |  | 84.7 / 34.6 |" in table
+    assert render.md_framework_modes({}) == []

@@ -606,6 +606,13 @@ class Catalog:
         """Every runtime/aspnet/sdk image (or those of one role), in declaration order."""
         return tuple(k for k, i in self.images.items() if i.role != "app" and (role is None or i.role == role))
 
+    def mode_framework_images(self) -> tuple[str, ...]:
+        """The runtime and ASP.NET images of the variants that compile a bubble (what a compile mode
+        changes), in declaration order."""
+        changed = {i.key for v in self.variants if not v.baseline and self.bubbles_of([v])
+                   for i in self.images_of(v) if i.role in ("runtime", "aspnet")}
+        return tuple(k for k in self.framework_images() if k in changed)
+
     def all_app_images(self) -> tuple[str, ...]:
         return tuple(k for k, i in self.images.items() if i.role == "app")
 

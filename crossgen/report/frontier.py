@@ -30,7 +30,8 @@ from crossgen.compile.modes import MODES, apply_mode
 from crossgen.compile.samples import publish_source
 from crossgen.core import ui
 from crossgen.core.settings import Settings
-from crossgen.images.catalog import CATALOG, Catalog
+from crossgen.images.baseimage import os_tag
+from crossgen.images.catalog import CATALOG, RUNTIME_DEPS, Catalog
 from crossgen.images.specs import image_ref
 from crossgen.report import sizes, startup
 
@@ -87,6 +88,23 @@ def plan_points(settings: Settings, modes: tuple[str, ...], catalog: Catalog = C
                 bubbles = sorted({"app" if b.startswith("app-") else b for b in catalog.images[key].bubbles})
                 points.append(Point(v.number, mode, s.name, s.kind, key, image_ref(s_mode, catalog, key), bubbles))
     return points
+
+
+def framework_points(bases: list[Settings], modes: tuple[str, ...], catalog: Catalog = CATALOG) -> list[dict]:
+    """The framework images on each OS base of ``bases`` (settings on that base): runtime-deps and the
+    runtime and ASP.NET images of every variant as build-all makes them (mode ``default``), and those a
+    compile mode changes in each of ``modes``. One row each (``os``, ``key``, ``mode``, ``ref``), nothing
+    measured: the report sizes those that exist."""
+    baseline = [i.key for i in catalog.images_of(catalog.baseline) if i.role in ("runtime", "aspnet")]
+    compiled = catalog.mode_framework_images()
+    rows = []
+    for s in bases:
+        on = os_tag(s)
+        rows.append({"os": on, "key": RUNTIME_DEPS, "mode": CONFIGURED, "ref": image_ref(s, catalog, RUNTIME_DEPS)})
+        rows += [{"os": on, "key": k, "mode": CONFIGURED, "ref": image_ref(s, catalog, k)} for k in baseline]
+        rows += [{"os": on, "key": k, "mode": m, "ref": image_ref(s if m == CONFIGURED else apply_mode(s, m), catalog, k)}
+                 for k in compiled for m in (CONFIGURED, *modes)]
+    return rows
 
 
 def drop_page_cache() -> str:

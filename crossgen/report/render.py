@@ -440,6 +440,25 @@ def md_approaches(r: dict) -> list[str]:
     return out
 
 
+def md_framework_modes(r: dict) -> list[str]:
+    """Framework images on every OS base measured, as built and in each compile mode of the frontier:
+    MB uncompressed / compressed (one row per base and image)."""
+    f = r.get("framework_modes") or {}
+    rows = f.get("rows") or []
+    if not rows:
+        return []
+    modes = ["default", *f.get("modes", [])]
+    by = {(x["os"], x["key"], x["mode"]): x for x in rows}
+    out = ["Framework images per OS base and compile mode (MB uncompressed / compressed; `default`: as build-all makes them, "
+           "the configured modes; the compile modes change the composite images only):", "",
+           "| base | image | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
+    for on, key in dict.fromkeys((x["os"], x["key"]) for x in rows):
+        cells = [by.get((on, key, m)) for m in modes]
+        out.append(f"| {on} | `{key}` | " + " | ".join(f"{mb(x['uncompressed_bytes'])} / {mb(x['compressed_bytes'])}" if x else ""
+                                                        for x in cells) + " |")
+    return out
+
+
 def md_approaches_grid(r: dict) -> list[str]:
     """The README's view of the approaches table: per sample, the smallest image, the smallest
     compressed and the fastest to start, with the approach and base each is."""
@@ -487,6 +506,8 @@ def markdown(r: dict) -> str:
         lines += ["", "## Pulls onto a node: classic against reproducible builds", ""] + md_pulls(r)
     if r.get("approaches"):
         lines += ["", "## The smallest image per approach", ""] + md_approaches(r)
+    if r.get("framework_modes"):
+        lines += ["", "## Framework images per OS base and compile mode", ""] + md_framework_modes(r)
     lines += ["", "## Startup", ""] + md_startup(r)
     if r.get("frontier"):
         lines += ["", "## Size/startup frontier per compile mode", ""] + md_frontier(r)
@@ -536,6 +557,7 @@ def update_readme(path: Path, r: dict) -> bool:
     block = "\n".join(["", *md_header(r), "", *md_headline(r), "", *md_scenario_grid(r), "", *md_startup_grid(r), "",
                        *md_build_compact(r), "", reproducible_line(r), "",
                        *([*md_approaches_grid(r), ""] if r.get("approaches") else []),
+                       *([*md_framework_modes(r), ""] if r.get("framework_modes") else []),
                        *([*md_pulls(r), ""] if r.get("pulls") else []),
                        *([*md_frontier_grid(r), ""] if r.get("frontier") else []),
                        *([*md_channels(r), ""] if r.get("channels") else []),

@@ -129,6 +129,25 @@ def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, po
     return section
 
 
+def framework_modes_section(api: docker.APIClient, bases: list[Settings], opts: ReportOptions, timer: Timer) -> dict | None:
+    """The framework images on each OS base of ``bases`` as built and in each of ``opts.modes``
+    (:func:`frontier.framework_points`), those that exist: sizes, compressed through the registry when
+    ``opts.registry``. What a compile mode and an OS base do to the images a service is built on."""
+    rows = [r for r in frontier.framework_points(bases, opts.modes) if dockerio.image_info(api, r["ref"])]
+    if not rows:
+        return None
+    start = time.monotonic()
+    refs = list(dict.fromkeys(r["ref"] for r in rows))
+    ui.step(f"Framework images on {len(bases)} OS bases and {len(opts.modes)} compile modes: sizes of {len(refs)} images")
+    measured = {r: sizes.image_sizes(api, r, r) for r in refs}
+    if opts.registry:
+        measure_compressed(api, bases[0], [{"key": r, "ref": r} for r in refs], measured, fresh=False)
+    for r in rows:
+        r["uncompressed_bytes"], r["compressed_bytes"] = measured[r["ref"]].size, measured[r["ref"]].compressed
+    timer.add("framework_modes", start)
+    return {"modes": list(opts.modes), "rows": rows}
+
+
 def channels_section(api: docker.APIClient, channel_builds: list[tuple[Settings, dict]], opts: ReportOptions, timer: Timer) -> dict:
     """Each channel's build (settings with its resolved channel, build record): every sample on the image
     that runs it per variant, as build-all makes them, against that channel's own baseline: image size,
@@ -250,6 +269,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
     frontier_section = _frontier(api, settings, opts, points, timer) if points else None
     channels = channels_section(api, channel_builds, opts, timer) if channel_builds and opts.startup else None
     other_bases = os_bases_section(api, os_builds, opts, timer) if os_builds else []
+    framework_modes = framework_modes_section(api, [settings, *(s for s, _ in os_builds or [])], opts, timer) if opts.modes else None
     pulls_section = None
     if pull_sets:
         start = time.monotonic()
@@ -287,6 +307,7 @@ def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_
         "layer_difference": difference,
         "startup": startup_section,
         "frontier": frontier_section,
+        "framework_modes": framework_modes,
         "channels": channels,
         "pulls": pulls_section,
         "registry": registry,
