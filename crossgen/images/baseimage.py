@@ -100,13 +100,16 @@ def os_epoch(api: docker.APIClient, settings: Settings) -> int | None:
         return None
     if settings.source_date_epoch is not None:
         return settings.source_date_epoch
-    info = dockerio.image_info(api, os_image(os_base_settings(settings)))
-    created = str((info or {}).get("Created") or "")
+    ref = os_image(os_base_settings(settings))
+    info = dockerio.image_info(api, ref)
+    if not info:
+        return None
+    created = str(info.get("Created") or "")
     try:  # RFC 3339, UTC, with or without fractions of a second: 2026-11-28T14:09:31.123456789Z
-        return calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S")) if info else None
+        return calendar.timegm(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S"))
     except ValueError:
-        raise DciError(f"OS base {os_image(os_base_settings(settings))}", f"its creation time {created!r} cannot be read "
-                       "to derive runtime-deps' SOURCE_DATE_EPOCH", "set dci.source_date_epoch (or $SOURCE_DATE_EPOCH)") from None
+        raise DciError(f"OS base {ref}", f"its creation time {created!r} cannot be read to derive runtime-deps' SOURCE_DATE_EPOCH",
+                       "set dci.source_date_epoch (or $SOURCE_DATE_EPOCH)") from None
 
 
 def ensure_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) -> str:
