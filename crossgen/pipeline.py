@@ -656,16 +656,20 @@ def check_app(api: docker.APIClient, settings: Settings, app_dir: Path, ref: str
     return check
 
 
+def _last_record(settings: Settings) -> dict:
+    """The last build's record ({} when there is none)."""
+    path = settings.workspace.build_record
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def _not_built_images(settings: Settings) -> list[dict]:
     """What the last build left out, and why (an SDK image with no SDK of its channel)."""
-    path = settings.workspace.build_record
-    return json.loads(path.read_text()).get("not_built", []) if path.is_file() else []
+    return _last_record(settings).get("not_built", [])
 
 
 def _built_version(settings: Settings) -> str | None:
     """The .NET version of the last build (None: no build record)."""
-    path = settings.workspace.build_record
-    return json.loads(path.read_text()).get("dotnet_version") if path.is_file() else None
+    return _last_record(settings).get("dotnet_version")
 
 
 def _built_images(settings: Settings) -> list[dict]:
