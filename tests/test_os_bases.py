@@ -162,3 +162,31 @@ def test_report_bases_default_to_every_other_base_and_are_checked():
     with pytest.raises(DciError) as err:
         os_list("--bases", "alpine", "slim")
     assert "alpine" in err.value.what and "distroless" in err.value.fix
+
+
+def test_the_os_base_takes_its_epoch_from_the_suites_own_release_file_not_updates_or_security(tmp_path):
+    """mmdebstrap's lists for a stable suite, as apt names them: -updates and -security are dated anew
+    with each upload and re-signing (and -updates sorts first), so only the suite's own Release date keeps
+    two builds of the same packages the same image."""
+    import subprocess
+
+    lists = tmp_path / "root" / "var" / "lib" / "apt" / "lists"
+    lists.mkdir(parents=True)
+    dates = {
+        "deb.debian.org_debian_dists_trixie-updates_InRelease": "Mon, 30 Nov 2026 02:21:41 UTC",
+        "deb.debian.org_debian_dists_trixie_InRelease": "Sat, 21 Nov 2026 09:15:44 UTC",
+        "security.debian.org_debian-security_dists_trixie-security_InRelease": "Mon, 30 Nov 2026 00:22:33 UTC",
+    }
+    for name, date in dates.items():
+        (lists / name).write_text(f"-----BEGIN PGP SIGNED MESSAGE-----\nOrigin: Debian\nDate: {date}\nValid-Until: x\n")
+    (lists / "deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages").write_text("Date: Thu, 01 Jan 2026 00:00:00 UTC\n")
+    out = tmp_path / "release-date"
+    subprocess.run(["sh", "-c", baseimage.release_date_hook("trixie", out), "hook", str(tmp_path / "root")], check=True)
+    assert out.read_text().strip() == "Sat, 21 Nov 2026 09:15:44 UTC"
+    assert baseimage._release_epoch(out, e2e_settings()) == 1795252544
+
+    (lists / "deb.debian.org_debian_dists_trixie_InRelease").unlink()  # no Release of the suite: no epoch, a clear error
+    subprocess.run(["sh", "-c", baseimage.release_date_hook("trixie", out), "hook", str(tmp_path / "root")], check=True)
+    with pytest.raises(DciError) as err:
+        baseimage._release_epoch(out, e2e_settings())
+    assert "source_date_epoch" in err.value.fix

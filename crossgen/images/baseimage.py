@@ -156,7 +156,7 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
     Reproducible (``dci.reproducible``): mmdebstrap runs with SOURCE_DATE_EPOCH, the files that
     record the build time are removed, and the imported layer is rewritten as every other layer
     (:mod:`crossgen.dockerio.reproducible`). The epoch is ``dci.source_date_epoch``, else the date of
-    the Debian archive's Release file that the packages came from.
+    the Debian suite's own Release file (:func:`release_date_hook`).
     """
     ref = os_image(settings)
     target = arch(settings)
@@ -176,8 +176,8 @@ def build_os_image(api: docker.APIClient, settings: Settings, *, log=ui.detail) 
         "--aptopt=Acquire::Retries \"3\"",
         # As Debian's official container images: no .deb files or package caches kept after apt runs.
         "--customize-hook=printf '%s\\n' " + shlex.quote(DOCKER_CLEAN) + " > \"$1/etc/apt/apt.conf.d/docker-clean\"",
-        # the archive's date (the packages' snapshot), before the lists go
-        f"--customize-hook=sed -n 's/^Date: //p' \"$1\"/var/lib/apt/lists/*Release | head -n 1 > {shlex.quote(str(release_date))}",
+        # the suite's own date, before the lists go
+        "--customize-hook=" + release_date_hook(settings.debian_suite, release_date),
         f"--customize-hook=rm -rf {removed}",
         f"--architectures={target.debian}",
         settings.debian_suite, str(tar),
@@ -266,6 +266,20 @@ def require_emulation(settings: Settings) -> None:
 SLIM_CHROOTLESS = ('rm -rf "$1"/usr/share/man/* "$1"/usr/share/info/* "$1"/usr/share/locale/* && '
                    'find "$1"/usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete && '
                    'find "$1"/usr/share/doc -mindepth 1 -type d -empty -delete')
+
+
+def release_date_hook(suite: str, out: Path) -> str:
+    """A customize hook (``$1`` the new root) that writes the Date of ``suite``'s own Release file to ``out``.
+
+    Only the suite's: mmdebstrap adds ``<suite>-updates`` and ``<suite>-security`` for a stable suite, and
+    their Release files are dated anew with each upload there and each weekly re-signing (Valid-Until), and
+    for a while deb.debian.org's mirrors serve older and newer ones side by side: two builds of the same
+    packages could take different epochs and give different images. The suite's own Release changes with
+    a point release only (and its packages with it). apt names a list file
+    ``<host>_<path>_dists_<suite>_InRelease``: ``_dists_<suite>_`` matches the suite and not ``<suite>-updates``.
+    """
+    lists = '"$1"/var/lib/apt/lists/*_dists_' + shlex.quote(suite) + '_*Release'
+    return f"cat {lists} 2>/dev/null | sed -n 's/^Date: //p' | head -n 1 > {shlex.quote(str(out))}"
 
 
 def _release_epoch(path: Path, settings: Settings) -> int:
