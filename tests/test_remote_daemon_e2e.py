@@ -68,7 +68,18 @@ def test_two_cold_builds_that_share_nothing_are_the_same_images(remote_build, bu
     assert {"os", "runtime-deps", "runtime-no-composite", "aspnet-no-composite", "sample-hello-no-composite",
             "sample-web-no-composite"} <= set(common)
     different = {k: (here[k][7:19], there[k][7:19]) for k in common if here[k] != there[k]}
-    assert not different, f"{len(different)} of {len(common)} images differ: {different}"
+    assert not different, (f"{len(different)} of {len(common)} images differ: {different}; the first, the OS base if it is one: "
+                           + _how_they_differ(dockerio.connect(), remote_build.daemon.api(), here, there,
+                                              "os" if "os" in different else sorted(different)[0]))
+
+
+def _how_they_differ(local, remote, here: dict[str, str], there: dict[str, str], key: str) -> str:
+    """What differs between the two images of ``key``: creation time (the epoch), layers, config fields."""
+    a, b = local.inspect_image(here[key]), remote.inspect_image(there[key])
+    layers = [i for i, (x, y) in enumerate(zip(a["RootFS"]["Layers"], b["RootFS"]["Layers"])) if x != y]
+    config = sorted(k for k in set(a["Config"]) | set(b["Config"]) if a["Config"].get(k) != b["Config"].get(k))
+    return (f"{key}: created {a['Created']} here, {b['Created']} there; layers {len(a['RootFS']['Layers'])} here, "
+            f"{len(b['RootFS']['Layers'])} there, differing at {layers}; config fields differing: {config}")
 
 
 def test_verify_on_the_remote_daemon(remote_build):
