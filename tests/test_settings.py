@@ -160,6 +160,35 @@ def test_bad_rid(clean_env: Path, rid: str):
     assert "runtime identifier" in err.value.cause and err.value.fix
 
 
+@pytest.mark.parametrize("prefix, ok", [
+    ("dotnet-composite/", True), ("", True), ("dci-ci-1796117886-11728/", True), ("team_a-b.c/", False), ("team__a/", True),
+    ("127.0.0.1:5000/demo/", True), ("Registry.Example:5000/team/", True), ("localhost/x/", True),
+    ("dci-osA/", False), ("My/", False), ("dci-/", False), ("two  words/", False), ("a//", False), ("registry:port/", False),
+])
+def test_an_image_prefix_that_cannot_make_a_docker_name_is_refused_before_any_work(clean_env: Path, prefix: str, ok: bool):
+    """Docker's own answer comes only after mmdebstrap or a build ("invalid reference format: repository name
+    must be lowercase"), as a daemon error; the prefix is checked when the settings are read."""
+    if ok:
+        assert from_config({"dci": {"image_prefix": prefix}}, PROJECT_ROOT).image_prefix == prefix
+        return
+    with pytest.raises(DciError) as err:
+        from_config({"dci": {"image_prefix": prefix}}, PROJECT_ROOT)
+    assert "image_prefix" in err.value.what and "lowercase" in err.value.fix and "runtime:10.0" in err.value.cause
+
+
+@pytest.mark.parametrize("ref, ok", [
+    ("debian:trixie-slim", True), ("127.0.0.1:5000/library/debian:trixie", True),
+    ("debian:trixie-slim@sha256:" + "ab" * 32, True), ("Debian:trixie", False), ("debian:", False), ("debian:trixie slim", False),
+])
+def test_the_base_image_setting_is_a_docker_reference(clean_env: Path, ref: str, ok: bool):
+    if ok:
+        assert from_config({"dci": {"base_image": ref}}, PROJECT_ROOT).base_image == ref
+    else:
+        with pytest.raises(DciError) as err:
+            from_config({"dci": {"base_image": ref}}, PROJECT_ROOT)
+        assert "base_image" in err.value.what and err.value.fix
+
+
 @pytest.mark.parametrize(
     "rid, os_, arch", [("linux-x64", "linux", "x64"), ("linux-musl-arm64", "linux", "arm64"), ("linux-arm64", "linux", "arm64")]
 )

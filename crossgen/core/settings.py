@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -188,10 +189,10 @@ def from_config(config: Mapping[str, Any], project_root: Path) -> Settings:
         project_root=root,
         channel=str(dci.get("channel", "10.0")),
         rid=rid,
-        image_prefix=str(dci.get("image_prefix", "dotnet-composite/")),
+        image_prefix=_image_prefix(dci.get("image_prefix", "dotnet-composite/")),
         os_tag=str(dci.get("os_tag", "trixie-slim")),
         os=str(dci.get("os") or "slim"),
-        base_image=str(dci.get("base_image", "debian:trixie-slim")),
+        base_image=_image_reference("dci.base_image", dci.get("base_image", "debian:trixie-slim")),
         debian_suite=str(dci.get("debian_suite", "trixie")),
         base_pull=bool(dci.get("base_pull", False)),
         runtime_deps_packages=tuple(dci.get("runtime_deps_packages") or ()),
@@ -240,6 +241,37 @@ def _factor(value: Any) -> float:
         raise DciError(f"dci.emulation_timeout_factor {value!r}", "is not a number of at least 1",
                        "give how many times longer checks may take under emulation, e.g. 10")
     return factor
+
+
+# Docker's reference grammar (distribution/reference): an optional registry host (its first part has a
+# dot or a port, or is localhost; any case), then lowercase path components joined by "/", an optional tag
+_HOST = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*(?::\w[\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{{32,}})?")
+_REFERENCE_FIX = "Docker repository names are lowercase letters, digits and . _ - between slashes, after an optional registry host[:port]"
+
+
+def _is_reference(ref: str) -> bool:
+    first, slash, rest = ref.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return bool(_HOST.fullmatch(first) and _NAME.fullmatch(rest))
+    return bool(_NAME.fullmatch(ref))
+
+
+def _image_reference(key: str, value: Any) -> str:
+    ref = str(value)
+    if not _is_reference(ref):
+        raise DciError(f"{key} {ref!r}", "is not a Docker image reference", f"{_REFERENCE_FIX}, e.g. debian:trixie-slim")
+    return ref
+
+
+def _image_prefix(value: Any) -> str:
+    """``dci.image_prefix``: what every image name starts with (``<prefix>runtime:10.0``), so it must make one."""
+    prefix = str(value or "")
+    if not _is_reference(f"{prefix}runtime:10.0"):
+        raise DciError(f"dci.image_prefix {prefix!r}", f"does not make Docker image names ({prefix}runtime:10.0)",
+                       f"{_REFERENCE_FIX}, e.g. dotnet-composite/ or registry.example:5000/team/")
+    return prefix
 
 
 def _epoch(value: Any) -> int | None:
