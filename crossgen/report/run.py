@@ -120,13 +120,19 @@ def _frontier(api: docker.APIClient, settings: Settings, opts: ReportOptions, po
     refs = list(dict.fromkeys(p.ref for p in points))
     ui.step(f"Frontier: {len(points)} points ({len(opts.modes)} compile modes and the default build), {len(refs)} images")
     start = time.monotonic()
-    measured = {r: sizes.image_sizes(api, r, r) for r in refs}
-    if opts.registry:
-        measure_compressed(api, settings, [{"key": r, "ref": r} for r in refs], measured, fresh=False)
+    measured = _sized(api, settings, refs, opts.registry)
     section = frontier.measure(api, settings, points, runs=opts.frontier_runs, extra_runs=opts.extra_runs, seed=opts.seed,
                                registry_sizes=measured)
     timer.add("frontier", start)
     return section
+
+
+def _sized(api: docker.APIClient, settings: Settings, refs: list[str], registry: bool) -> dict:
+    """{ref: sizes} of each image, compressed through the registry when ``registry``."""
+    measured = {r: sizes.image_sizes(api, r, r) for r in refs}
+    if registry:
+        measure_compressed(api, settings, [{"key": r, "ref": r} for r in refs], measured, fresh=False)
+    return measured
 
 
 def framework_modes_section(api: docker.APIClient, bases: list[Settings], opts: ReportOptions, timer: Timer) -> dict | None:
@@ -139,9 +145,7 @@ def framework_modes_section(api: docker.APIClient, bases: list[Settings], opts: 
     start = time.monotonic()
     refs = list(dict.fromkeys(r["ref"] for r in rows))
     ui.step(f"Framework images on {len(bases)} OS bases and {len(opts.modes)} compile modes: sizes of {len(refs)} images")
-    measured = {r: sizes.image_sizes(api, r, r) for r in refs}
-    if opts.registry:
-        measure_compressed(api, bases[0], [{"key": r, "ref": r} for r in refs], measured, fresh=False)
+    measured = _sized(api, bases[0], refs, opts.registry)
     for r in rows:
         r["uncompressed_bytes"], r["compressed_bytes"] = measured[r["ref"]].size, measured[r["ref"]].compressed
     timer.add("framework_modes", start)
