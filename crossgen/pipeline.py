@@ -284,6 +284,8 @@ def build_variants(
         "channel": settings.channel,
         "os": settings.os,
         "os_tag": baseimage.os_tag(settings),
+        # everything build-all builds (not some variants or --images): only such a build is a cold or warm one
+        "whole": not only and [v.number for v in chosen] == [v.number for v in catalog.selection(None)],
         "sdk": sdk.why if sdk else None,
         "images": [asdict(o) for o in outcomes if not o.not_built],
         "not_built": [{"key": o.key, "ref": o.ref, "why": o.not_built} for o in outcomes if o.not_built],

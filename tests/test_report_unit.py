@@ -202,6 +202,10 @@ def test_build_kinds():
     assert report_analyse.classify_build(_record(True, True, "t1")) == "cold"
     assert report_analyse.classify_build(_record(False, False, "t2")) == "warm"
     assert report_analyse.classify_build(_record(True, False, "t3")) == "partial"
+    # some of build-all's images only (build --variant, --images), every one built from nothing: not a cold build-all
+    assert report_analyse.classify_build(_record(True, True, "t4") | {"whole": False}) == "partial"
+    assert report_analyse.classify_build(_record(False, False, "t5") | {"whole": False}) == "partial"
+    assert report_analyse.classify_build(_record(True, True, "t6") | {"whole": True}) == "cold"
 
 
 def test_build_history_keeps_each_record_once(tmp_path):

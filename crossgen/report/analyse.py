@@ -15,7 +15,10 @@ from crossgen.report import sizes
 
 
 def classify_build(record: dict) -> str:
-    """cold: every bubble compiled and every image built; warm: nothing compiled or built; else partial."""
+    """cold: every bubble compiled and every image built; warm: nothing compiled or built; else partial,
+    as is a build of only some of build-all's images (``whole`` false; records without it are taken as whole)."""
+    if not record.get("whole", True):
+        return "partial"
     imgs = [i for i in record.get("images", []) if i.get("key") != "os"]
     bubbles = list((record.get("bubbles") or {}).values())
     built = [i for i in imgs if not i.get("skipped")]
