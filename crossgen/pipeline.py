@@ -413,12 +413,18 @@ def plan_build(
         if todo:
             changed.add(name)
 
-    os_ref = baseimage.os_image(baseimage.os_base_settings(settings))
-    os_present = dockerio.image_info(api, os_ref) is not None
     made = "pulled, else made with mmdebstrap" if settings.base_pull else "made with mmdebstrap"
-    add("base", os_ref, not os_present, "present" if os_present else f"missing: {made}")
+
+    def add_os(ref: str) -> None:
+        present = dockerio.image_info(api, ref) is not None
+        add("base", ref, not present, "present" if present else f"missing: {made}")
+
+    os_ref = baseimage.os_image(baseimage.os_base_settings(settings))
+    add_os(os_ref)
     _plan_image(api, "base", specs.runtime_deps_spec(settings, baseimage.os_epoch(api, settings)), force, changed, add)
-    if (shell := baseimage.with_shell(settings)) is not settings:  # the Crossgen2 image's base
+    if (shell := baseimage.with_shell(settings)) is not settings:  # the Crossgen2 image's base, as base_images makes it
+        if baseimage.os_image(shell) != os_ref:
+            add_os(baseimage.os_image(shell))
         _plan_image(api, "base", specs.runtime_deps_spec(shell, baseimage.os_epoch(api, shell)), force, changed, add)
     cg, tool = _crossgen2(settings, acquired)
     _plan_image(api, "tool", tool, force, changed, add)

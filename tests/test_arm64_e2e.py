@@ -95,6 +95,19 @@ def test_arm64_images_are_arm64_tagged_apart_and_no_arm64_os_base_is_made(arm64_
     assert sdk.not_built and "no shell" in sdk.not_built and not sdk.image_id
 
 
+def test_the_plan_for_slim_arm64_names_both_os_bases_it_stands_on(arm64_build):
+    """`--dry-run` on slim arm64 names the arm64 OS base (runtime-deps' apt runs in it) and this machine's
+    (under the Crossgen2 image), as the build makes them; nothing is built."""
+    settings, api, session, _, _ = arm64_build
+    slim = settings.with_overrides(os="slim")
+    steps = pipeline.plan_build(api, slim, session, Cache(slim.cache_dir), selected=[CATALOG.variant(2)])
+    bases = {s.name: s for s in steps if s.kind == "base"}
+    target, here = baseimage.os_image(slim), baseimage.os_image(baseimage.with_shell(slim))
+    assert target != here and {target, here} <= set(bases), sorted(bases)
+    assert not bases[here].todo  # made by the build above (the distroless installer)
+    assert bases[target].todo == (dockerio.image_info(api, target) is None)
+
+
 def test_every_verify_check_passes_under_emulation(arm64_build):
     settings, _, _, outcomes, checks = arm64_build
     failed = [f"{c.image} {c.name}: {c.detail}" for c in checks if not c.passed]
