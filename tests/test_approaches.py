@@ -14,7 +14,7 @@ import pytest
 from crossgen import pipeline
 from crossgen.compile import r2r
 from crossgen.compile.samples import (
-    FRAMEWORK_DEPENDENT, SELF_CONTAINED, _mode, analysis_warnings, pin_targets, planned, publish_errors, record_path, source_digest,
+    FRAMEWORK_DEPENDENT, SELF_CONTAINED, _mode, analysis_warnings, cross_aot, pin_targets, planned, publish_errors, record_path, source_digest,
 )
 from crossgen.core.errors import DciError
 from crossgen.images.catalog import (
@@ -80,6 +80,25 @@ def test_versions_are_pinned_for_self_contained_publishes_but_not_for_native_aot
     # the NativeAOT runtime pack must match the SDK's ILCompiler pack: a newer runtime pack is refused
     assert pin_targets(publish_kind("aot"), "10.0.15", None) is None
     assert pin_targets(publish_kind("trimmed"), "10.0.15", None) is not None
+
+
+def test_native_aot_for_another_architecture_is_linked_by_debians_cross_gcc(monkeypatch, tmp_path):
+    """Only Native AOT for another architecture than this x64 machine's crosses: its link goes to
+    aarch64-linux-gnu-gcc, and the clang-style --target the SDK adds is taken out (gcc refuses it)."""
+    aot = publish_kind("aot")
+    assert cross_aot(aot, "linux-x64") is None and cross_aot(SELF_CONTAINED, "linux-arm64") is None
+    assert cross_aot(publish_kind("trimmed"), "linux-arm64") is None  # IL: nothing is linked
+    targets, flags = cross_aot(aot, "linux-arm64")
+    assert flags == ["-p:CppCompilerAndLinker=aarch64-linux-gnu-gcc", "-p:ObjCopyName=aarch64-linux-gnu-objcopy"]
+    assert '<LinkerArg Remove="--target=$(TargetTriple)" />' in targets and 'AfterTargets="SetupOSSpecificProps"' in targets
+    import xml.etree.ElementTree as ET
+    ET.fromstring(targets)  # a well-formed project file
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cross compiler
+    with pytest.raises(DciError) as err:
+        cross_aot(aot, "linux-arm64")
+    assert "aarch64-linux-gnu-gcc" in err.value.cause and "gcc-aarch64-linux-gnu" in err.value.fix
+    with pytest.raises(DciError, match="only for x64, arm64"):
+        cross_aot(aot, "linux-riscv64")
 
 
 def test_each_approach_publishes_into_its_own_folder_and_self_contained_keeps_its_old_one():

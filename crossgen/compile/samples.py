@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import xml.etree.ElementTree as ET
 
+from crossgen.acquire.acquisition import host_rid
+from crossgen.acquire.muxer import ARCHES
 from crossgen.acquire.versionspec import newest_first, parse_version
 from crossgen.core import channels, ui
 from crossgen.core.files import atomic_dir, atomic_write_text
@@ -271,6 +273,38 @@ def pin_targets(kind: Publish, runtime_version: str | None, crossgen2_version: s
     return PIN_VERSIONS.format(version=runtime_version, more=more)
 
 
+CROSS_AOT_LINK = """<Project>
+  <!-- Written by dotnet-composite-images: Native AOT for {arch} on this {host} machine, linked by Debian's cross
+       compiler {compiler}, which takes no clang-style target option (its name is the target). -->
+  <Target Name="DciCrossGccLink" AfterTargets="SetupOSSpecificProps" Condition="'$(TargetTriple)' != ''">
+    <ItemGroup>
+      <LinkerArg Remove="--target=$(TargetTriple)" />
+    </ItemGroup>
+  </Target>
+</Project>
+"""
+
+
+def cross_aot(kind: Publish, rid: str | None) -> tuple[str, list[str]] | None:
+    """Native AOT for another architecture than this machine's: (the targets file, the publish flags) that
+    link it with Debian's cross gcc (``dotnet publish`` defaults to clang with ``--target``, which needs
+    clang and a sysroot); None when nothing is crossed. ILCompiler itself runs here either way."""
+    host = host_rid().rsplit("-", 1)[1]
+    arch = (rid or "").rsplit("-", 1)[-1]
+    if not kind.native or not rid or arch == host:
+        return None
+    if arch not in ARCHES:
+        raise DciError(f"Native AOT for {rid}", f"this tool links it on this {host} machine only for " + ", ".join(ARCHES),
+                       f"publish it on a {arch} machine, or leave the aot approach out for {rid}")
+    _, compiler, packages = ARCHES[arch]
+    if shutil.which(compiler) is None:
+        raise DciError(f"Native AOT for {rid}", f"linking it here takes the C cross-compiler {compiler}, which is not installed",
+                       f"run scripts/bootstrap.sh (installs it), or apt-get install {packages}")
+    triple = compiler.removesuffix("-gcc")
+    return (CROSS_AOT_LINK.format(arch=arch, host=host, compiler=compiler),
+            [f"-p:CppCompilerAndLinker={compiler}", f"-p:ObjCopyName={triple}-objcopy"])
+
+
 def _mode(kind: Publish, rid: str | None, runtime_version: str | None, target: Target | None = None,
           crossgen2_version: str | None = None) -> str:
     """How a sample is published, as its folder names say it: fd, or <kind>-<rid>-<runtime version>
@@ -327,8 +361,9 @@ def publish(settings: Settings, name: str, *, kind: Publish = FRAMEWORK_DEPENDEN
     if target:
         retarget(srccopy / f"{name}.csproj", target.tfm)
     pins = pin_targets(kind, runtime_version, crossgen2_version)
-    if pins:
-        (srccopy / "Directory.Build.targets").write_text(pins)
+    cross = cross_aot(kind, rid)
+    if pins or cross:  # never both: Native AOT keeps the SDK's own packs
+        (srccopy / "Directory.Build.targets").write_text(pins or cross[0])
     ui.step(f"Publishing sample {name} ({kind.title}{' ' + rid if kind.self_contained and rid else ''})")
     start = time.monotonic()
     env = dotnet_env(settings)
@@ -336,7 +371,7 @@ def publish(settings: Settings, name: str, *, kind: Publish = FRAMEWORK_DEPENDEN
         cmd = [dotnet_cli(settings), "publish", str(srccopy / f"{name}.csproj"), "-c", "Release", "-o", str(tmp), "--nologo",
                *publish_flags(srccopy, name)]
         cmd += ["-r", str(rid), "--self-contained", "true"] if kind.self_contained else ["-p:UseAppHost=false"]
-        cmd += kind.flags()
+        cmd += kind.flags() + (cross[1] if cross else [])
         if target and target.roll_forward:
             cmd.append("-p:RollForward=Major")
         if settings.nuget_config:  # an explicit configuration replaces the chain, as for the tool's own downloads
