@@ -268,7 +268,8 @@ def build_variants(
         outcome = build_image(api, spec, settings.workspace.contexts, force=force)
         why = ""
         if trial is not None and not (outcome.skipped and known == ""):
-            why = trial_run(api, catalog, img, outcome.ref)
+            with verify.time_scale(settings.emulation_timeout_factor if dockerio.runs_emulated(api, outcome.ref) else 1.0):
+                why = trial_run(api, catalog, img, outcome.ref)
             trial.trials.put(trial.digest, why)
         if why:  # trimmed or compiled ahead of time, the program no longer does what it did: no image of it
             dockerio.remove_image(api, outcome.ref)

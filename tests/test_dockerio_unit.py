@@ -25,12 +25,20 @@ MARKUP_LINE = "Microsoft.NETCore.App 10.0.15 [/usr/share/dotnet/shared/Microsoft
 class FakeAPI:
     """Records the calls; ``wait`` and ``remove_container`` do what the test says."""
 
-    def __init__(self, *, wait=None, remove=None):
+    def __init__(self, *, wait=None, remove=None, image_arch="amd64"):
         self.calls: list[str] = []
         self._wait = wait or (lambda: {"StatusCode": 0})
         self._remove = remove or (lambda: None)
+        self.image_arch = image_arch
+
+    def version(self):
+        return {"Arch": "amd64", "Version": "20.10.24"}
+
+    def inspect_image(self, ref):
+        return {"Id": "sha256:" + "0" * 64, "Architecture": self.image_arch}
 
     def create_host_config(self, **kw):
+        self.host_config = kw
         return kw
 
     def create_container(self, image, **kw):
@@ -198,3 +206,17 @@ def test_without_docker_host_the_error_says_it_is_not_set(monkeypatch, tmp_path)
     with pytest.raises(dockerio.DaemonUnreachable) as e:
         dockerio.connect()
     assert "DOCKER_HOST is not set" in e.value.what and "bootstrap.sh" in e.value.fix
+
+
+def test_an_image_of_another_architecture_runs_with_an_init_as_pid_1():
+    """qemu-user as PID 1 cannot die of the signal an aborting program raises: the container would hang
+    to its time limit. Docker's init runs it as a child instead; an image of the daemon's architecture
+    runs as it would anywhere, its program PID 1."""
+    arm = FakeAPI(image_arch="arm64")
+    with dockerio.Container(arm, "img-arm64", ["x"]):
+        pass
+    assert arm.host_config.get("init") is True
+    native = FakeAPI()
+    with dockerio.Container(native, "img", ["x"]):
+        pass
+    assert "init" not in native.host_config

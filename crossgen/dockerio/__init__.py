@@ -23,6 +23,7 @@ import socket
 import tarfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
@@ -234,6 +235,23 @@ def image_history(api: docker.APIClient, image_id: str) -> list[dict]:
     """The daemon's history of an image (newest step first)."""
     with _talking(f"image {image_id[:19]}", "reading its history"):
         return api.history(image_id)
+
+
+_DAEMON_ARCH: "weakref.WeakKeyDictionary[docker.APIClient, str]" = weakref.WeakKeyDictionary()
+
+
+def daemon_architecture(api: docker.APIClient) -> str:
+    """The daemon's own architecture, named as images name theirs (``amd64``, ``arm64``); asked once per client."""
+    if api not in _DAEMON_ARCH:
+        with _talking(f"Docker daemon at {daemon_address()}", "reading its architecture"):
+            _DAEMON_ARCH[api] = str(api.version().get("Arch", ""))
+    return _DAEMON_ARCH[api]
+
+
+def runs_emulated(api: docker.APIClient, image: str) -> bool:
+    """Whether ``image``'s programs are of another architecture than the daemon's (they run under qemu-user)."""
+    arch = (image_info(api, image) or {}).get("Architecture", "")
+    return bool(arch) and arch != daemon_architecture(api)
 
 
 def daemon_version(api: docker.APIClient) -> str:
@@ -595,6 +613,11 @@ class Container:
 
     Long-running ones (``entrypoint=["sleep", "infinity"]``) are used with :meth:`exec`,
     :meth:`exec_detached` and :meth:`exec_info`. ``step`` names the container in errors.
+
+    An image of another architecture than the daemon's runs with Docker's init as PID 1: its program runs
+    under qemu-user, which ends a program that dies of a signal (an unhandled .NET exception aborts) by
+    sending itself that signal and waiting for it, and the kernel never delivers it to a PID namespace's
+    init: as PID 1 the container would run until its time limit instead of exiting.
     """
 
     def __init__(
@@ -632,7 +655,8 @@ class Container:
     def __enter__(self) -> "Container":
         try:
             with _talking(self.what, "creating the container"), _interrupts_deferred():
-                host_config = self.api.create_host_config(**self._host)
+                init = {"init": True} if runs_emulated(self.api, self.image) else {}
+                host_config = self.api.create_host_config(**self._host, **init)
                 self.id = self.api.create_container(self.image, host_config=host_config, **self._create)["Id"]
         except BaseException:  # Ctrl-C held back during the creation arrives here: nothing is left
             self.remove()
