@@ -192,6 +192,17 @@ def test_a_native_app_folder_holds_an_executable_and_no_managed_assembly(tmp_pat
     assert "no /app/hello" in native_app_structure([], app, "img", "hello").detail
 
 
+def test_a_native_executable_must_be_for_the_images_architecture(tmp_path):
+    """An x64 executable in an arm64 image would run on this x64 machine, natively, and pass every run:
+    the structure check reads its ELF machine (the real one of this machine's `true`, an x64 executable)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy(shutil.which("true"), app / "web")
+    assert native_app_structure([], app, "img", "web", "linux-x64").passed
+    check = native_app_structure([], app, "img", "web", "linux-arm64")
+    assert not check.passed and "executable for x64, built for linux-arm64 (arm64)" in check.detail
+
+
 def test_an_app_that_runs_only_with_its_readytorun_code_fails_the_r2r_check_with_the_runtimes_reason():
     from crossgen.verify.checks import check_r2r_used
 

@@ -28,6 +28,7 @@ from crossgen.compile import r2r
 from crossgen.compile.bubbles import BUBBLES
 from crossgen.core.errors import DciError
 from crossgen.acquire.layout import ASPNETCORE, NETCORE
+from crossgen.acquire.muxer import elf_arch
 from crossgen.compile.samples import Publish, Sample
 from crossgen.images.catalog import PUBLISH_KINDS, arch_of
 from crossgen.verify.shell import has_shell, shell_for
@@ -213,16 +214,20 @@ def check_structure(
     return Check(ref, "structure", not problems, detail, {"summary": summary, "expected": expect})
 
 
-def native_app_structure(infos: list[r2r.PeInfo], folder: Path, ref: str, app: str) -> Check:
-    """A Native AOT app: /app/<app> is a native (ELF) executable and no managed assembly is beside it."""
+def native_app_structure(infos: list[r2r.PeInfo], folder: Path, ref: str, app: str, rid: str | None = None) -> Check:
+    """A Native AOT app: /app/<app> is a native (ELF) executable, for ``rid``'s architecture when given (an
+    x64 one in an arm64 image would still run here, natively), and no managed assembly is beside it."""
     problems = []
     exe = folder / app
+    want = rid.rsplit("-", 1)[-1] if rid else None
     if not exe.is_file():
         problems.append(f"no /app/{app}")
     elif exe.read_bytes()[:4] != b"\x7fELF":
         problems.append(f"/app/{app} is not an ELF executable")
     elif not exe.stat().st_mode & 0o111:
         problems.append(f"/app/{app} is not executable")
+    elif want and (found := elf_arch(exe)) != want:
+        problems.append(f"/app/{app} is an executable for {found or 'another architecture'}, built for {rid} ({want})")
     managed = [i.path for i in infos if i.kind in (r2r.Kind.IL_ONLY, r2r.Kind.R2R, r2r.Kind.COMPONENT, r2r.Kind.COMPOSITE)]
     if managed:
         problems.append(f"{len(managed)} managed assemblies beside the native executable (e.g. {managed[0]})")
@@ -235,7 +240,7 @@ def verify_structure(api: docker.APIClient, claim: Claim) -> Check:
     if claim.role == "app" and claim.native:
         folder = copy_tree_out(api, claim.ref, "/app")
         try:
-            return native_app_structure(r2r.classify_tree(folder), folder, claim.ref, claim.app or "")
+            return native_app_structure(r2r.classify_tree(folder), folder, claim.ref, claim.app or "", claim.rid)
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)
     if claim.role == "app":
