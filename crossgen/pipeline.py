@@ -618,8 +618,10 @@ def _verify_claim(api, settings: Settings, catalog: Catalog, claim, add, host_sa
         composite = claim.has_composite
         if not composite:
             baseline_jit.setdefault(key, on)
+        # the SDK's own composite is built to compare with: not held to the baseline as this tool's composites are
+        held = not (claim.approach and claim.approach.sdk_composite)
         add(_about(verify.check_r2r_used(claim.ref, on, off, baseline_jit.get(key) if composite else None, composite=composite,
-                                         reasons=tuple(reasons)), key[1]))
+                                         reasons=tuple(reasons), held=held), key[1]))
 
 
 PROBE_DIR = Path(verify.__file__).parent / "probe"

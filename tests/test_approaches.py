@@ -214,6 +214,19 @@ def test_an_app_that_runs_only_with_its_readytorun_code_fails_the_r2r_check_with
     assert check_r2r_used("img", 24, 6700, None, composite=True, reasons=("", "")).passed
 
 
+def test_the_sdks_own_composite_is_measured_against_the_baseline_but_not_held_to_it():
+    """The SDK's composite (variant 8) is built to compare with: JIT-compiling more than the baseline fails
+    this tool's composites, and is said, not failed, for the SDK's; its ReadyToRun code must still be used."""
+    from crossgen.verify.checks import check_r2r_used
+
+    ours = check_r2r_used("img", 115, 2566, 111, composite=True)
+    assert not ours.passed and "more than the baseline's 111" in ours.detail
+    sdk = check_r2r_used("img", 115, 2566, 111, composite=True, held=False)
+    assert sdk.passed and "more than the baseline" in sdk.detail and sdk.data["jit_baseline"] == 111
+    assert "more than" not in check_r2r_used("img", 100, 2566, 111, composite=True, held=False).detail
+    assert not check_r2r_used("img", 2000, 2566, 111, composite=True, held=False).passed  # R2R code not used
+
+
 def test_the_run_check_gives_the_count_with_readytorun_and_only_the_run_without_it_is_added(monkeypatch):
     """verify's r2r-used: the console-runs / web-answers check already ran the sample as it is; its count
     is taken, and the sample runs once more, with DOTNET_ReadyToRun=0 only. A run check that reported
