@@ -43,6 +43,17 @@ def elf_arch(path: Path) -> str | None:
     return next((arch for arch, (m, _, _) in ARCHES.items() if m == machine), None)
 
 
+def cross_compiler(arch: str, what: str, takes: str) -> tuple[str, str, str]:
+    """Debian's C cross-compiler for ``arch`` (one of ``ARCHES``): (its path, its name, its Debian packages).
+    Missing, the error names ``what`` needs it and why (``takes``, followed by the compiler's name)."""
+    _, compiler, packages = ARCHES[arch]
+    exe = shutil.which(compiler)
+    if exe is None:
+        raise DciError(what, f"{takes} the C cross-compiler {compiler}, which is not installed",
+                       f"run scripts/bootstrap.sh (installs it), or apt-get install {packages}")
+    return exe, compiler, packages
+
+
 def host_for(arch: str, cache_root: Path, *, local_host_dir: Path | None = None) -> Path:
     """A folder holding a ``dotnet`` executable for ``arch``: ``local_host_dir`` when its ``dotnet`` is
     of that architecture, else the muxer built for it (once; cached under ``cache_root/hosts``)."""
@@ -53,13 +64,8 @@ def host_for(arch: str, cache_root: Path, *, local_host_dir: Path | None = None)
         raise DciError(f"target architecture {arch!r}", "no `dotnet` host for it: the local dotnet layout is for another architecture "
                        "and this tool can build one only for " + ", ".join(ARCHES),
                        "use --source official or local with a dotnet layout (or tarballs) of that architecture")
-    _, compiler, packages = ARCHES[arch]
-    exe = shutil.which(compiler)
-    if exe is None:
-        raise DciError(f"the `dotnet` host for {arch}",
-                       f"NuGet does not serve it, the local dotnet layout has none for {arch}, and the C cross-compiler {compiler} "
-                       "that builds one is not installed",
-                       f"run scripts/bootstrap.sh (installs it), or apt-get install {packages}")
+    exe, compiler, packages = cross_compiler(arch, f"the `dotnet` host for {arch}",
+                                             f"NuGet does not serve it, the local dotnet layout has none for {arch}, and building one takes")
     version = subprocess.run([exe, "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + f"\0{compiler}\0{version}".encode()).hexdigest()[:16]

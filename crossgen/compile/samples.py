@@ -14,7 +14,7 @@ from pathlib import Path
 import xml.etree.ElementTree as ET
 
 from crossgen.acquire.acquisition import host_rid
-from crossgen.acquire.muxer import ARCHES
+from crossgen.acquire.muxer import ARCHES, cross_compiler
 from crossgen.acquire.versionspec import newest_first, parse_version
 from crossgen.core import channels, ui
 from crossgen.core.files import atomic_dir, atomic_write_text
@@ -296,10 +296,7 @@ def cross_aot(kind: Publish, rid: str | None) -> tuple[str, list[str]] | None:
     if arch not in ARCHES:
         raise DciError(f"Native AOT for {rid}", f"this tool links it on this {host} machine only for " + ", ".join(ARCHES),
                        f"publish it on a {arch} machine, or leave the aot approach out for {rid}")
-    _, compiler, packages = ARCHES[arch]
-    if shutil.which(compiler) is None:
-        raise DciError(f"Native AOT for {rid}", f"linking it here takes the C cross-compiler {compiler}, which is not installed",
-                       f"run scripts/bootstrap.sh (installs it), or apt-get install {packages}")
+    _, compiler, _ = cross_compiler(arch, f"Native AOT for {rid}", "linking it here takes")
     triple = compiler.removesuffix("-gcc")
     return (CROSS_AOT_LINK.format(arch=arch, host=host, compiler=compiler),
             [f"-p:CppCompilerAndLinker={compiler}", f"-p:ObjCopyName={triple}-objcopy"])

@@ -464,7 +464,7 @@ def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | No
     the run with R2R on, and off, reported no count (from :func:`jit_counts`). ``held`` False: a composite
     this tool did not compile (the SDK's own, built to compare with): more than the baseline is said
     and recorded, not failed."""
-    problems = []
+    problems, said = [], ""
     if on is not None and off is None and len(reasons) > 1 and reasons[1]:
         # e.g. a trimmed app: its composite's code runs, its IL alone does not (type validation, skipped
         # for ReadyToRun code, finds what trimming removed)
@@ -474,11 +474,12 @@ def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | No
     else:
         if not on * 2 < off:
             problems.append(f"{on} methods JIT-compiled with ReadyToRun vs {off} without: R2R code is not (much) used")
-        if composite and held and baseline is not None and on > baseline:
-            problems.append(f"composite JIT-compiles {on} methods, more than the baseline's {baseline}")
-    detail = f"jit {on} with R2R, {off} with DOTNET_ReadyToRun=0" + (f", baseline {baseline}" if baseline is not None else "")
-    if composite and not held and baseline is not None and on is not None and on > baseline:
-        detail += " (more than the baseline: a composite this tool did not compile, measured for comparison)"
+        if composite and baseline is not None and on > baseline:
+            if held:
+                problems.append(f"composite JIT-compiles {on} methods, more than the baseline's {baseline}")
+            else:
+                said = " (more than the baseline: a composite this tool did not compile, measured for comparison)"
+    detail = f"jit {on} with R2R, {off} with DOTNET_ReadyToRun=0" + (f", baseline {baseline}" if baseline is not None else "") + said
     return Check(ref, "r2r-used", not problems, "; ".join(problems) or detail, {"jit_r2r": on, "jit_no_r2r": off, "jit_baseline": baseline})
 
 
