@@ -58,6 +58,7 @@ def test_a_mode_is_built_apart_and_measured_on_the_frontier(built_images, tmp_pa
     assert all(p["passes"] in (True, False) and p["size_ratio"] for p in composite)
     chosen = section["defaults"]["runtime"]  # the default build's points are shown, never chosen between
     assert set(section["defaults"]) == {"runtime"} and set(chosen["modes"]) == {mode}
+    assert chosen["configured"] == settings.crossgen.mode["runtime"]  # what invoke.yaml compiles it in, beside the pick
     assert chosen["modes"][mode]["passes"] == all(p["passes"] for p in composite if p["mode"] == mode)
     assert ("passes the rule" in chosen["why"]) == chosen["modes"][mode]["passes"]
     assert any(p["pareto"] for p in section["points"] if p["sample"] == "hello")

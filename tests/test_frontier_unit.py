@@ -92,3 +92,22 @@ def test_the_frontier_tables_show_every_point_and_the_defaults():
     grid = "\n".join(md_frontier_grid({"frontier": fr}))
     assert "| 2 | full | **1.20 / 0.80 / 0.33** |" in grid and "| 2 | partial | **0.80 / 1.10 / 1.33** ✗ |" in grid
     assert "`runtime` **full**" in grid
+    assert "not the rule's" not in table + grid  # the configured mode is not known: nothing is claimed
+
+
+def test_the_tables_say_when_the_configured_mode_is_not_the_rules():
+    from dataclasses import asdict
+
+    from crossgen.report.render import md_frontier, md_frontier_grid
+
+    pts = [point(1, BASELINE, "a", 100_000_000, 50.0, 300), point(2, "full", "a", 120_000_000, 40.0, 100),
+           point(2, "hot", "a", 90_000_000, 45.0, 200)]
+    judge(pts)
+    for configured, said in (("full", True), ("hot", False)):
+        defaults = choose_defaults(pts, {"runtime": configured})
+        assert defaults["runtime"]["mode"] == "hot" and defaults["runtime"]["configured"] == configured
+        fr = {"runs": 20, "cold_cache_skipped": "", "points": [asdict(p) for p in pts], "defaults": defaults}
+        for lines in (md_frontier({"frontier": fr}), md_frontier_grid({"frontier": fr})):
+            text = "\n".join(lines)
+            assert ("The settings compile `runtime` in **full**, not the rule's hot: set `dci.crossgen.mode.runtime: hot`"
+                    in text) == said, text

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import docker
 
-from crossgen.compile.modes import MODES, apply_mode
+from crossgen.compile.modes import MODES, apply_mode, bubble_mode
 from crossgen.compile.samples import publish_source
 from crossgen.core import ui
 from crossgen.core.settings import Settings
@@ -166,7 +166,7 @@ def measure(api: docker.APIClient, settings: Settings, points: list[Point], *, r
                       "cold-cache": f"echo 3 > {DROP_CACHES} before each run"},
         "cold_cache_skipped": cold_reason,
         "points": [asdict(p) for p in points],
-        "defaults": choose_defaults(points),
+        "defaults": choose_defaults(points, {b: bubble_mode(settings, b).name for p in points for b in p.bubbles}),
     }
 
 
@@ -207,8 +207,9 @@ def judge(points: list[Point]) -> None:
                                and (q.size < p.size or q.median_ms < p.median_ms) for q in mine)
 
 
-def choose_defaults(points: list[Point]) -> dict[str, dict]:
-    """Per bubble: the mode the rule picks, with the facts it was picked on."""
+def choose_defaults(points: list[Point], configured: dict[str, str] | None = None) -> dict[str, dict]:
+    """Per bubble: the mode the rule picks, with the facts it was picked on, and the mode the settings
+    give it (``configured``: bubble -> mode name; ``None`` where unknown)."""
     out: dict[str, dict] = {}
     bubbles = sorted({b for p in points for b in p.bubbles})
     for bubble in bubbles:
@@ -233,7 +234,7 @@ def choose_defaults(points: list[Point]) -> dict[str, dict]:
             measured = [m for m, f in per_mode.items() if f["measured"]] or list(per_mode)
             mode = min(measured, key=lambda m: per_mode[m]["jit"])
             why = "no mode passes the rule; the one with the fewest JIT-compiled methods"
-        out[bubble] = {"mode": mode, "why": why, "modes": per_mode}
+        out[bubble] = {"mode": mode, "why": why, "modes": per_mode, "configured": (configured or {}).get(bubble)}
     return out
 
 

@@ -298,7 +298,7 @@ def md_frontier(r: dict) -> list[str]:
     for bubble, d in fr["defaults"].items():
         facts = "; ".join(f"{m}: {'passes' if f['passes'] else 'fails on ' + (', '.join(f['failing']) or 'unmeasured samples')}"
                           for m, f in d["modes"].items())
-        lines.append(f"- `{bubble}`: **{d['mode']}** ({d['why']}). {facts}")
+        lines.append(f"- `{bubble}`: **{d['mode']}** ({d['why']}). {facts}{_configured_note(bubble, d)}")
     if fr["cold_cache_skipped"]:
         lines += ["", f"Starts with a dropped page cache were not measured: {fr['cold_cache_skipped']}."]
     return lines
@@ -328,8 +328,19 @@ def md_frontier_grid(r: dict) -> list[str]:
         lines.append("| " + " | ".join([str(v), mode, *cells]) + " |")
     if fr["defaults"]:
         lines += ["", "Default mode per bubble by the rule: " + "; ".join(f"`{b}` **{d['mode']}**" for b, d in fr["defaults"].items())
-                  + " (why, and the absolute figures: `build/report/report.md`)."]
+                  + " (why, and the absolute figures: `build/report/report.md`)."
+                  + "".join(_configured_note(b, d) for b, d in fr["defaults"].items())]
     return lines
+
+
+def _configured_note(bubble: str, d: dict) -> str:
+    """Says so when the mode the settings give a bubble is not the one the rule picks (empty when they agree,
+    or when an older report.json does not know the configured mode)."""
+    configured = d.get("configured")
+    if configured is None or configured == d["mode"]:
+        return ""
+    return (f" The settings compile `{bubble}` in **{configured}**, not the rule's {d['mode']}: "
+            f"set `dci.crossgen.mode.{bubble}: {d['mode']}` in invoke.yaml to follow it.")
 
 
 def channel_summary(ch: dict) -> str:
