@@ -269,8 +269,8 @@ def build_variants(
         why = ""
         if trial is not None and not (outcome.skipped and known == ""):
             with verify.time_scale(settings.emulation_timeout_factor if dockerio.runs_emulated(api, outcome.ref) else 1.0):
-                why = trial_run(api, catalog, img, outcome.ref)
-            trial.trials.put(trial.digest, why)
+                run = trial_run(api, catalog, img, outcome.ref)
+            why = trial.trials.record(trial.digest, run)
         if why:  # trimmed or compiled ahead of time, the program no longer does what it did: no image of it
             dockerio.remove_image(api, outcome.ref)
             not_built[img.key] = why
@@ -341,6 +341,22 @@ class Trials:
         if digest is not None:
             atomic_write_text(self.path, json.dumps({**self._read(), digest: why}, indent=1, sort_keys=True))
 
+    def record(self, digest: str | None, run: TrialRun) -> str:
+        """Remembers what a trial run found, unless it ran out of time (this machine's load, or a slow
+        emulator, may be why: the next build tries again); returns why the image is not kept ("" it is)."""
+        if run.timed_out:
+            return f"{run.why} (a time limit: not remembered, the next build tries again)"
+        self.put(digest, run.why)
+        return run.why
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """One trial run of an app image: why the program does not work as built ("" it does), and whether
+    that is a time limit rather than the program's own failure."""
+    why: str = ""
+    timed_out: bool = False
+
 
 @dataclass(frozen=True)
 class _Trial:
@@ -359,22 +375,23 @@ def _trial_of(api: docker.APIClient, settings: Settings, img, spec) -> _Trial | 
     return _Trial(trials, digest, trials.get(digest))
 
 
-def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> str:
+def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> TrialRun:
     """An approach that may change what the program does (trimming, Native AOT): its image run once as
     verify runs it (a console sample prints and exits 0, a web sample answers), and an image holding a
     composite once more with its ReadyToRun code off: that code is rejected where the CPU lacks the
     instruction set it was compiled for, and the app must then still run from its IL (a trimmed app
-    whose IL trimming left incomplete does not). "" when it works, else why not, in the runtime's words."""
+    whose IL trimming left incomplete does not). Why not is in the runtime's words."""
     web = catalog.sample(img.app).kind == "web"
     check = verify.check_web(api, ref, None) if web else verify.check_console(api, ref, None)
     if not check.passed:
-        return f"{img.approach.title}: published, but fails at run time: {verify.failure_reason(check)}"
+        return TrialRun(f"{img.approach.title}: published, but fails at run time: {verify.failure_reason(check)}",
+                        timed_out=bool(check.data.get("timeout")))
     if img.bubbles:
         count, why = verify.jit_count(api, ref, None, web, verify.R2R_OFF)
         if count is None:
-            return (f"{img.approach.title}: runs only with its ReadyToRun code (rejected on a CPU without the instruction set "
-                    f"it was compiled for); with DOTNET_ReadyToRun=0 it fails: {why}")
-    return ""
+            return TrialRun(f"{img.approach.title}: runs only with its ReadyToRun code (rejected on a CPU without the instruction "
+                            f"set it was compiled for); with DOTNET_ReadyToRun=0 it fails: {why}")
+    return TrialRun()
 
 
 # --- plan: what build-all would do, and why (nothing compiled or built) ----------------------------

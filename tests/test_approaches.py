@@ -283,3 +283,15 @@ def test_trial_runs_are_remembered_by_the_images_input_digest(tmp_path):
     assert set(json.loads(path.read_text())) == {"d1", "d2"}
     path.write_text("{half a file")
     assert again.get("d1") is None  # unreadable: tried again, as if never tried
+
+
+def test_a_trial_that_ran_out_of_time_is_not_remembered(tmp_path):
+    path = tmp_path / "trials.json"
+    trials = pipeline.Trials(path)
+    slow = pipeline.TrialRun("Native AOT apps: published, but fails at run time: still running after 120 s", timed_out=True)
+    why = trials.record("d1", slow)
+    assert why.startswith(slow.why) and "not remembered" in why  # not kept this time, and the build says why
+    assert trials.get("d1") is None and not path.exists()        # the next build tries it again
+    failed = pipeline.TrialRun("Trimmed apps: published, but fails at run time: NotSupportedException")
+    assert trials.record("d1", failed) == failed.why and trials.get("d1") == failed.why
+    assert trials.record("d2", pipeline.TrialRun()) == "" and trials.get("d2") == ""

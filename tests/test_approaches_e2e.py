@@ -21,6 +21,7 @@ from crossgen import dockerio, pipeline
 from crossgen.acquire.cache import Cache
 from crossgen.acquire.http import new_session
 from crossgen.images.catalog import CATALOG, Catalog
+from crossgen.verify import checks as verify
 from tests.pipeline_support import e2e_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -141,3 +142,15 @@ def test_a_second_build_neither_builds_what_failed_its_trial_nor_tries_what_ran(
         assert again[key].not_built.startswith(built[key].not_built) and "trials.json" in again[key].not_built, again[key]
         assert dockerio.image_info(api, again[key].ref) is None
     assert again["sample-web-aot"].skipped and again["sample-web-aot"].image_id == built["sample-web-aot"].image_id
+
+
+def test_a_trial_that_runs_out_of_time_says_so(approaches):
+    """A time limit is told apart from the program's own failure (pipeline.Trials does not remember it):
+    the web sample's native image, which answers in well under a second, given a millisecond."""
+    _, api, built, _ = approaches
+    img = SMALL.images["sample-web-aot"]
+    with verify.time_scale(0.0001):
+        run = pipeline.trial_run(api, SMALL, img, built["sample-web-aot"].ref)
+    assert run.timed_out and "within the time limit" in run.why, run
+    assert pipeline.trial_run(api, SMALL, img, built["sample-web-aot"].ref) == pipeline.TrialRun()  # in its own time it runs
+

@@ -360,6 +360,7 @@ class WebResult:
     logs: str
     seconds: float
     exit_code: int | None = None   # when the server exited before answering
+    timed_out: bool = False        # neither answered nor exited within the time limit
 
 
 def serve_web(
@@ -380,16 +381,16 @@ def serve_web(
             box.put("/tmp", _app_tar(sample.path, sample.name))
         start = time.monotonic()
         box.start()
-        exit_code = None
+        exit_code, timed_out = None, False
         try:
             body = http_get(f"http://127.0.0.1:{port}{path}", deadline=start + timeout, alive=lambda: bool(box.state().get("Running")))
             answered = True
         except TimeoutError:
-            body, answered = "", False
+            body, answered, timed_out = "", False, True
         except ServerExited:
             body, answered = "", False
             exit_code = box.state().get("ExitCode")
-        return WebResult(answered, body, box.logs(), time.monotonic() - start, exit_code)
+        return WebResult(answered, body, box.logs(), time.monotonic() - start, exit_code, timed_out)
 
 
 def _timed_out(ref: str, name: str, exc: dockerio.ContainerTimeout) -> Check:
@@ -412,13 +413,14 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
     ok = res.answered and parse_jit(res.body) is not None
     if res.answered:
         detail = f"HTTP 200 in {res.seconds:.1f} s: {res.body.strip().splitlines()[0] if res.body.strip() else ''}"
-    elif res.exit_code is not None:
-        detail = f"no HTTP 200: the server exited with code {res.exit_code} after {res.seconds:.1f} s; logs: {res.logs.strip()[-300:]}"
-    else:
+    elif res.timed_out:
         detail = f"no HTTP 200 within the time limit ({time_limit(timeout):g} s); logs: {res.logs.strip()[-300:]}"
+    else:
+        detail = f"no HTTP 200: the server exited with code {res.exit_code} after {res.seconds:.1f} s; logs: {res.logs.strip()[-300:]}"
     # the logs kept are their end; the exception a server logged is looked for in all of them
     return Check(ref, name, ok, detail, {"jit_methods": parse_jit(res.body), "logs": res.logs[-1500:],
-                                         "exception": "" if ok else first_exception(res.logs)})
+                                         "exception": "" if ok else first_exception(res.logs),
+                                         **({"timeout": True} if res.timed_out else {})})
 
 
 def jit_count(api: docker.APIClient, ref: str, sample: Sample | None, web: bool, env: dict[str, str] | None = None) -> tuple[int | None, str]:
