@@ -566,7 +566,7 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         checks.append(check)
         ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
-    native = baseimage.host_arch().architecture
+    native = dockerio.daemon_architecture(api)  # as dockerio.Container decides on Docker's init: the daemon's, not this machine's
     emulation_checked: set[str] = set()
     for claim in claims:
         emulated = bool(claim.architecture) and claim.architecture != native
