@@ -808,6 +808,7 @@ def build_modes(api: docker.APIClient, settings: Settings, modes: tuple[str, ...
 
 def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOptions) -> dict:
     """``invoke report``: optionally time a cold and a warm build-all, then measure what exists."""
+    started = time.monotonic()  # the report's "took": its builds as well as its measurements
     timings: dict[str, float] = {}
     cold_measured = None
     if opts.cold_build:
@@ -852,7 +853,8 @@ def report(api: docker.APIClient, settings: Settings, opts: report_run.ReportOpt
             classic = classic_builds(api, settings)
             timings["classic_builds"] = round(time.monotonic() - start, 1)
         return report_run.run(api, settings, opts, warm_seconds=warm_seconds, cold_measured=cold_measured, timings=timings,
-                              channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic, os_builds=os_builds)
+                              channel_builds=channel_builds, rebuilt=rebuilt, classic_builds=classic, os_builds=os_builds,
+                              started=started)
 
 
 @contextlib.contextmanager

@@ -222,17 +222,19 @@ def os_bases_section(api: docker.APIClient, os_builds: list[tuple[Settings, dict
 def run(api: docker.APIClient, settings: Settings, opts: ReportOptions, *, warm_seconds: float | None = None,
         cold_measured: dict | None = None, timings: dict[str, float] | None = None,
         channel_builds: list[tuple[Settings, dict]] | None = None, rebuilt: dict[str, dict] | None = None,
-        classic_builds: dict[str, str] | None = None, os_builds: list[tuple[Settings, dict]] | None = None) -> dict:
+        classic_builds: dict[str, str] | None = None, os_builds: list[tuple[Settings, dict]] | None = None,
+        started: float | None = None) -> dict:
     """Measure the images of the last build-all, analyse, render; ``warm_seconds``/``cold_measured`` are
     builds the caller timed (the pipeline, which runs the builds), ``timings`` its step times,
     ``channel_builds`` the builds of ``opts.channels`` (settings and build record of each), ``rebuilt`` the
     pipeline's rebuild of every image (key -> image ID, rebuilt ID, same?) for the "reproducible" column,
     ``classic_builds`` (image key -> reference) the same images built with ``reproducible=False`` for
-    ``opts.pulls``, ``os_builds`` the builds of ``opts.os_bases`` (settings on each base, build record)."""
+    ``opts.pulls``, ``os_builds`` the builds of ``opts.os_bases`` (settings on each base, build record);
+    ``started`` (time.monotonic) when the caller's run began, builds included: the report's ``seconds``."""
     if opts.charts:
         require_charts()
 
-    t0 = time.monotonic()
+    t0 = time.monotonic() if started is None else started
     timer = Timer()
     timer.seconds.update(timings or {})
     out_dir = settings.workspace.report
