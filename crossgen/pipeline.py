@@ -566,10 +566,12 @@ def verify_images(api: docker.APIClient, settings: Settings, refs: list[str] | N
         checks.append(check)
         ui.info(f"{check.name}: {check.detail[:150]}", label="PASS" if check.passed else "FAIL", indent="    ")
 
-    native = dockerio.daemon_architecture(api)  # as dockerio.Container decides on Docker's init: the daemon's, not this machine's
+    # as dockerio.runs_emulated decides (Docker's init): against the daemon's architecture, not this machine's;
+    # the claim already holds the image's architecture, so no image lookup per claim
+    daemon_arch = dockerio.daemon_architecture(api)
     emulation_checked: set[str] = set()
     for claim in claims:
-        emulated = bool(claim.architecture) and claim.architecture != native
+        emulated = bool(claim.architecture) and claim.architecture != daemon_arch
         if emulated and (rid := _claim_rid(settings, claim)) not in emulation_checked:
             # before the first image of the architecture: a clear error, not "exec format error" in every check
             baseimage.require_emulation(settings.with_overrides(rid=rid))

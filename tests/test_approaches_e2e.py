@@ -153,4 +153,3 @@ def test_a_trial_that_runs_out_of_time_says_so(approaches):
         run = pipeline.trial_run(api, SMALL, img, built["sample-web-aot"].ref)
     assert run.timed_out and "within the time limit" in run.why, run
     assert pipeline.trial_run(api, SMALL, img, built["sample-web-aot"].ref) == pipeline.TrialRun()  # in its own time it runs
-
