@@ -10,11 +10,13 @@ from crossgen.report.frontier import BASELINE, CONFIGURED, Point, choose_default
 from tests.pipeline_support import e2e_settings
 
 
-def point(variant, mode, sample, size, ms, jit, bubbles=("runtime",), spread=2.0):
-    """20 runs around ``ms`` (median ``ms``), ``spread`` ms either side."""
-    values = [ms + spread * ((i % 5) - 2) / 2 for i in range(20)]
+def point(variant, mode, sample, size, ms, jit, bubbles=("runtime",), spread=2.0, jit_spread=0, runs=20):
+    """``runs`` runs around ``ms`` (median ``ms``), ``spread`` ms either side; their JIT counts
+    around ``jit`` (median ``jit``), ``jit_spread`` methods either side."""
+    values = [ms + spread * ((i % 5) - 2) / 2 for i in range(runs)]
+    jits = [jit + jit_spread * ((i % 5) - 2) // 2 for i in range(runs)]
     return Point(variant, mode, sample, "console", "k", "r", list(bubbles) if mode != BASELINE else [], size=size,
-                 median_ms=ms, min_ms=min(values), max_ms=max(values), jit=jit, values_ms=values)
+                 median_ms=ms, min_ms=min(values), max_ms=max(values), jit=jit, values_ms=values, jit_values=jits)
 
 
 def test_every_variant_and_mode_is_a_point_and_the_baseline_once():
@@ -57,6 +59,22 @@ def test_startup_above_the_baseline_means_measurably_slower_not_a_higher_median(
     judge([base, noisy, slower])
     assert noisy.passes is True and noisy.slower_p > 0.05 and noisy.startup_ratio == 1.01
     assert slower.passes is False and slower.slower_p < 0.05
+
+
+def test_more_jit_than_the_baseline_means_measurably_more_not_a_higher_median():
+    """A web app's JIT count moves by a few methods from run to run: a point fails on JIT only when
+    its runs' counts are above the baseline's by the same test; with too few runs to test, a higher
+    median fails (a start time alone does not)."""
+    base = point(1, BASELINE, "a", 100, 50.0, 1800, jit_spread=20)
+    noisy = point(2, "partial", "a", 80, 50.0, 1804, jit_spread=20)   # 4 methods more at the median, counts overlap
+    more = point(2, "full", "a", 80, 50.0, 1811, jit_spread=2)        # 11 more, every run above the baseline's median
+    judge([base, noisy, more])
+    assert noisy.passes is True and noisy.more_jit_p > 0.05 and noisy.jit_ratio > 1
+    assert more.passes is False and more.more_jit_p < 0.05
+    few = [point(1, BASELINE, "a", 100, 50.0, 1800, runs=2), point(2, "hot", "a", 80, 60.0, 1801, runs=2),
+           point(2, "full", "a", 80, 60.0, 1800, runs=2)]
+    judge(few)
+    assert [p.passes for p in few[1:]] == [False, True] and few[1].more_jit_p is None and few[2].slower_p is None
 
 
 def test_the_default_is_the_smallest_passing_mode_else_the_fewest_jit():

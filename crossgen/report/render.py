@@ -268,6 +268,10 @@ def _x(v) -> str:
     return "" if v is None else f" (x{v:.2f})"
 
 
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def md_frontier(r: dict) -> list[str]:
     """The frontier table (one row per sample, variant and compile mode) and the defaults the rule picks."""
     fr = r.get("frontier")
@@ -275,14 +279,14 @@ def md_frontier(r: dict) -> list[str]:
         return []
     cold = "cold-cache median ms" if not fr["cold_cache_skipped"] else None
     head = ["sample", "variant", "mode", "image MB", "compressed MB", f"startup median ms (min-max, {fr['runs']} runs)",
-            "JIT methods", "JIT, no AVX2", *([cold] if cold else []), "p(slower)", "rule", "Pareto"]
+            "JIT methods", "JIT, no AVX2", *([cold] if cold else []), "p(slower)", "p(more JIT)", "rule", "Pareto"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in fr["points"]:
         rule = "baseline" if p["mode"] == "baseline" else {True: "pass", False: "fail", None: "-"}[p["passes"]]
         row = [p["sample"], str(p["variant"]), p["mode"], f"{mb(p['size'])}{_x(p['size_ratio'])}", mb(p["compressed"]),
                f"{_ms(p['median_ms'])}{_x(p['startup_ratio'])} ({_ms(p['min_ms'])}-{_ms(p['max_ms'])})",
                f"{_count(p['jit'])}{_x(p['jit_ratio'])}", _count(p["jit_no_avx2"]), *([_ms(p["cold_median_ms"])] if cold else []),
-               "-" if p.get("slower_p") is None else f"{p['slower_p']:.3f}", rule, "**best**" if p["pareto"] else ""]
+               _p(p.get("slower_p")), _p(p.get("more_jit_p")), rule, "**best**" if p["pareto"] else ""]
         lines.append("| " + " | ".join(row) + " |")
     rec = fr.get("recommendation")
     if rec:
@@ -292,8 +296,8 @@ def md_frontier(r: dict) -> list[str]:
         lines += ["", "Not measured: " + "; ".join(f"`{ref}`: {why}" for ref, why in fr["skipped"].items())]
     if fr["defaults"]:
         lines += ["", "Default compile mode per bubble, by the rule (on every sample whose image holds the bubble: JIT-compiled "
-                  "methods not above the baseline's, and startup not slower than the baseline's — a higher median with "
-                  "p(slower) < 0.05, one-sided Mann-Whitney U over the runs; the smallest passing mode, else the fewest "
+                  "methods not above the baseline's, and startup not slower than the baseline's — each a higher median with "
+                  "p < 0.05, one-sided Mann-Whitney U over the runs; the smallest passing mode, else the fewest "
                   "JIT-compiled methods):", ""]
     for bubble, d in fr["defaults"].items():
         facts = "; ".join(f"{m}: {'passes' if f['passes'] else 'fails on ' + (', '.join(f['failing']) or 'unmeasured samples')}"

@@ -124,6 +124,7 @@ class Summary:
     jit_max: int | None
     ratio_to_baseline: float | None = None   # median / baseline median (same sample, same mode)
     values_ms: list[float] = field(default_factory=list)
+    jit_values: list[int] = field(default_factory=list)    # each successful run's JIT count (those that reported one)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -306,7 +307,7 @@ def summarize(targets: list[Target], refs: dict[str, str], runs: list[Run], mode
                 t.id, t.sample, t.kind, t.image_key, refs.get(t.image_key, ""), list(t.variants), mode, len(mine), len(mine) - len(ok),
                 min(vals) if vals else None, statistics.median(vals) if vals else None, max(vals) if vals else None,
                 statistics.median(jits) if jits else None, min(jits) if jits else None, max(jits) if jits else None,
-                values_ms=vals,
+                values_ms=vals, jit_values=jits,
             ))
     for s in out:
         base = next((b for b in out if b.sample == s.sample and b.mode == s.mode and 1 in b.variants), None)
