@@ -387,10 +387,10 @@ def trial_run(api: docker.APIClient, catalog: Catalog, img, ref: str) -> TrialRu
         return TrialRun(f"{img.approach.title}: published, but fails at run time: {verify.failure_reason(check)}",
                         timed_out=bool(check.data.get("timeout")))
     if img.bubbles:
-        count, why = verify.jit_count(api, ref, None, web, verify.R2R_OFF)
-        if count is None:
+        off = verify.jit_count(api, ref, None, web, verify.R2R_OFF)
+        if off.count is None:
             return TrialRun(f"{img.approach.title}: runs only with its ReadyToRun code (rejected on a CPU without the instruction "
-                            f"set it was compiled for); with DOTNET_ReadyToRun=0 it fails: {why}")
+                            f"set it was compiled for); with DOTNET_ReadyToRun=0 it fails: {off.why}", timed_out=off.timed_out)
     return TrialRun()
 
 

@@ -234,7 +234,7 @@ def test_the_run_check_gives_the_count_with_readytorun_and_only_the_run_without_
     from crossgen.verify import checks
 
     calls = []
-    monkeypatch.setattr(checks, "jit_count", lambda api, ref, sample, web, env=None: (calls.append(env), (6700, ""))[1])
+    monkeypatch.setattr(checks, "jit_count", lambda api, ref, sample, web, env=None: (calls.append(env), checks.JitRun(6700))[1])
     reasons: list[str] = []
     ran = Check("img", "console-runs", True, "exit 0: Hello", {"jit_methods": 24, "output": "Hello"})
     assert checks.jit_counts(None, "img", None, False, reasons, ran=ran) == (24, 6700)
@@ -295,3 +295,18 @@ def test_a_trial_that_ran_out_of_time_is_not_remembered(tmp_path):
     failed = pipeline.TrialRun("Trimmed apps: published, but fails at run time: NotSupportedException")
     assert trials.record("d1", failed) == failed.why and trials.get("d1") == failed.why
     assert trials.record("d2", pipeline.TrialRun()) == "" and trials.get("d2") == ""
+
+
+def test_a_trial_whose_run_without_readytorun_ran_out_of_time_says_so(monkeypatch):
+    """The trial's second run (its composite's code off) that does not end in time is a timeout too, not
+    a program that fails without its ReadyToRun code: the build does not remember it."""
+    from crossgen.verify import checks
+
+    img = CATALOG.images["sample-hello-trimmed-composite"]
+    monkeypatch.setattr(checks, "check_console", lambda api, ref, sample: Check(ref, "console-runs", True, "exit 0", {}))
+    monkeypatch.setattr(checks, "jit_count", lambda *a: checks.JitRun(None, "no exit in time", timed_out=True))
+    run = pipeline.trial_run(None, CATALOG, img, "img")
+    assert run.timed_out and run.why.endswith("it fails: no exit in time")
+    monkeypatch.setattr(checks, "jit_count", lambda *a: checks.JitRun(None, "System.TypeLoadException: gone"))
+    run = pipeline.trial_run(None, CATALOG, img, "img")
+    assert not run.timed_out and run.why.endswith("System.TypeLoadException: gone")

@@ -423,19 +423,31 @@ def check_web(api: docker.APIClient, ref: str, sample: Sample | None, *, name: s
                                          **({"timeout": True} if res.timed_out else {})})
 
 
-def jit_count(api: docker.APIClient, ref: str, sample: Sample | None, web: bool, env: dict[str, str] | None = None) -> tuple[int | None, str]:
-    """One run (``env`` added): the JIT-compiled method count it reported, and why none ("" when it
-    reported; else the runtime's words, or that it did not end in time)."""
+@dataclass(frozen=True)
+class JitRun:
+    count: int | None          # the JIT-compiled methods the run reported
+    why: str = ""              # why none: the runtime's words, or that it did not end in time
+    timed_out: bool = False    # it neither ended (console) nor answered or exited (web) in time
+
+
+def jit_count(api: docker.APIClient, ref: str, sample: Sample | None, web: bool, env: dict[str, str] | None = None) -> JitRun:
+    """One run (``env`` added) and the JIT-compiled method count it reported."""
     if web:
         res = serve_web(api, ref, sample, env=env)
         count = parse_jit(res.body)
-        return count, "" if count is not None else failure_reason(Check(ref, "web", False, "no HTTP answer", {"logs": res.logs}))
+        if count is not None:
+            return JitRun(count)
+        if res.timed_out:
+            return JitRun(None, "no answer in time", timed_out=True)
+        return JitRun(None, failure_reason(Check(ref, "web", False, "no HTTP answer", {"logs": res.logs})))
     try:
         run = run_console(api, ref, sample, env=env)
     except dockerio.ContainerTimeout:
-        return None, "no exit in time"
+        return JitRun(None, "no exit in time", timed_out=True)
     count = parse_jit(run.output)
-    return count, "" if count is not None else failure_reason(Check(ref, "console", False, f"exit {run.exit_code}", {"output": run.output}))
+    if count is not None:
+        return JitRun(count)
+    return JitRun(None, failure_reason(Check(ref, "console", False, f"exit {run.exit_code}", {"output": run.output})))
 
 
 R2R_OFF = {"DOTNET_ReadyToRun": "0"}
@@ -450,13 +462,13 @@ def jit_counts(api: docker.APIClient, ref: str, sample: Sample | None, web: bool
     sample is not run again for it."""
     if ran is not None:
         on = ran.data.get("jit_methods")
-        first = [(on, "" if on is not None else failure_reason(ran))]
+        first = JitRun(on, "" if on is not None else failure_reason(ran))
     else:
-        first = [jit_count(api, ref, sample, web, {})]
-    counts = first + [jit_count(api, ref, sample, web, R2R_OFF)]
+        first = jit_count(api, ref, sample, web, {})
+    off = jit_count(api, ref, sample, web, R2R_OFF)
     if reasons is not None:
-        reasons.extend(why for _, why in counts)
-    return counts[0][0], counts[1][0]
+        reasons.extend((first.why, off.why))
+    return first.count, off.count
 
 
 def check_r2r_used(ref: str, on: int | None, off: int | None, baseline: int | None, *, composite: bool,
