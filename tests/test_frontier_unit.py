@@ -62,7 +62,7 @@ def test_startup_above_the_baseline_means_measurably_slower_not_a_higher_median(
 
 
 def test_more_jit_than_the_baseline_means_measurably_more_not_a_higher_median():
-    """A web app's JIT count moves by a few methods from run to run: a point fails on JIT only when
+    """A web app's JIT count moves by tens of methods from run to run: a point fails on JIT only when
     its runs' counts are above the baseline's by the same test; with too few runs to test, a higher
     median fails (a start time alone does not)."""
     base = point(1, BASELINE, "a", 100, 50.0, 1800, jit_spread=20)

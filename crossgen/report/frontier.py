@@ -15,8 +15,8 @@ the passing modes the one with the smallest images; when none passes, the one wi
 JIT-compiled methods. "Above the baseline's" is judged on all runs, not on two medians alone: the
 point's median is higher *and* a one-sided Mann-Whitney U test (SciPy) says its runs are above the
 baseline's at the 5 % level, for the startup times and for the JIT counts alike. Two medians of 20
-noisy runs differ by a few per cent on identical images, and a web app's JIT count moves by a few
-methods from run to run (background work at the first request); a rule that read those differences
+noisy runs differ by a few per cent on identical images, and a web app's JIT count moves by tens of
+methods from run to run (background work around the first request); a rule that read those differences
 flipped between two runs.
 """
 
@@ -204,7 +204,7 @@ def judge(points: list[Point]) -> None:
         p.size_ratio, p.startup_ratio, p.jit_ratio = _ratio(p.size, b.size), _ratio(p.median_ms, b.median_ms), _ratio(p.jit, b.jit)
         if p.mode != BASELINE and None not in (p.jit, p.median_ms, b.jit, b.median_ms):
             p.slower_p, p.more_jit_p = above_p(p.values_ms, b.values_ms), above_p(p.jit_values, b.jit_values)
-            # Too few runs to test: a start time alone says nothing, a JIT count (a few methods of noise) does.
+            # Too few runs to test: a start time alone says nothing; a JIT count, whose noise is small beside what a mode changes, does.
             slower = p.median_ms > b.median_ms and p.slower_p is not None and p.slower_p < SIGNIFICANCE
             more_jit = p.jit > b.jit and (p.more_jit_p is None or p.more_jit_p < SIGNIFICANCE)
             p.passes = not more_jit and not slower
